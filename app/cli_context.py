@@ -1,0 +1,37 @@
+"""What every CLI command shares: the global options and the effective settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from app.settings import LoadedSettings, Settings, load_settings, parse_cli_overrides
+
+
+@dataclass
+class CLIState:
+    """Global options of one invocation, set by the root callback."""
+
+    config_file: Path | None = None
+    overrides: list[str] = field(default_factory=list)
+    verbose: int = 0
+
+
+def load_for_command(ctx: typer.Context, **flag_values: Any) -> LoadedSettings:
+    """Effective settings for a command: ``--set`` overrides plus the command's own flags.
+
+    ``flag_values`` maps dotted setting keys to flag values; None means the flag was not
+    given and the lower layers decide.
+    """
+    state: CLIState = ctx.find_root().obj or CLIState()
+    overrides = parse_cli_overrides(state.overrides)
+    overrides.update({key: value for key, value in flag_values.items() if value is not None})
+    return load_settings(config_file=state.config_file, cli_overrides=overrides)
+
+
+def settings_for(ctx: typer.Context, **flag_values: Any) -> Settings:
+    """Shorthand for :func:`load_for_command` when the sources are not needed."""
+    return load_for_command(ctx, **flag_values).settings

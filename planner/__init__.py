@@ -1,0 +1,1 @@
+"""Outline planning: schema, prompts and the plan logic as plain functions."""

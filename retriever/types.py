@@ -1,0 +1,139 @@
+"""The types retrieval hands to the rest of cpmsurvey: papers, hits, filters, the
+Retriever interface."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Protocol, runtime_checkable
+
+# New-style ids (2503.11851) and old-style ids (cs/0112017, math.AG/0601001).
+_ARXIV_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})$")
+_VERSION_SUFFIX = re.compile(r"v\d+$")
+
+
+def normalize_arxiv_id(raw: str) -> str:
+    """Versionless arXiv id from an id, an id with version, or an arxiv.org URL.
+
+    Raises ValueError for text that is not an arXiv id.
+    """
+    text = raw.strip()
+    for prefix in ("https://", "http://"):
+        if text.startswith(prefix):
+            text = text[len(prefix) :]
+    for prefix in ("arxiv.org/abs/", "arxiv.org/pdf/", "www.arxiv.org/abs/", "export.arxiv.org/abs/"):
+        if text.startswith(prefix):
+            text = text[len(prefix) :]
+    if text.lower().startswith("arxiv:"):
+        text = text[len("arxiv:") :]
+    text = text.removesuffix(".pdf")
+    text = _VERSION_SUFFIX.sub("", text)
+    if not _ARXIV_ID.match(text):
+        raise ValueError(f"{raw!r} is not an arXiv id (expected e.g. 2503.11851 or cs/0112017)")
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class Paper:
+    """One paper's metadata, keyed by its versionless arXiv id."""
+
+    arxiv_id: str
+    title: str
+    abstract: str
+    authors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    published: date | None = None
+
+    @property
+    def url(self) -> str:
+        """The paper's arXiv abstract page."""
+        return f"https://arxiv.org/abs/{self.arxiv_id}"
+
+    @property
+    def cite_key(self) -> str:
+        """A BibTeX key: first author's surname, year, first title word (e.g. `smith2025deep`)."""
+        surname = self.authors[0].split()[-1] if self.authors else "anon"
+        year = str(self.published.year) if self.published else ""
+        words = [w for w in re.findall(r"[A-Za-z]+", self.title) if len(w) > 3]
+        first = words[0] if words else "paper"
+        key = re.sub(r"[^a-z0-9]", "", f"{surname}{year}{first}".lower())
+        return key or "paper" + re.sub(r"[^0-9]", "", self.arxiv_id)
+
+    def to_dict(self) -> dict:
+        """JSON-ready form, in the schema of the JSONL corpora."""
+        return {
+            "id": self.arxiv_id,
+            "title": self.title,
+            "abstract": self.abstract,
+            "authors": list(self.authors),
+            "categories": list(self.categories),
+            "date": self.published.isoformat() if self.published else None,
+        }
+
+    @classmethod
+    def from_dict(cls, record: dict) -> Paper:
+        """Inverse of :meth:`to_dict`; also accepts `arxiv_id` and `published` keys."""
+        raw_date = record.get("date") or record.get("published")
+        return cls(
+            arxiv_id=normalize_arxiv_id(record.get("id") or record["arxiv_id"]),
+            title=" ".join(str(record["title"]).split()),
+            abstract=" ".join(str(record.get("abstract", "")).split()),
+            authors=tuple(record.get("authors") or ()),
+            categories=tuple(record.get("categories") or ()),
+            published=date.fromisoformat(raw_date[:10]) if raw_date else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilters:
+    """Restrict a search to a date range and/or any of several categories."""
+
+    date_from: date | None = None
+    date_to: date | None = None
+    categories: tuple[str, ...] = ()
+
+    def accepts(self, paper: Paper) -> bool:
+        """Whether `paper` passes every filter (papers without a date fail date filters)."""
+        if self.date_from or self.date_to:
+            if paper.published is None:
+                return False
+            if self.date_from and paper.published < self.date_from:
+                return False
+            if self.date_to and paper.published > self.date_to:
+                return False
+        return not self.categories or any(c in paper.categories for c in self.categories)
+
+
+@dataclass(slots=True)
+class Hit:
+    """A search result: the paper, its fused score and which retrievers found it at which rank."""
+
+    paper: Paper
+    score: float
+    ranks: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def found_by(self) -> tuple[str, ...]:
+        """Names of the retrievers ('dense', 'bm25', ...) that returned this paper."""
+        return tuple(sorted(self.ranks))
+
+
+@runtime_checkable
+class Retriever(Protocol):
+    """Search over a paper collection."""
+
+    def search(self, query: str, k: int = 20, filters: SearchFilters | None = None) -> list[Hit]:
+        """Best `k` papers for one query, best first."""
+        ...
+
+    def search_many(
+        self, queries: Sequence[str], k: int = 100, filters: SearchFilters | None = None
+    ) -> list[Hit]:
+        """Best `k` papers for several queries fused by reciprocal rank, best first."""
+        ...
+
+    def get(self, arxiv_ids: Sequence[str]) -> list[Paper]:
+        """Papers by id, in the given order; unknown ids are skipped."""
+        ...

@@ -1,0 +1,1 @@
+"""Section writing, citation checking, assembly and exporters, as plain functions."""
