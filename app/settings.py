@@ -85,9 +85,7 @@ class Settings(_Section):
         Path.home() / ".cpmsurvey",
         description="holds the paper store, indexes, run checkpoints and outputs",
     )
-    corpus: str | None = Field(
-        None, description="default corpus: a JSONL(.gz) file, or none to fetch from arXiv"
-    )
+    corpus: str | None = Field(None, description="default corpus: a JSONL(.gz) file, or none to fetch from arXiv")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     llm: LLMSettings = Field(default_factory=LLMSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)

@@ -76,14 +76,16 @@ class LLM(Protocol):
         """Prompt plus generated tokens the model can attend to."""
         ...
 
-    def chat(
-        self, messages: Sequence[Message], params: SamplingParams, schema: Schema | None = None
-    ) -> Completion:
+    def chat(self, messages: Sequence[Message], params: SamplingParams, schema: Schema | None = None) -> Completion:
         """Answer one conversation; with `schema` the text is JSON that validates."""
         ...
 
     def stream(
-        self, messages: Sequence[Message], params: SamplingParams, schema: Schema | None = None
+        self,
+        messages: Sequence[Message],
+        params: SamplingParams,
+        schema: Schema | None = None,
+        grammar: str | None = None,
     ) -> Iterator[str]:
         """Answer one conversation, yielding text pieces as they are generated."""
         ...
@@ -93,10 +95,32 @@ class LLM(Protocol):
         conversations: Sequence[Sequence[Message]],
         params: SamplingParams,
         schema: Schema | None = None,
+        grammar: str | None = None,
     ) -> list[Completion]:
         """Answer several conversations; results are in input order."""
         ...
 
     def count_tokens(self, text: str) -> int:
         """Tokens `text` takes in this model's tokenizer."""
+        ...
+
+
+class TokenConstraint(Protocol):
+    """Restricts which tokens one sequence may produce next (a JSON schema, a grammar).
+
+    The local engine's decode loop calls, per constrained sequence and step:
+    ``mask_logits`` on that sequence's logits before sampling, ``accept`` with the sampled
+    token, and stops the sequence once ``is_finished`` is true.
+    """
+
+    def mask_logits(self, logits: Any) -> None:
+        """Set the logits of disallowed tokens to -inf, in place. logits: [vocab] float32."""
+        ...
+
+    def accept(self, token_id: int) -> None:
+        """Advance the constraint's state by one generated token."""
+        ...
+
+    def is_finished(self) -> bool:
+        """True once the output is complete (only end-of-sequence may follow)."""
         ...

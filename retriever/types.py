@@ -128,9 +128,7 @@ class Retriever(Protocol):
         """Best `k` papers for one query, best first."""
         ...
 
-    def search_many(
-        self, queries: Sequence[str], k: int = 100, filters: SearchFilters | None = None
-    ) -> list[Hit]:
+    def search_many(self, queries: Sequence[str], k: int = 100, filters: SearchFilters | None = None) -> list[Hit]:
         """Best `k` papers for several queries fused by reciprocal rank, best first."""
         ...
 

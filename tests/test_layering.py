@@ -46,12 +46,16 @@ def test_only_graph_module_knows_langgraph():
         str(path.relative_to(REPO))
         for package in PACKAGES
         for path in (REPO / package).rglob("*.py")
-        if "langgraph" in {
+        if "langgraph"
+        in {
             n.split(".")[0]
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
             for n in (
-                [a.name for a in node.names] if isinstance(node, ast.Import)
-                else [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module]
+                if isinstance(node, ast.ImportFrom) and node.module
+                else []
             )
         }
     ]

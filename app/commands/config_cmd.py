@@ -21,8 +21,11 @@ def config(
     values = effective_values(loaded.settings)
     if as_json:
         rows = {key: {"value": values[key], "source": loaded.sources[key]} for key in values}
-        typer.echo(json.dumps({"config_file": str(loaded.config_file) if loaded.config_file else None,
-                               "settings": rows}, indent=2))
+        typer.echo(
+            json.dumps(
+                {"config_file": str(loaded.config_file) if loaded.config_file else None, "settings": rows}, indent=2
+            )
+        )
         return
     console = Console()
     title = f"config file: {loaded.config_file}" if loaded.config_file else "config file: none found"
