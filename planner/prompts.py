@@ -1,0 +1,50 @@
+"""Prompts of the planning stage. Module constants with ``{named}`` placeholders, filled
+only through :func:`render`, which refuses a missing or an unexpected value."""
+
+from __future__ import annotations
+
+from string import Formatter
+
+PLANNER_SYSTEM = (
+    "You are a research librarian planning a literature survey. You answer with JSON only, "
+    "in exactly the requested structure."
+)
+
+QUERIES_PROMPT = """Topic of the survey: {topic}
+
+Write {count} short search queries (three to six words each) for finding research papers on this topic.
+Together they should cover its main methods, applications, evaluation and open problems.
+Answer as JSON with one key "queries" holding the list of queries."""
+
+OUTLINE_PROMPT = """Topic of the survey: {topic}
+
+Titles of papers found on this topic:
+{titles}
+
+Plan the body of a survey of these papers with exactly {sections} sections (the introduction and
+the conclusion are written separately, do not include them). For each section give a title, a one
+sentence description, two to four search queries (short keyword phrases) that find its papers, and up
+to three subsections each with a title and a one sentence description. Base the sections on the
+papers listed above. Also give the survey a title.
+Answer as JSON with keys "title" and "sections"; each section has "title", "description", "queries"
+and "subsections"; each subsection has "title" and "description"."""
+
+OUTLINE_REPAIR_PROMPT = """Your previous answer could not be used: {problem}
+
+Answer again with the JSON outline only, exactly {sections} sections, each with a non-empty title and
+at least one search query."""
+
+
+def placeholders(template: str) -> set[str]:
+    """Names of the ``{named}`` placeholders in a template."""
+    return {name for _, name, _, _ in Formatter().parse(template) if name}
+
+
+def render(template: str, **values: object) -> str:
+    """Fill a template; a missing or an unused value is a programming error and raises."""
+    names = placeholders(template)
+    missing = names - values.keys()
+    extra = values.keys() - names
+    if missing or extra:
+        raise KeyError(f"prompt placeholders missing {sorted(missing)}, unexpected {sorted(extra)}")
+    return template.format(**values)

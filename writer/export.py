@@ -1,0 +1,164 @@
+"""Rendering a :class:`~writer.survey.Survey` as Markdown, BibTeX and LaTeX."""
+
+from __future__ import annotations
+
+import re
+
+from retriever.types import Paper
+from writer.citations import MARKER, find_citations
+from writer.survey import Survey
+
+
+def reference_numbers(survey: Survey) -> dict[str, int]:
+    """arXiv id -> reference number (1-based, by first citation)."""
+    return {paper.arxiv_id: number for number, paper in enumerate(survey.references, start=1)}
+
+
+def cite_keys(papers: list[Paper]) -> dict[str, str]:
+    """arXiv id -> a BibTeX key unique within `papers` (suffixes b, c, ... on collisions)."""
+    keys: dict[str, str] = {}
+    used: set[str] = set()
+    for paper in papers:
+        base = paper.cite_key
+        key, suffix = base, ord("b")
+        while key in used:
+            key, suffix = f"{base}{chr(suffix)}", suffix + 1
+        used.add(key)
+        keys[paper.arxiv_id] = key
+    return keys
+
+
+def _replace_markers(text: str, render_ids) -> str:
+    return MARKER.sub(lambda match: render_ids(find_citations(match.group(0))), text)
+
+
+def _authors_short(paper: Paper) -> str:
+    if not paper.authors:
+        return "Anonymous"
+    if len(paper.authors) > 3:
+        return f"{paper.authors[0]} et al."
+    return ", ".join(paper.authors)
+
+
+def to_markdown(survey: Survey) -> str:
+    """The survey in Markdown: citations as ``[[n]](arXiv link)``, references numbered."""
+    numbers = reference_numbers(survey)
+
+    def render_ids(ids: list[str]) -> str:
+        return "".join(f"[[{numbers[i]}]](https://arxiv.org/abs/{i})" for i in ids if i in numbers)
+
+    parts = [
+        f"# {survey.title}",
+        "",
+        "## Abstract",
+        "",
+        survey.abstract,
+        "",
+        "## 1. Introduction",
+        "",
+        survey.introduction,
+    ]
+    for index, section in enumerate(survey.sections, start=2):
+        parts += ["", f"## {index}. {section.title}", "", _replace_markers(section.text, render_ids)]
+    parts += ["", f"## {len(survey.sections) + 2}. Conclusion", "", survey.conclusion, "", "## References", ""]
+    for number, paper in enumerate(survey.references, start=1):
+        year = f" ({paper.published.year})" if paper.published else ""
+        parts.append(f"{number}. {_authors_short(paper)}{year}. *{paper.title}*. [arXiv:{paper.arxiv_id}]({paper.url})")
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def _bibtex_escape(text: str) -> str:
+    return re.sub(r"([&%$#_])", r"\\\1", text.replace("{", "").replace("}", ""))
+
+
+def to_bibtex(survey: Survey) -> str:
+    """One ``@misc`` entry per reference, in reference order."""
+    keys = cite_keys(survey.references)
+    entries = []
+    for paper in survey.references:
+        fields = [
+            ("title", "{" + _bibtex_escape(paper.title) + "}"),
+            ("author", " and ".join(_bibtex_escape(author) for author in paper.authors) or "Anonymous"),
+            ("year", str(paper.published.year) if paper.published else ""),
+            ("eprint", paper.arxiv_id),
+            ("archivePrefix", "arXiv"),
+            ("primaryClass", paper.categories[0] if paper.categories else ""),
+            ("url", paper.url),
+        ]
+        body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields if value)
+        entries.append(f"@misc{{{keys[paper.arxiv_id]},\n{body}\n}}")
+    return "\n\n".join(entries) + ("\n" if entries else "")
+
+
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+
+
+def latex_escape(text: str) -> str:
+    """Text safe inside a LaTeX paragraph."""
+    return "".join(_LATEX_SPECIAL.get(char, char) for char in text)
+
+
+def _latex_paragraphs(text: str, keys: dict[str, str]) -> str:
+    """Markdown body to LaTeX: ### headings to subsections, **bold**, markers to \\cite."""
+    placeholders: list[str] = []
+
+    def stash(latex: str) -> str:
+        placeholders.append(latex)
+        return f"\x00{len(placeholders) - 1}\x00"
+
+    def cite(ids: list[str]) -> str:
+        known = [keys[i] for i in ids if i in keys]
+        return stash(r"~\cite{" + ",".join(known) + "}") if known else ""
+
+    lines = []
+    for line in _replace_markers(text, cite).splitlines():
+        heading = re.match(r"^\s*#{3,}\s*(.+)$", line)
+        if heading:
+            lines.append(stash(r"\subsection{") + latex_escape(heading.group(1).strip("* ")) + stash("}"))
+            continue
+        bullet = re.match(r"^\s*[-*]\s+(.*)$", line)
+        lines.append(latex_escape(bullet.group(1) if bullet else line))
+    body = "\n".join(lines)
+    body = re.sub(r"\*\*(.+?)\*\*", lambda m: stash(r"\textbf{") + m.group(1) + stash("}"), body)
+    return re.sub(r"\x00(\d+)\x00", lambda m: placeholders[int(m.group(1))], body)
+
+
+def to_latex(survey: Survey) -> str:
+    """A complete LaTeX article that cites ``survey.bib`` (written beside it)."""
+    keys = cite_keys(survey.references)
+    parts = [
+        r"\documentclass[11pt]{article}",
+        r"\usepackage[utf8]{inputenc}",
+        r"\usepackage[T1]{fontenc}",
+        r"\usepackage{hyperref}",
+        r"\title{" + latex_escape(survey.title) + "}",
+        r"\date{}",
+        r"\begin{document}",
+        r"\maketitle",
+        r"\begin{abstract}",
+        latex_escape(survey.abstract),
+        r"\end{abstract}",
+        r"\section{Introduction}",
+        latex_escape(survey.introduction),
+    ]
+    for section in survey.sections:
+        parts += [r"\section{" + latex_escape(section.title) + "}", _latex_paragraphs(section.text, keys)]
+    parts += [
+        r"\section{Conclusion}",
+        latex_escape(survey.conclusion),
+        r"\bibliographystyle{plain}",
+        r"\bibliography{survey}",
+        r"\end{document}",
+    ]
+    return "\n\n".join(parts) + "\n"

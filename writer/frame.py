@@ -1,0 +1,91 @@
+"""The abstract, introduction and conclusion, written from the finished sections.
+
+The three parts go to the model as one batch. They carry no citations: any marker the
+model writes there is removed and reported, since the frame is not given papers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from engine.types import LLM, Message, SamplingParams
+from writer.citations import check_citations, strip_citations
+from writer.prompts import (
+    ABSTRACT_INSTRUCTION,
+    CONCLUSION_INSTRUCTION,
+    FRAME_PROMPT,
+    FRAME_SYSTEM,
+    INTRODUCTION_INSTRUCTION,
+    render,
+)
+from writer.sections import clean_section_text, max_new_tokens_for
+
+SUMMARY_WORDS_PER_SECTION = 80
+FRAME_PARTS = (
+    ("abstract", 150, ABSTRACT_INSTRUCTION),
+    ("introduction", 250, INTRODUCTION_INSTRUCTION),
+    ("conclusion", 180, CONCLUSION_INSTRUCTION),
+)
+
+
+@dataclass
+class Frame:
+    """The parts of a survey around its sections."""
+
+    abstract: str
+    introduction: str
+    conclusion: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def summarize_sections(sections: Sequence[tuple[str, str]], words_per_section: int = SUMMARY_WORDS_PER_SECTION) -> str:
+    """Each section's title and opening words, citations removed, as context for the frame."""
+    lines = []
+    for index, (title, text) in enumerate(sections, start=1):
+        prose = " ".join(line for line in strip_citations(text).splitlines() if not line.lstrip().startswith("#"))
+        words = prose.split()
+        opening = " ".join(words[:words_per_section]) + (" ..." if len(words) > words_per_section else "")
+        lines.append(f"{index}. {title}: {opening}")
+    return "\n".join(lines)
+
+
+def write_frame(
+    llm: LLM, topic: str, survey_title: str, sections: Sequence[tuple[str, str]], params: SamplingParams
+) -> Frame:
+    """Abstract, introduction and conclusion from `sections` ((title, text) pairs)."""
+    summaries = summarize_sections(sections)
+    conversations: list[list[Message]] = []
+    for part, words, instruction in FRAME_PARTS:
+        prompt = render(
+            FRAME_PROMPT,
+            survey_title=survey_title,
+            topic=topic,
+            summaries=summaries,
+            part=part,
+            words=words,
+            instruction=instruction,
+        )
+        conversations.append([{"role": "system", "content": FRAME_SYSTEM}, {"role": "user", "content": prompt}])
+    longest = max(words for _, words, _ in FRAME_PARTS)
+    completions = llm.batch_chat(conversations, dataclasses.replace(params, max_new_tokens=max_new_tokens_for(longest)))
+    texts: dict[str, str] = {}
+    notes: list[str] = []
+    for (part, _, _), completion in zip(FRAME_PARTS, completions, strict=True):
+        checked = check_citations(clean_section_text(completion.text, part), allowed_ids=())
+        if checked.removed:
+            notes.append(f"{part}: removed {len(checked.removed)} citation(s) the frame may not make")
+        if not checked.text:
+            notes.append(f"{part}: the model returned no text")
+        texts[part] = checked.text
+    return Frame(
+        abstract=texts["abstract"],
+        introduction=texts["introduction"],
+        conclusion=texts["conclusion"],
+        prompt_tokens=sum(c.prompt_tokens for c in completions),
+        completion_tokens=sum(c.completion_tokens for c in completions),
+        notes=notes,
+    )

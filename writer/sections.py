@@ -1,0 +1,151 @@
+"""Writing one section with its papers in context."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from engine.types import LLM, Message, SamplingParams
+from retriever.types import Paper
+from writer.context import PaperContext, fit_papers
+from writer.prompts import SECTION_PROMPT, SUBSECTIONS_LINE, WRITER_SYSTEM, render
+
+log = logging.getLogger(__name__)
+
+# Tokens kept free for the chat template's special tokens and tokenizer disagreement.
+TEMPLATE_MARGIN_TOKENS = 64
+TOKENS_PER_WORD = 1.6
+_TRAILING_REFERENCES = re.compile(r"\n#+\s*(references|bibliography)\b.*\Z", re.IGNORECASE | re.DOTALL)
+
+
+@dataclass
+class SectionRequest:
+    """What one section should be about."""
+
+    topic: str
+    survey_title: str
+    title: str
+    description: str
+    words: int
+    subsections: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SectionDraft:
+    """A written section before citation checking, with the papers it was given."""
+
+    text: str
+    given: list[Paper]
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+    abstract_words: int | None
+    notes: list[str] = field(default_factory=list)
+
+
+def max_new_tokens_for(words: int) -> int:
+    """Generation budget for a section of about `words` words."""
+    return int(words * TOKENS_PER_WORD) + 64
+
+
+def build_section_messages(
+    llm: LLM, request: SectionRequest, papers: Sequence[Paper], max_new_tokens: int
+) -> tuple[list[Message], PaperContext]:
+    """The conversation that writes `request`, holding as many of `papers` (best first) as
+    the model's context window leaves room for after the instructions and the answer."""
+    subsections = render(SUBSECTIONS_LINE, subsections="; ".join(request.subsections)) if request.subsections else ""
+    example = f"[arXiv:{papers[0].arxiv_id}]" if papers else "[arXiv:2503.11851]"
+
+    def prompt_with(block: str) -> str:
+        return render(
+            SECTION_PROMPT,
+            topic=request.topic,
+            survey_title=request.survey_title,
+            papers=block,
+            section_title=request.title,
+            section_description=request.description or request.title,
+            subsections=subsections,
+            words=request.words,
+            example_marker=example,
+        )
+
+    skeleton_tokens = llm.count_tokens(WRITER_SYSTEM) + llm.count_tokens(prompt_with(""))
+    budget = llm.context_window - max_new_tokens - skeleton_tokens - TEMPLATE_MARGIN_TOKENS
+    context = fit_papers(papers, max(budget, 0), llm.count_tokens)
+    messages: list[Message] = [
+        {"role": "system", "content": WRITER_SYSTEM},
+        {"role": "user", "content": prompt_with(context.block)},
+    ]
+    return messages, context
+
+
+def clean_section_text(text: str, title: str) -> str:
+    """Model output as section body: no repeated title heading, no reference list."""
+    lines = text.strip().splitlines()
+    while lines and (not lines[0].strip() or _is_title_line(lines[0], title)):
+        lines.pop(0)
+    body = "\n".join(lines).strip()
+    return _TRAILING_REFERENCES.sub("", body).strip()
+
+
+def _is_title_line(line: str, title: str) -> bool:
+    stripped = line.strip().lstrip("#").strip().strip("*").strip()
+    return line.lstrip().startswith("#") or stripped.lower() == title.lower()
+
+
+def write_section(
+    llm: LLM,
+    request: SectionRequest,
+    papers: Sequence[Paper],
+    params: SamplingParams,
+    grammar_for: Callable[[list[str]], str] | None = None,
+    on_text: Callable[[str], None] | None = None,
+) -> SectionDraft:
+    """Write one section citing only the papers that fit in its prompt.
+
+    `grammar_for(allowed_ids)` (when given) returns a grammar under which a citation marker
+    can only hold those ids; `on_text` receives text pieces as they are generated. An empty
+    answer is retried once with another seed, then returned empty with a note.
+    """
+    params = dataclasses.replace(params, max_new_tokens=max_new_tokens_for(request.words))
+    messages, context = build_section_messages(llm, request, papers, params.max_new_tokens)
+    allowed = [paper.arxiv_id for paper in context.papers]
+    grammar = grammar_for(allowed) if grammar_for and allowed else None
+    prompt_tokens = sum(llm.count_tokens(message["content"]) for message in messages)
+    notes = []
+    if len(context.papers) < len(papers):
+        notes.append(
+            f"section {request.title!r}: {len(context.papers)} of {len(papers)} papers fit the context window "
+            f"of {llm.context_window} tokens"
+        )
+    started = time.perf_counter()
+    completion_tokens = 0
+    text = ""
+    for attempt in range(2):
+        pieces = []
+        for piece in llm.stream(messages, params, grammar=grammar):
+            pieces.append(piece)
+            if on_text is not None:
+                on_text(piece)
+        raw = "".join(pieces)
+        completion_tokens += llm.count_tokens(raw) if raw else 0
+        text = clean_section_text(raw, request.title)
+        if text:
+            break
+        log.info("section %r: empty answer on attempt %d", request.title, attempt + 1)
+        params = dataclasses.replace(params, seed=(params.seed or 0) + 1)
+    if not text:
+        notes.append(f"section {request.title!r}: the model returned no text twice")
+    return SectionDraft(
+        text=text,
+        given=list(context.papers),
+        prompt_tokens=prompt_tokens * (attempt + 1),
+        completion_tokens=completion_tokens,
+        seconds=time.perf_counter() - started,
+        abstract_words=context.abstract_words,
+        notes=notes,
+    )
