@@ -76,6 +76,10 @@ class GenerateSettings(_Section):
     check_support: bool = False
     temperature: float = Field(0.7, ge=0)
     seed: int | None = 0
+    queries: int = Field(6, ge=1, le=20, description="search queries planned from the topic")
+    constrain_citations: bool = Field(
+        True, description="constrain decoding so a citation marker can only hold the ids of the section's papers"
+    )
 
 
 class Settings(_Section):

@@ -1,0 +1,50 @@
+"""Writing a survey's files into its run folder, each atomically (temp file, then rename),
+so a crash never leaves a half-written survey where a finished one was."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from writer.survey import Survey
+
+# survey.json goes last: its presence marks a finished run (the batch runner relies on it).
+OUTPUT_FILES = ("survey.md", "survey.bib", "survey.tex", "survey.json")
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace `path` with `text` in one rename; readers see the old or the new file, never a mix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as temp:
+            temp.write(text)
+            temp.flush()
+            os.fsync(temp.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def write_outputs(survey: Survey, folder: str | Path, stage_started: float | None = None) -> Path:
+    """Write survey.md, survey.bib, survey.tex and survey.json into `folder`; returns it.
+
+    With `stage_started` (a ``time.perf_counter()`` value), the seconds spent assembling up
+    to the JSON are recorded in the survey's ``metadata["timings_s"]["assemble"]``.
+    """
+    folder = Path(folder)
+    rendered = {"survey.md": survey.to_markdown(), "survey.bib": survey.to_bibtex(), "survey.tex": survey.to_latex()}
+    if stage_started is not None:
+        survey.metadata.setdefault("timings_s", {})["assemble"] = round(time.perf_counter() - stage_started, 3)
+    rendered["survey.json"] = survey.to_json()
+    for name in OUTPUT_FILES:
+        write_atomically(folder / name, rendered[name])
+    return folder
+
+
+def is_finished(folder: str | Path) -> bool:
+    """Whether `folder` holds a finished survey."""
+    return (Path(folder) / "survey.json").is_file()

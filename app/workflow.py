@@ -1,0 +1,296 @@
+"""The public workflow API: start, review and resume survey runs. The CLI and the UI both
+call this module; neither touches the graph directly.
+
+A run is a LangGraph thread in the SQLite checkpoint database (settings.runs_db_path),
+identified by its run id. Its outputs go to one folder (settings.outputs_dir/<run id>
+unless the caller names another).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.types import Command
+from pydantic import ValidationError
+
+from app.events import EventEmitter, EventSink
+from app.graph import GraphDeps, build_graph, survey_from_state
+from app.outputs import is_finished
+from app.settings import Settings
+from engine.types import LLM
+from planner import Outline, validate_topic
+from retriever.types import Hit, Paper, Retriever, SearchFilters
+from writer.survey import Survey
+
+log = logging.getLogger(__name__)
+
+OUR_PACKAGES = frozenset({"app", "planner", "retriever", "writer", "engine", "kernels", "eval"})
+
+
+class WorkflowError(RuntimeError):
+    """A run could not be started, resumed or finished; the message says what to do."""
+
+
+class RunNotFoundError(WorkflowError):
+    """No run with the given id exists in the checkpoint database."""
+
+
+class RunFailedError(WorkflowError):
+    """A run stopped on an error; its finished work is saved and it can be resumed."""
+
+
+class OutlineEditError(WorkflowError):
+    """An edited outline does not validate."""
+
+
+@dataclass
+class RunOutcome:
+    """Where a run stands after a call: finished (with its survey) or awaiting an outline review."""
+
+    run_id: str
+    status: Literal["finished", "awaiting_review"]
+    output_dir: Path
+    survey: Survey | None = None
+    outline: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass
+class RunInfo:
+    """A stored run as the checkpoint database knows it."""
+
+    run_id: str
+    topic: str
+    options: dict[str, Any]
+    output_dir: Path
+    status: Literal["finished", "awaiting_review", "interrupted"]
+    next_nodes: tuple[str, ...] = ()
+
+
+def new_run_id(topic: str) -> str:
+    """A readable, unique run id: UTC time, a slug of the topic, random hex."""
+    slug = re.sub(r"[^a-z0-9]+", "-", topic.lower()).strip("-")[:40].strip("-") or "survey"
+    return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{slug}-{secrets.token_hex(3)}"
+
+
+def open_checkpointer(path: Path) -> SqliteSaver:
+    """The SQLite checkpointer of all runs; one per process is enough (it is thread-safe)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
+    # WAL lets the UI read run history while a CLI run writes checkpoints.
+    connection.execute("PRAGMA journal_mode=WAL")
+    return SqliteSaver(connection)
+
+
+def run_options(settings: Settings, output_dir: Path) -> dict[str, Any]:
+    """What a run records at its start so that a resume writes the same survey."""
+    options = settings.generate.model_dump(mode="json")
+    options.update(
+        model=settings.llm.model,
+        backend=settings.llm.backend,
+        corpus=settings.corpus,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        output_dir=str(output_dir),
+    )
+    return options
+
+
+class LockedRetriever:
+    """Serialises calls to a retriever: section workers may run in threads, and a SQLite- and
+    FAISS-backed library need not be thread-safe."""
+
+    def __init__(self, retriever: Retriever) -> None:
+        self._retriever = retriever
+        self._lock = threading.Lock()
+
+    def search(self, query: str, k: int = 20, filters: SearchFilters | None = None) -> list[Hit]:
+        with self._lock:
+            return self._retriever.search(query, k, filters)
+
+    def search_many(self, queries: Sequence[str], k: int = 100, filters: SearchFilters | None = None) -> list[Hit]:
+        with self._lock:
+            return self._retriever.search_many(queries, k, filters)
+
+    def get(self, arxiv_ids: Sequence[str]) -> list[Paper]:
+        with self._lock:
+            return self._retriever.get(arxiv_ids)
+
+
+def default_grammar_for(settings: Settings, emitter: EventEmitter) -> Callable[[list[str]], str] | None:
+    """The citation grammar builder when constrained citations are on and the engine has one."""
+    if not settings.generate.constrain_citations:
+        return None
+    try:
+        from engine.constrained import citation_grammar
+    except ImportError:
+        emitter.warning("constrained citations are unavailable (engine.constrained missing); checking them afterwards")
+        return None
+    return citation_grammar
+
+
+class SurveyWorkflow:
+    """Runs surveys with one LLM over one retriever, reporting progress to `on_event`.
+
+    `grammar_for` builds the citation grammar for a writer's allowed ids; "auto" uses the
+    engine's when `generate.constrain_citations` is on. Pass `checkpointer` to share one
+    between workflows (batch mode); otherwise one is opened at settings.runs_db_path.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        llm: LLM,
+        retriever: Retriever,
+        on_event: EventSink | None = None,
+        grammar_for: Callable[[list[str]], str] | Literal["auto"] | None = "auto",
+        checkpointer: SqliteSaver | None = None,
+        library_size: int | None = None,
+    ) -> None:
+        self.settings = settings
+        self.llm = llm
+        self.retriever = LockedRetriever(retriever)
+        self.on_event = on_event
+        self._grammar_for = grammar_for
+        self._owns_checkpointer = checkpointer is None
+        self.checkpointer = checkpointer or open_checkpointer(settings.runs_db_path)
+        self.library_size = library_size
+
+    def close(self) -> None:
+        """Close the checkpoint database if this workflow opened it."""
+        if self._owns_checkpointer:
+            self.checkpointer.conn.close()
+
+    def __enter__(self) -> SurveyWorkflow:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _graph(self, run_id: str):
+        emitter = EventEmitter(run_id, self.on_event)
+        grammar_for = default_grammar_for(self.settings, emitter) if self._grammar_for == "auto" else self._grammar_for
+        deps = GraphDeps(self.llm, self.retriever, emitter, grammar_for, self.library_size)
+        return build_graph(deps, self.checkpointer), emitter
+
+    def _config(self, run_id: str) -> dict[str, Any]:
+        # One section at a time on the local engine (it serialises calls anyway, and the
+        # progress display stays readable); several against a server.
+        concurrency = self.settings.llm.max_concurrency if self.settings.llm.backend == "openai" else 1
+        return {"configurable": {"thread_id": run_id}, "max_concurrency": concurrency, "recursion_limit": 100}
+
+    def start(self, topic: str, run_id: str | None = None, output_dir: Path | None = None) -> RunOutcome:
+        """Start a new run on `topic`; returns when it finishes or waits for an outline review."""
+        topic = validate_topic(topic)
+        run_id = run_id or new_run_id(topic)
+        if self.checkpointer.get_tuple({"configurable": {"thread_id": run_id}}) is not None:
+            raise WorkflowError(f"a run with id {run_id!r} exists already; resume it with --resume {run_id}")
+        folder = Path(output_dir) if output_dir else self.settings.outputs_dir / run_id
+        state = {
+            "run_id": run_id,
+            "topic": topic,
+            "options": run_options(self.settings, folder),
+            "output_dir": str(folder),
+        }
+        return self._invoke(run_id, state)
+
+    def resume(self, run_id: str, outline: dict[str, Any] | None = None) -> RunOutcome:
+        """Continue a stopped run, or one waiting for review (`outline`: the edited outline;
+        None keeps the planned one). Finished sections are not written again."""
+        info = self.inspect(run_id)
+        if info.status == "finished":
+            return self._outcome(run_id, 0.0)
+        if info.status == "awaiting_review":
+            snapshot = self._graph(run_id)[0].get_state(self._config(run_id))
+            edited = outline if outline is not None else snapshot.values["outline"]
+            return self._invoke(run_id, Command(resume=validate_outline(edited)))
+        return self._invoke(run_id, None)
+
+    def inspect(self, run_id: str) -> RunInfo:
+        """Where a stored run stands; raises :class:`RunNotFoundError` for an unknown id."""
+        graph, _ = self._graph(run_id)
+        snapshot = graph.get_state(self._config(run_id))
+        if not snapshot.values:
+            raise RunNotFoundError(
+                f"no run with id {run_id!r} in {self.settings.runs_db_path}; check the id (printed when the run "
+                "started) and the data_dir setting"
+            )
+        values = snapshot.values
+        if any(task.interrupts for task in snapshot.tasks):
+            status = "awaiting_review"
+        elif not snapshot.next:
+            status = "finished"
+        else:
+            status = "interrupted"
+        return RunInfo(
+            run_id=run_id,
+            topic=values["topic"],
+            options=values["options"],
+            output_dir=Path(values["output_dir"]),
+            status=status,
+            next_nodes=tuple(snapshot.next),
+        )
+
+    def _invoke(self, run_id: str, graph_input: Any) -> RunOutcome:
+        graph, emitter = self._graph(run_id)
+        emitter.emit("run_started", message="resumed" if graph_input is None else "")
+        started = time.perf_counter()
+        try:
+            graph.invoke(graph_input, self._config(run_id))
+        except Exception as error:
+            if type(error).__module__.split(".")[0] not in OUR_PACKAGES and not _is_connection_error(error):
+                raise
+            message = (
+                f"run {run_id} stopped: {error}. Finished work is saved; "
+                f"continue with `cpmsurvey generate --resume {run_id}`"
+            )
+            emitter.emit("run_failed", message=message)
+            raise RunFailedError(message) from error
+        outcome = self._outcome(run_id, time.perf_counter() - started)
+        if outcome.status == "finished":
+            emitter.emit("run_finished", message=str(outcome.output_dir), output_dir=str(outcome.output_dir))
+        return outcome
+
+    def _outcome(self, run_id: str, seconds: float) -> RunOutcome:
+        graph, _ = self._graph(run_id)
+        snapshot = graph.get_state(self._config(run_id))
+        values = snapshot.values
+        folder = Path(values["output_dir"])
+        if any(task.interrupts for task in snapshot.tasks):
+            return RunOutcome(run_id, "awaiting_review", folder, outline=values["outline"], seconds=seconds)
+        survey = survey_from_state(values)
+        if not is_finished(folder):
+            raise WorkflowError(f"run {run_id} finished but {folder}/survey.json is missing; resume it to rewrite")
+        return RunOutcome(
+            run_id, "finished", folder, survey=survey, warnings=values.get("warnings", []), seconds=seconds
+        )
+
+
+def validate_outline(outline: Any) -> dict[str, Any]:
+    """An edited outline as a plain dict; raises :class:`OutlineEditError` naming the first problem."""
+    try:
+        parsed = Outline.model_validate(outline)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the outline"
+        raise OutlineEditError(f"the edited outline is not valid: {where}: {first['msg']}") from None
+    if not parsed.sections:
+        raise OutlineEditError("the edited outline has no sections; keep at least one")
+    if any(not section.title.strip() for section in parsed.sections):
+        raise OutlineEditError("every section of the edited outline needs a title")
+    return parsed.model_dump()
+
+
+def _is_connection_error(error: BaseException) -> bool:
+    return isinstance(error, ConnectionError | TimeoutError | OSError)
