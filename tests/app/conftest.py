@@ -23,7 +23,32 @@ SAMPLE = (
     Path(__file__).resolve().parents[2].parent / "shared" / "data" / "arxiv" / "arxiv_cs_CL_LG_AI_sample5k.jsonl.gz"
 )
 _WORD = re.compile(r"[a-z0-9]+")
-_STOP = frozenset("a an and are as at be by for from in is of on or the to with we this that our".split())
+_STOP = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "for",
+        "from",
+        "in",
+        "is",
+        "of",
+        "on",
+        "or",
+        "the",
+        "to",
+        "with",
+        "we",
+        "this",
+        "that",
+        "our",
+    ]
+)
 INVALID_ID = "2501.99999"
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from app.workflow import RunFailedError, SurveyWorkflow
 from planner import TopicError
-from writer import Survey, find_citations
+from writer import Survey
 
 TOPIC = "reasoning in large language models"
 
@@ -56,7 +56,7 @@ def test_end_to_end_writes_every_format_with_resolving_citations(settings, retri
     markdown = (folder / "survey.md").read_text()
     first = survey.references[0]
     assert f"[[1]](https://arxiv.org/abs/{first.arxiv_id})" in markdown
-    assert f"1. " in markdown.split("## References")[1]
+    assert "1. " in markdown.split("## References")[1]
     assert markdown.count("](https://arxiv.org/abs/") >= len(survey.citations)
     bib = (folder / "survey.bib").read_text()
     assert bib.count("@misc{") == len(survey.references)
