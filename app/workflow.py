@@ -128,6 +128,36 @@ class LockedRetriever:
             return self._retriever.get(arxiv_ids)
 
 
+class ConcurrencyLimitedLLM:
+    """At most `limit` calls of an LLM at once, across every thread of the process that
+    shares this wrapper: one on the local engine (which works on one request at a time),
+    llm.max_concurrency against a server."""
+
+    def __init__(self, llm: LLM, limit: int) -> None:
+        self._llm = llm
+        self._slots = threading.BoundedSemaphore(limit)
+        self.name = llm.name
+
+    @property
+    def context_window(self) -> int:
+        return self._llm.context_window
+
+    def count_tokens(self, text: str) -> int:
+        return self._llm.count_tokens(text)
+
+    def chat(self, messages, params, schema=None):
+        with self._slots:
+            return self._llm.chat(messages, params, schema=schema)
+
+    def stream(self, messages, params, schema=None, grammar=None):
+        with self._slots:
+            yield from self._llm.stream(messages, params, schema=schema, grammar=grammar)
+
+    def batch_chat(self, conversations, params, schema=None, grammar=None):
+        with self._slots:
+            return self._llm.batch_chat(conversations, params, schema=schema, grammar=grammar)
+
+
 def default_grammar_for(settings: Settings, emitter: EventEmitter) -> Callable[[list[str]], str] | None:
     """The citation grammar builder when constrained citations are on and the engine has one."""
     if not settings.generate.constrain_citations:
@@ -159,7 +189,8 @@ class SurveyWorkflow:
         library_size: int | None = None,
     ) -> None:
         self.settings = settings
-        self.llm = llm
+        concurrency = settings.llm.max_concurrency if settings.llm.backend == "openai" else 1
+        self.llm = ConcurrencyLimitedLLM(llm, concurrency)
         self.retriever = LockedRetriever(retriever)
         self.on_event = on_event
         self._grammar_for = grammar_for
@@ -185,10 +216,10 @@ class SurveyWorkflow:
         return build_graph(deps, self.checkpointer), emitter
 
     def _config(self, run_id: str) -> dict[str, Any]:
-        # One section at a time on the local engine (it serialises calls anyway, and the
-        # progress display stays readable); several against a server.
-        concurrency = self.settings.llm.max_concurrency if self.settings.llm.backend == "openai" else 1
-        return {"configurable": {"thread_id": run_id}, "max_concurrency": concurrency, "recursion_limit": 100}
+        # No max_concurrency here: LangGraph's limit also holds back the checkpoint writes of
+        # finished sections behind running ones, and a kill would lose them. The LLM wrapper
+        # limits concurrency instead.
+        return {"configurable": {"thread_id": run_id}, "recursion_limit": 100}
 
     def start(self, topic: str, run_id: str | None = None, output_dir: Path | None = None) -> RunOutcome:
         """Start a new run on `topic`; returns when it finishes or waits for an outline review."""
@@ -247,7 +278,9 @@ class SurveyWorkflow:
         emitter.emit("run_started", message="resumed" if graph_input is None else "")
         started = time.perf_counter()
         try:
-            graph.invoke(graph_input, self._config(run_id))
+            # "sync": every checkpoint and every finished task's writes are on disk before the
+            # next step starts, so a kill at any moment loses at most the work in flight.
+            graph.invoke(graph_input, self._config(run_id), durability="sync")
         except Exception as error:
             if type(error).__module__.split(".")[0] not in OUR_PACKAGES and not _is_connection_error(error):
                 raise

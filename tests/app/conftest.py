@@ -9,6 +9,7 @@ import math
 import os
 import re
 import signal
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -134,8 +135,9 @@ class ScriptedLLM:
     (plus one citation to a paper it was not given, which the checker must remove).
 
     `outlines` are returned in turn for outline requests (the last one repeats).
-    `fail_on_section` raises a backend error when asked to write that section;
-    `kill_on_section` kills the process (SIGKILL) instead: the hardest crash there is.
+    `fail_on_section_call` (1-based) raises a backend error on that request to write a
+    section; `kill_on_section_call` kills the process (SIGKILL) instead: the hardest crash
+    there is. `finished_log` (a path) gets one line per section answered.
     """
 
     name = "scripted"
@@ -143,14 +145,16 @@ class ScriptedLLM:
     def __init__(
         self,
         outlines: Sequence[str] | None = None,
-        fail_on_section: str | None = None,
-        kill_on_section: str | None = None,
+        fail_on_section_call: int | None = None,
+        kill_on_section_call: int | None = None,
+        finished_log: Path | None = None,
         context_window: int = 8192,
         section_text: Callable[[str, list[str]], str] | None = None,
     ) -> None:
         self.outlines = list(outlines or [json.dumps(GOOD_OUTLINE)])
-        self.fail_on_section = fail_on_section
-        self.kill_on_section = kill_on_section
+        self.fail_on_section_call = fail_on_section_call
+        self.kill_on_section_call = kill_on_section_call
+        self.finished_log = finished_log
         self._context_window = context_window
         self.section_text = section_text or self.default_section_text
         self.calls: list[tuple[str, str]] = []
@@ -188,10 +192,17 @@ class ScriptedLLM:
         if title:
             self.calls.append(("section", title.group(1)))
             self.grammars.append(grammar)
-            if self.fail_on_section == title.group(1):
+            requests = sum(1 for kind, _ in self.calls if kind == "section")
+            if self.fail_on_section_call == requests:
                 raise BackendUnavailableError("the server at http://127.0.0.1:8000/v1 stopped answering")
-            if self.kill_on_section == title.group(1):
+            if self.kill_on_section_call == requests:
+                # A real call takes seconds; let the section that just finished save its
+                # checkpoint write as it would have in that time, then die mid-request.
+                time.sleep(0.5)
                 os.kill(os.getpid(), signal.SIGKILL)
+            if self.finished_log is not None:
+                with open(self.finished_log, "a", encoding="utf-8") as log:
+                    log.write(title.group(1) + "\n")
             return self.section_text(title.group(1), IDS_IN_PROMPT.findall(prompt))
         part = re.search(r"Write the (\w+) of this survey", prompt)
         self.calls.append(("frame", part.group(1) if part else "?"))
