@@ -128,6 +128,11 @@ class LockedRetriever:
             return self._retriever.get(arxiv_ids)
 
 
+def llm_concurrency(settings: Settings) -> int:
+    """Calls to have in flight at once: one on the local engine, llm.max_concurrency on a server."""
+    return settings.llm.max_concurrency if settings.llm.backend == "openai" else 1
+
+
 class ConcurrencyLimitedLLM:
     """At most `limit` calls of an LLM at once, across every thread of the process that
     shares this wrapper: one on the local engine (which works on one request at a time),
@@ -189,8 +194,10 @@ class SurveyWorkflow:
         library_size: int | None = None,
     ) -> None:
         self.settings = settings
-        concurrency = settings.llm.max_concurrency if settings.llm.backend == "openai" else 1
-        self.llm = ConcurrencyLimitedLLM(llm, concurrency)
+        # A batch shares one limited LLM between its runs, so the limit holds across them.
+        self.llm = (
+            llm if isinstance(llm, ConcurrencyLimitedLLM) else ConcurrencyLimitedLLM(llm, llm_concurrency(settings))
+        )
         self.retriever = LockedRetriever(retriever)
         self.on_event = on_event
         self._grammar_for = grammar_for
@@ -250,28 +257,7 @@ class SurveyWorkflow:
 
     def inspect(self, run_id: str) -> RunInfo:
         """Where a stored run stands; raises :class:`RunNotFoundError` for an unknown id."""
-        graph, _ = self._graph(run_id)
-        snapshot = graph.get_state(self._config(run_id))
-        if not snapshot.values:
-            raise RunNotFoundError(
-                f"no run with id {run_id!r} in {self.settings.runs_db_path}; check the id (printed when the run "
-                "started) and the data_dir setting"
-            )
-        values = snapshot.values
-        if any(task.interrupts for task in snapshot.tasks):
-            status = "awaiting_review"
-        elif not snapshot.next:
-            status = "finished"
-        else:
-            status = "interrupted"
-        return RunInfo(
-            run_id=run_id,
-            topic=values["topic"],
-            options=values["options"],
-            output_dir=Path(values["output_dir"]),
-            status=status,
-            next_nodes=tuple(snapshot.next),
-        )
+        return inspect_run(self.checkpointer, run_id, self.settings.runs_db_path)
 
     def _invoke(self, run_id: str, graph_input: Any) -> RunOutcome:
         graph, emitter = self._graph(run_id)
@@ -308,6 +294,33 @@ class SurveyWorkflow:
         return RunOutcome(
             run_id, "finished", folder, survey=survey, warnings=values.get("warnings", []), seconds=seconds
         )
+
+
+def inspect_run(checkpointer: SqliteSaver, run_id: str, where: Path | str = "the run database") -> RunInfo:
+    """Where a stored run stands, without an LLM or a library (the CLI reads a run's
+    recorded model before building one). Raises :class:`RunNotFoundError` for an unknown id."""
+    graph = build_graph(GraphDeps(llm=None, retriever=None, emitter=EventEmitter(run_id)), checkpointer)
+    snapshot = graph.get_state({"configurable": {"thread_id": run_id}})
+    if not snapshot.values:
+        raise RunNotFoundError(
+            f"no run with id {run_id!r} in {where}; check the id (printed when the run started) "
+            "and the data_dir setting"
+        )
+    values = snapshot.values
+    if any(task.interrupts for task in snapshot.tasks):
+        status = "awaiting_review"
+    elif not snapshot.next:
+        status = "finished"
+    else:
+        status = "interrupted"
+    return RunInfo(
+        run_id=run_id,
+        topic=values["topic"],
+        options=values["options"],
+        output_dir=Path(values["output_dir"]),
+        status=status,
+        next_nodes=tuple(snapshot.next),
+    )
 
 
 def validate_outline(outline: Any) -> dict[str, Any]:
