@@ -1,0 +1,71 @@
+"""Attention over the KV cache: dense SDPA, and the seam where InfLLM v2 sparse attention plugs in.
+
+Shapes: q [B, Hkv, G*T, D] (the G query heads of a KV group stacked as rows, so no K/V repeat),
+k, v [B, Hkv, S, D], mask [B, 1, G*T, S] bool (True = may attend) or None (every key visible).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+import torch.nn.functional as F
+
+from engine.config import SparseConfig
+
+logger = logging.getLogger(__name__)
+
+
+def dense_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Exact softmax attention -> [B, Hkv, G*T, D]."""
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+
+
+class SparseAttention:
+    """InfLLM v2 for checkpoints with a `sparse_config`: dense below dense_len keys, sparse above.
+
+    The sparse branch calls kernels.infllmv2 per sequence. Until its fused kernels are wired in
+    here, the plain-PyTorch specification (kernels/infllmv2/naive.py) runs: exact to the design,
+    but slow; it is meant for correctness on long contexts, not speed.
+    """
+
+    def __init__(self, config: SparseConfig, num_groups: int) -> None:
+        self.config = config
+        self.num_groups = num_groups
+        self._kernel_config = None
+
+    def __call__(
+        self,
+        q: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        mask: torch.Tensor | None,
+        first_key: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        if k.shape[2] < self.config.dense_len:
+            return dense_attention(q, k, v, mask)
+        return self._sparse(q, k, v, first_key)
+
+    def _sparse(
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, first_key: torch.Tensor | None
+    ) -> torch.Tensor:
+        from kernels.infllmv2 import config as kernel_config  # lazy: Triton is imported only for long contexts
+        from kernels.infllmv2 import naive
+
+        if self._kernel_config is None:
+            fields = {name: getattr(self.config, name) for name in self.config.__slots__}
+            self._kernel_config = kernel_config.SparseConfig(**fields)
+        batch, kv_heads, rows, dim = q.shape
+        n_keys = k.shape[2]
+        out = torch.empty_like(q)
+        for b in range(batch):
+            start = int(first_key[b]) if first_key is not None else 0
+            # [Hkv, G*T, D] -> [T, Hq, D] with heads ordered kv-head-major, as the model's q_proj is.
+            group = self.num_groups
+            tokens = rows // group
+            qb = q[b].view(kv_heads, group, tokens, dim).permute(2, 0, 1, 3).reshape(tokens, kv_heads * group, dim)
+            kb = k[b, :, start:n_keys].transpose(0, 1)
+            vb = v[b, :, start:n_keys].transpose(0, 1)
+            ob = naive.infllmv2_attention(qb.float(), kb.float(), vb.float(), self._kernel_config)
+            out[b] = ob.view(tokens, kv_heads, group, dim).permute(1, 2, 0, 3).reshape(kv_heads, rows, dim).to(q.dtype)
+        return out

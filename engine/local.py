@@ -1,0 +1,156 @@
+"""LocalEngine: our model in this process, behind the engine.types.LLM interface."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+
+import torch
+
+from engine.errors import ContextWindowExceededError, EngineError
+from engine.generate import BatchGeneration, SequenceResult
+from engine.loading import LoadedModel, load_model
+from engine.types import Completion, Message, SamplingParams, Schema, TokenConstraint
+
+logger = logging.getLogger(__name__)
+
+
+class LocalEngine:
+    """A MiniCPM4 or Llama-family checkpoint run by our engine. Calls are serialised by a lock."""
+
+    def __init__(self, loaded: LoadedModel, context_window: int | None = None, prefill_chunk: int = 512) -> None:
+        self.loaded = loaded
+        self.model = loaded.model
+        self.tokenizer = loaded.tokenizer
+        self.name = loaded.name
+        self._context_window = min(context_window or 1 << 62, self.model.config.max_position_embeddings)
+        self.prefill_chunk = prefill_chunk
+        self._lock = threading.RLock()
+        self._constraint_factory = None
+
+    @classmethod
+    def load(
+        cls, model: str = "embedded", device: str = "auto", dtype: str = "auto", context_window: int | None = None
+    ) -> LocalEngine:
+        """Load 'embedded' (the bundled SmolLM2-135M), an HF directory, a .gguf file or a hub id."""
+        if device in ("auto", "cpu") and not torch.cuda.is_available():
+            # Both cores for the matmuls; torch's default can undercount in containers.
+            torch.set_num_threads(max(1, len(_available_cpus())))
+        return cls(load_model(model, device, dtype), context_window)
+
+    @property
+    def context_window(self) -> int:
+        return self._context_window
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text))
+
+    def chat(
+        self,
+        messages: Sequence[Message],
+        params: SamplingParams,
+        schema: Schema | None = None,
+        grammar: str | None = None,
+    ) -> Completion:
+        return self.batch_chat([messages], params, schema, grammar)[0]
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        params: SamplingParams,
+        schema: Schema | None = None,
+        grammar: str | None = None,
+    ) -> Iterator[str]:
+        with self._lock:
+            generation = self._generation([messages], params, schema, grammar)
+            for _, piece in generation:
+                yield piece
+
+    def batch_chat(
+        self,
+        conversations: Sequence[Sequence[Message]],
+        params: SamplingParams,
+        schema: Schema | None = None,
+        grammar: str | None = None,
+    ) -> list[Completion]:
+        if not conversations:
+            return []
+        with self._lock:
+            started = time.perf_counter()
+            generation = self._generation(conversations, params, schema, grammar)
+            for _ in generation:
+                pass
+            seconds = time.perf_counter() - started
+            return [_completion(result, seconds) for result in generation.results]
+
+    def _generation(
+        self,
+        conversations: Sequence[Sequence[Message]],
+        params: SamplingParams,
+        schema: Schema | None,
+        grammar: str | None,
+    ) -> BatchGeneration:
+        prompts = [self.tokenizer.chat_prompt(messages) for messages in conversations]
+        budgets = []
+        for index, prompt in enumerate(prompts):
+            room = self.context_window - len(prompt)
+            if room < 1:
+                raise ContextWindowExceededError(
+                    f"conversation {index} takes {len(prompt)} tokens, but {self.name} has a context window of "
+                    f"{self.context_window} tokens (prompt and reply together); shorten the prompt"
+                )
+            budgets.append(min(params.max_new_tokens, room))
+        return BatchGeneration(
+            self.model,
+            self.tokenizer,
+            self.loaded.eos_token_ids,
+            prompts,
+            params,
+            budgets,
+            constraints=self._constraints(len(prompts), schema, grammar),
+            prefill_chunk=self.prefill_chunk,
+            pad_token_id=self.tokenizer.pad_token_id,
+        )
+
+    def _constraints(self, count: int, schema: Schema | None, grammar: str | None) -> list[TokenConstraint | None]:
+        """One fresh constraint per sequence (constraints carry per-sequence state)."""
+        if schema is None and grammar is None:
+            return [None] * count
+        if schema is not None and grammar is not None:
+            raise ValueError("pass either schema or grammar, not both")
+        factory = self._factory()
+        if schema is not None:
+            return [factory.for_schema(schema) for _ in range(count)]
+        return [factory.for_grammar(grammar) for _ in range(count)]
+
+    def _factory(self):
+        if self._constraint_factory is None:
+            try:
+                from engine.constrained import ConstraintFactory  # lazy: xgrammar loads only when asked for
+            except ImportError as exc:
+                raise EngineError(
+                    f"constrained generation is unavailable: engine.constrained could not be imported ({exc})"
+                ) from None
+            self._constraint_factory = ConstraintFactory(self.tokenizer.tokenizer, self.model.config.vocab_size)
+        return self._constraint_factory
+
+
+def _completion(result: SequenceResult, seconds: float) -> Completion:
+    return Completion(
+        text=result.text,
+        prompt_tokens=result.prompt_tokens,
+        completion_tokens=len(result.token_ids) + (1 if result.finish_reason == "stop" else 0),
+        finish_reason=result.finish_reason,
+        seconds=seconds,
+    )
+
+
+def _available_cpus() -> set[int]:
+    import os
+
+    try:
+        return os.sched_getaffinity(0)
+    except AttributeError:  # not on Linux
+        return set(range(os.cpu_count() or 1))
