@@ -10,7 +10,9 @@ from pathlib import Path
 import typer
 
 from app.cli_context import CLIState
+from app.commands.batch_cmd import batch
 from app.commands.config_cmd import config
+from app.commands.generate_cmd import generate
 from app.logging_setup import configure_logging
 
 # Errors raised by our own packages carry messages written for the user; anything else is
@@ -61,6 +63,8 @@ def root(
 
 
 cli.command("config")(config)
+cli.command("generate")(generate)
+cli.command("batch")(batch)
 
 
 def main() -> None:

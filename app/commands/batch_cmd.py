@@ -1,0 +1,73 @@
+"""`cpmsurvey batch FILE`: a survey per topic of a file, with a summary table; re-running
+the same file into the same folder resumes the batch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from app.cli_context import settings_for
+from app.commands.generate_cmd import prepare_library
+from app.commands.progress_view import ProgressView
+
+
+def batch(
+    ctx: typer.Context,
+    topics_file: Path = typer.Argument(..., help="Topics: a .txt file (one a line) or .jsonl with per-topic options."),
+    model: str | None = typer.Option(None, "--model", help="Model: 'embedded', an HF dir, a .gguf, a hub id."),
+    backend: str | None = typer.Option(None, "--backend", help="'local' (our engine) or 'openai' (a server)."),
+    corpus: Path | None = typer.Option(None, "--corpus", help="JSONL(.gz) papers to ingest first (once)."),
+    sections: int | None = typer.Option(None, "--sections", help="Default number of body sections."),
+    words: int | None = typer.Option(None, "--words", help="Default words per section."),
+    fetch: bool = typer.Option(True, "--fetch/--no-fetch", help="Without --corpus, fetch each topic's papers."),
+    output: Path | None = typer.Option(
+        None, "--output", help="Folder for the batch (default: data_dir/outputs/batch-<file name>)."
+    ),
+) -> None:
+    """Write one survey per topic of TOPICS_FILE; run it again to resume an interrupted batch."""
+    # Imported here so that `cpmsurvey --help` and other commands stay quick.
+    from app.batch import read_batch_file, run_batch
+
+    console = Console(stderr=True)
+    items = read_batch_file(topics_file)
+    settings = settings_for(
+        ctx,
+        **{
+            "llm.model": model,
+            "llm.backend": backend,
+            "corpus": str(corpus) if corpus else None,
+            "generate.sections": sections,
+            "generate.words_per_section": words,
+        },
+    )
+    output_root = output or settings.outputs_dir / f"batch-{topics_file.stem}"
+    library = prepare_library(settings, [item.topic for item in items], fetch, console)
+    from app.llm_factory import build_llm
+
+    with console.status(f"loading the model {settings.llm.model!r} ({settings.llm.backend}) ..."):
+        llm = build_llm(settings)
+    console.print(f"{len(items)} topics into {output_root}/ (run the same command again to resume)")
+    try:
+        with ProgressView(console, label_runs=True) as view:
+            results = run_batch(settings, items, output_root, llm, library, on_event=view, source=str(topics_file))
+    except KeyboardInterrupt:
+        console.print("interrupted; finished topics are kept. Run the same command again to resume the batch")
+        raise typer.Exit(130) from None
+    finally:
+        library.close()
+    table = Table(title=f"batch {topics_file.name}", title_justify="left")
+    for column in ("#", "topic", "status", "sections", "words", "citations", "seconds", "folder"):
+        table.add_column(column, overflow="fold")
+    for r in results:
+        status = r.status if r.status != "failed" else f"[red]failed[/]: {r.error}"
+        folder = Path(r.output_dir).name if r.output_dir else ""
+        table.add_row(
+            str(r.index + 1), r.topic, status, str(r.sections), str(r.words), str(r.citations), str(r.seconds), folder
+        )
+    Console().print(table)
+    console.print(f"summary: {output_root / 'summary.md'}")
+    if any(r.status == "failed" for r in results):
+        raise typer.Exit(1)

@@ -1,0 +1,180 @@
+"""`cpmsurvey generate TOPIC`: write one survey, or finish a stopped run with --resume ID."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+import typer
+from rich.console import Console
+
+from app.cli_context import settings_for
+from app.commands.progress_view import ProgressView
+from app.settings import GenerateSettings, Settings
+from planner import validate_topic
+
+if TYPE_CHECKING:
+    from app.workflow import RunOutcome
+
+log = logging.getLogger(__name__)
+
+# Papers fetched from arXiv for a topic when no corpus is given.
+ARXIV_FETCH = 200
+MAX_REVIEW_ATTEMPTS = 3
+
+
+def prepare_library(settings: Settings, topics: list[str], fetch: bool, console: Console):
+    """Open the library; ingest the corpus file (re-runs skip what is there) or, without one,
+    fetch each topic's papers from arXiv; then bring the index up to date."""
+    from app.library_factory import open_library
+    from app.workflow import WorkflowError
+    from retriever.errors import ArxivUnavailableError
+
+    library = open_library(settings)
+    if settings.corpus:
+        corpus = Path(settings.corpus).expanduser()
+        if not corpus.is_file():
+            raise WorkflowError(f"corpus file {corpus} does not exist; pass a JSONL(.gz) file to --corpus")
+        with console.status(f"ingesting {corpus.name} ..."):
+            report = library.ingest_jsonl(corpus)
+        console.print(report.summary())
+    elif fetch:
+        for topic in topics:
+            try:
+                with console.status(f"fetching papers on {topic!r} from arXiv ..."):
+                    report = library.ingest_arxiv(query=topic, max_results=ARXIV_FETCH)
+                console.print(report.summary())
+            except ArxivUnavailableError as error:
+                if not library.stats()["papers"]:
+                    raise WorkflowError(
+                        f"{error}. The library is empty; pass a corpus with --corpus FILE to work offline"
+                    ) from None
+                console.print(f"[yellow]warning:[/] {error}; using the papers already in the library")
+    update = library.update_index(show_progress=True)
+    if update.embedded or update.added:
+        console.print(update.summary())
+    if not library.stats()["papers"]:
+        raise WorkflowError("the library holds no papers; pass --corpus FILE or run online to fetch from arXiv")
+    return library
+
+
+def edit_outline(outline: dict[str, Any], folder: Path, console: Console) -> dict[str, Any]:
+    """Open the outline as JSON in $EDITOR until it validates (a few attempts)."""
+    from app.workflow import OutlineEditError, validate_outline
+
+    path = folder / "outline.review.json"
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(outline, indent=2, ensure_ascii=False), encoding="utf-8")
+    for attempt in range(MAX_REVIEW_ATTEMPTS):
+        console.print(f"opening the outline in your editor: {path}")
+        click.edit(filename=str(path))
+        try:
+            return validate_outline(json.loads(path.read_text(encoding="utf-8")))
+        except json.JSONDecodeError as error:
+            problem = f"the outline file is not valid JSON: {error.msg} at line {error.lineno}"
+        except OutlineEditError as error:
+            problem = str(error)
+        console.print(f"[red]{problem}[/]")
+        if attempt + 1 < MAX_REVIEW_ATTEMPTS and not typer.confirm("edit it again?", default=True):
+            break
+    raise OutlineEditError(f"{problem}; fix {path} and resume the run with --resume")
+
+
+def _resume_overrides(options: dict[str, Any], flags: dict[str, Any]) -> dict[str, Any]:
+    """Settings a resumed run keeps from its start (its survey options, its model) unless
+    this invocation's flags say otherwise."""
+    recorded = {f"generate.{key}": options[key] for key in GenerateSettings.model_fields if key in options}
+    recorded["llm.model"] = options.get("model")
+    recorded["llm.backend"] = options.get("backend")
+    recorded["corpus"] = options.get("corpus")
+    return {**recorded, **{key: value for key, value in flags.items() if value is not None}}
+
+
+def report(outcome: RunOutcome, console: Console) -> None:
+    """One short summary of a finished run."""
+    survey = outcome.survey
+    cited = len(survey.citations)
+    console.print(
+        f"[bold]{survey.title}[/]: {len(survey.sections)} sections, {survey.word_count()} words, "
+        f"{cited} citations of {len(survey.references)} papers; {len(outcome.warnings)} warnings"
+    )
+    console.print(f"written to {outcome.output_dir}/ (survey.md, survey.bib, survey.tex, survey.json)")
+
+
+def generate(
+    ctx: typer.Context,
+    topic: str | None = typer.Argument(None, help="What the survey is about, e.g. 'retrieval-augmented generation'."),
+    model: str | None = typer.Option(None, "--model", help="Model: 'embedded', an HF dir, a .gguf, a hub id."),
+    backend: str | None = typer.Option(None, "--backend", help="'local' (our engine) or 'openai' (a server)."),
+    corpus: Path | None = typer.Option(None, "--corpus", help="JSONL(.gz) papers to ingest first (once)."),
+    sections: int | None = typer.Option(None, "--sections", help="Number of body sections."),
+    words: int | None = typer.Option(None, "--words", help="Words per section."),
+    review: bool = typer.Option(False, "--review", help="Edit the planned outline in $EDITOR before writing."),
+    check_support: bool = typer.Option(False, "--check-support", help="Check cited sentences against abstracts."),
+    fetch: bool = typer.Option(True, "--fetch/--no-fetch", help="Without --corpus, fetch the topic's papers."),
+    output: Path | None = typer.Option(None, "--output", help="Folder for the outputs (default: data_dir/outputs/ID)."),
+    resume: str | None = typer.Option(None, "--resume", help="Finish the stopped run with this id."),
+) -> None:
+    """Write a survey on TOPIC with verifiable citations (or finish a stopped run)."""
+    # Imported here so that `cpmsurvey --help` and other commands stay quick.
+    from app.workflow import SurveyWorkflow, inspect_run, new_run_id, open_checkpointer
+
+    console = Console(stderr=True)
+    flags = {
+        "llm.model": model,
+        "llm.backend": backend,
+        "corpus": str(corpus) if corpus else None,
+        "generate.sections": sections,
+        "generate.words_per_section": words,
+        "generate.review_outline": True if review else None,
+        "generate.check_support": True if check_support else None,
+    }
+    if resume is None and topic is None:
+        raise typer.BadParameter("give a TOPIC, or --resume ID to finish a stopped run", param_hint="TOPIC")
+    if resume is not None:
+        base = settings_for(ctx)
+        checkpointer = open_checkpointer(base.runs_db_path)
+        info = inspect_run(checkpointer, resume, base.runs_db_path)
+        settings = settings_for(ctx, **_resume_overrides(info.options, flags))
+        topics, run_id = [info.topic], resume
+    else:
+        topic = validate_topic(topic)
+        settings = settings_for(ctx, **flags)
+        checkpointer = open_checkpointer(settings.runs_db_path)
+        topics, run_id = [topic], new_run_id(topic)
+    library = prepare_library(settings, topics, fetch and resume is None, console)
+    from app.llm_factory import build_llm
+
+    with console.status(f"loading the model {settings.llm.model!r} ({settings.llm.backend}) ..."):
+        llm = build_llm(settings)
+    console.print(f"run id: [bold]{run_id}[/] (if stopped, continue with `cpmsurvey generate --resume {run_id}`)")
+    try:
+        with ProgressView(console) as view:
+            flow = SurveyWorkflow(
+                settings,
+                llm,
+                library,
+                on_event=view,
+                checkpointer=checkpointer,
+                library_size=library.stats()["papers"],
+            )
+            if resume is not None:
+                outcome = flow.resume(run_id)
+            else:
+                outcome = flow.start(topics[0], run_id=run_id, output_dir=output)
+        while outcome.status == "awaiting_review":
+            edited = edit_outline(outcome.outline, outcome.output_dir, console)
+            with ProgressView(console) as view:
+                flow.on_event = view
+                outcome = flow.resume(run_id, outline=edited)
+    except KeyboardInterrupt:
+        console.print(f"interrupted; finished work is saved. Continue with `cpmsurvey generate --resume {run_id}`")
+        raise typer.Exit(130) from None
+    finally:
+        checkpointer.conn.close()
+        library.close()
+    report(outcome, console)
+    typer.echo(str(outcome.output_dir))
