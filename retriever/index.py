@@ -1,0 +1,222 @@
+"""The FAISS inner-product index over normalized paper embeddings, saved beside the store.
+
+Ids in the index are the store's paper row ids (an IndexIDMap2 holds the map, and it is
+saved with the index). A JSON file beside it names the embedding model, the dimension,
+the index type and the store it belongs to; opening it for another model is an error. The
+index is derived data: the store keeps every embedding, so it can always be rebuilt.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from retriever.errors import IndexMismatchError, VectorIndexError
+
+log = logging.getLogger(__name__)
+
+IndexType = Literal["flat", "hnsw", "ivfpq"]
+INDEX_FILE = "papers.faiss"
+META_FILE = "papers.meta.json"
+
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 200
+HNSW_EF_SEARCH = 128
+IVF_NPROBE = 32
+
+
+@dataclass(frozen=True, slots=True)
+class IndexMeta:
+    """What the saved index was built from."""
+
+    model: str
+    dimension: int
+    index_type: IndexType
+    count: int
+    store_id: str
+
+
+def choose_index_type(requested: str, papers: int, exact_max: int) -> IndexType:
+    """'auto' means exact (flat) up to `exact_max` papers and HNSW past it."""
+    if requested == "auto":
+        return "flat" if papers <= exact_max else "hnsw"
+    if requested not in ("flat", "hnsw", "ivfpq"):
+        raise VectorIndexError(f"unknown index type {requested!r}; use auto, flat, hnsw or ivfpq")
+    return requested  # type: ignore[return-value]
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class VectorIndex:
+    """A FAISS index of normalized vectors, searched by inner product (cosine)."""
+
+    def __init__(self, index, meta: IndexMeta) -> None:
+        self._index = index
+        self.meta = meta
+
+    # --- making and loading ---------------------------------------------------------------
+
+    @classmethod
+    def build(
+        cls, model: str, store_id: str, ids: np.ndarray, vectors: np.ndarray, index_type: IndexType
+    ) -> VectorIndex:
+        """A new index over `vectors` (rows, normalized) with the given ids."""
+        import faiss
+
+        dimension = int(vectors.shape[1])
+        if index_type == "flat":
+            base = faiss.IndexFlatIP(dimension)
+        elif index_type == "hnsw":
+            base = faiss.IndexHNSWFlat(dimension, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+            base.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+            base.hnsw.efSearch = HNSW_EF_SEARCH
+        else:
+            base = _trained_ivfpq(vectors)
+        index = faiss.IndexIDMap2(base)
+        meta = IndexMeta(model=model, dimension=dimension, index_type=index_type, count=0, store_id=store_id)
+        built = cls(index, meta)
+        built.add(ids, vectors)
+        return built
+
+    @classmethod
+    def load(cls, directory: Path, model: str, dimension: int | None = None) -> VectorIndex | None:
+        """The saved index in `directory`, or None when there is none.
+
+        Raises IndexMismatchError when it was built with another model or dimension, and
+        VectorIndexError when its files disagree (a crash between writing them).
+        """
+        import faiss
+
+        meta_path, index_path = directory / META_FILE, directory / INDEX_FILE
+        if not meta_path.exists() or not index_path.exists():
+            return None
+        try:
+            meta = IndexMeta(**json.loads(meta_path.read_text(encoding="utf-8")))
+        except (ValueError, TypeError) as error:
+            raise VectorIndexError(f"{meta_path} is unreadable ({error}); delete {directory} to rebuild") from None
+        if meta.model != model or (dimension is not None and meta.dimension != dimension):
+            raise IndexMismatchError(
+                f"the index in {directory} was built with embedding model {meta.model!r} "
+                f"(dimension {meta.dimension}), not {model!r}"
+                + (f" (dimension {dimension})" if dimension is not None else "")
+                + f"; set retrieval.embedding_model={meta.model!r}, or delete {directory} to rebuild"
+            )
+        try:
+            index = faiss.read_index(str(index_path))
+        except RuntimeError as error:
+            raise VectorIndexError(f"{index_path} is unreadable ({error}); delete {directory} to rebuild") from None
+        if index.ntotal != meta.count or index.d != meta.dimension:
+            raise VectorIndexError(f"{index_path} does not match {meta_path}; delete {directory} to rebuild")
+        return cls(index, meta)
+
+    def save(self, directory: Path) -> None:
+        """Write the index, then its metadata, each to a temporary file renamed into place."""
+        import faiss
+
+        directory.mkdir(parents=True, exist_ok=True)
+        data = faiss.serialize_index(self._index)
+        _atomic_write_bytes(directory / INDEX_FILE, data.tobytes())
+        _atomic_write_bytes(directory / META_FILE, json.dumps(asdict(self.meta), indent=2).encode())
+
+    # --- contents -------------------------------------------------------------------------
+
+    @property
+    def count(self) -> int:
+        """Number of vectors."""
+        return int(self._index.ntotal)
+
+    def ids(self) -> np.ndarray:
+        """Every id in the index (int64)."""
+        import faiss
+
+        return faiss.vector_to_array(self._index.id_map).astype(np.int64)
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Add vectors with their ids, without rebuilding."""
+        if len(ids) == 0:
+            return
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vectors.shape[1] != self.meta.dimension:
+            raise IndexMismatchError(f"vectors of dimension {vectors.shape[1]} for an index of {self.meta.dimension}")
+        self._index.add_with_ids(vectors, np.ascontiguousarray(ids, dtype=np.int64))
+        self.meta = IndexMeta(**{**asdict(self.meta), "count": self.count})
+
+    @property
+    def supports_remove(self) -> bool:
+        """HNSW graphs cannot drop a vector; flat and IVF indexes can."""
+        return self.meta.index_type != "hnsw"
+
+    def remove(self, ids: np.ndarray) -> None:
+        """Drop the given ids (flat and IVF-PQ only)."""
+        import faiss
+
+        if not self.supports_remove:
+            raise VectorIndexError("an HNSW index cannot remove vectors; rebuild it")
+        self._index.remove_ids(faiss.IDSelectorBatch(np.ascontiguousarray(ids, dtype=np.int64)))
+        self.meta = IndexMeta(**{**asdict(self.meta), "count": self.count})
+
+    # --- search ---------------------------------------------------------------------------
+
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids) of the best `k` per query row; missing slots have id -1.
+
+        `allowed` restricts the search to those ids (a FAISS selector, so the restriction
+        is applied inside the search, not by over-fetching).
+        """
+        import faiss
+
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        k = max(1, min(k, self.count)) if self.count else 1
+        if self.count == 0:
+            return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
+        params = self._search_params(faiss, k)
+        if allowed is not None:
+            if len(allowed) == 0:
+                return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
+            params.sel = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+        scores, ids = self._index.search(queries, k, params=params)
+        return scores, ids
+
+    def _search_params(self, faiss, k: int):
+        if self.meta.index_type == "hnsw":
+            return faiss.SearchParametersHNSW(efSearch=max(HNSW_EF_SEARCH, k))
+        if self.meta.index_type == "ivfpq":
+            return faiss.SearchParametersIVF(nprobe=IVF_NPROBE)
+        return faiss.SearchParameters()
+
+
+def _trained_ivfpq(vectors: np.ndarray):
+    """An IVF-PQ index trained on (a sample of) `vectors`: ~4 sqrt(n) lists, 8-bit codes."""
+    import faiss
+
+    n, dimension = vectors.shape
+    nlist = max(1, int(4 * math.sqrt(n)))
+    if n < 39 * nlist or n < 256:
+        raise VectorIndexError(
+            f"an IVF-PQ index needs more papers to train on than {n}; use index_type 'flat' or 'hnsw'"
+        )
+    subquantizers = next(m for m in (48, 32, 24, 16, 12, 8, 6, 4, 3, 2, 1) if dimension % m == 0)
+    index = faiss.index_factory(dimension, f"IVF{nlist},PQ{subquantizers}", faiss.METRIC_INNER_PRODUCT)
+    rng = np.random.default_rng(0)
+    sample = vectors[rng.choice(n, size=min(n, 256 * nlist), replace=False)]
+    index.train(np.ascontiguousarray(sample, dtype=np.float32))
+    return index

@@ -1,0 +1,274 @@
+"""`Library`: the paper store, an embedder and the FAISS index behind one object, the
+`Retriever` the workflow searches.
+
+Public surface (stable names): `Library.open`, `ingest_jsonl`, `ingest_oai_snapshot`,
+`ingest_arxiv`, `update_index`, `search`, `search_many`, `get`, `stats`, `close`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from retriever.arxiv_api import ResultsClient, ingest_arxiv
+from retriever.embeddings import DEFAULT_MODEL, Backend, Embedder, load_embedder, resolve_model
+from retriever.fusion import reciprocal_rank_fusion
+from retriever.index import VectorIndex, choose_index_type
+from retriever.ingest import IngestReport, SnapshotFilter, ingest_lines
+from retriever.store import PaperStore
+from retriever.types import Hit, Paper, SearchFilters
+
+log = logging.getLogger(__name__)
+
+EMBED_CHUNK = 2048  # papers embedded between two commits of their vectors
+
+
+@dataclass(frozen=True, slots=True)
+class IndexUpdate:
+    """What `update_index` did."""
+
+    embedded: int
+    added: int
+    replaced: int
+    rebuilt: bool
+    index_type: str
+    total: int
+
+    def summary(self) -> str:
+        """One line for a person."""
+        how = "rebuilt" if self.rebuilt else "updated"
+        return (
+            f"embedded {self.embedded} papers; index {how} ({self.index_type}): "
+            f"{self.added} added, {self.replaced} replaced, {self.total} in all"
+        )
+
+
+class Library:
+    """Papers you can search: store (SQLite + FTS5) + embedder + FAISS index.
+
+    The embedder loads on first use (embedding or dense search), so ingesting alone stays
+    quick. Build one with :meth:`open` or app.library_factory.open_library.
+    """
+
+    def __init__(
+        self,
+        store: PaperStore,
+        index_dir: Path,
+        embedder_factory: Callable[[], Embedder],
+        model_name: str,
+        *,
+        index_type: str = "auto",
+        exact_index_max_papers: int = 100_000,
+        rrf_k: int = 60,
+        candidate_depth: int = 100,
+    ) -> None:
+        self.store = store
+        self.index_dir = Path(index_dir)
+        self.model_name = model_name
+        self.index_type = index_type
+        self.exact_index_max_papers = exact_index_max_papers
+        self.rrf_k = rrf_k
+        self.candidate_depth = candidate_depth
+        self._embedder_factory = embedder_factory
+        self._embedder: Embedder | None = None
+        self._index: VectorIndex | None = None
+        self._index_loaded = False
+
+    @classmethod
+    def open(
+        cls,
+        store_path: Path,
+        index_dir: Path,
+        *,
+        model: str = DEFAULT_MODEL,
+        backend: Backend = "auto",
+        cache_dir: Path | None = None,
+        batch_size: int = 64,
+        max_seq_length: int = 256,
+        index_type: str = "auto",
+        exact_index_max_papers: int = 100_000,
+        rrf_k: int = 60,
+    ) -> Library:
+        """Open (or create) the store at `store_path` and the index in `index_dir`.
+
+        `cache_dir` holds the exported ONNX model (default: beside the index)."""
+        store = PaperStore(store_path)
+        resolved = resolve_model(model)
+        cache = cache_dir or Path(index_dir).parent / "models"
+
+        def factory() -> Embedder:
+            return load_embedder(model, backend, cache, batch_size, max_seq_length)
+
+        return cls(
+            store,
+            index_dir,
+            factory,
+            resolved.name,
+            index_type=index_type,
+            exact_index_max_papers=exact_index_max_papers,
+            rrf_k=rrf_k,
+        )
+
+    @property
+    def embedder(self) -> Embedder:
+        """The embedding model, loaded on first use."""
+        if self._embedder is None:
+            self._embedder = self._embedder_factory()
+            if self._embedder.name != self.model_name:
+                raise ValueError(f"embedder {self._embedder.name!r} is not the library's model {self.model_name!r}")
+        return self._embedder
+
+    def _loaded_index(self) -> VectorIndex | None:
+        if not self._index_loaded:
+            self._index = VectorIndex.load(self.index_dir, self.model_name)
+            self._index_loaded = True
+        return self._index
+
+    def close(self) -> None:
+        """Close the store."""
+        self.store.close()
+
+    # --- ingestion ------------------------------------------------------------------------
+
+    def ingest_jsonl(self, path: Path | str, on_batch: Callable[[IngestReport], None] | None = None) -> IngestReport:
+        """Ingest a JSONL(.gz) corpus in our schema; resumes an interrupted ingest of it."""
+        return ingest_lines(self.store, path, kind="jsonl", on_batch=on_batch)
+
+    def ingest_oai_snapshot(
+        self,
+        path: Path | str,
+        categories: Sequence[str] = (),
+        date_from: date | None = None,
+        date_to: date | None = None,
+        on_batch: Callable[[IngestReport], None] | None = None,
+    ) -> IngestReport:
+        """Stream the arXiv OAI metadata snapshot, keeping papers of `categories` (exact, or an
+        archive like `cs`) first submitted between `date_from` and `date_to`."""
+        keep = SnapshotFilter(categories=tuple(categories), date_from=date_from, date_to=date_to)
+        return ingest_lines(self.store, path, kind="oai", snapshot_filter=keep, on_batch=on_batch)
+
+    def ingest_arxiv(
+        self,
+        query: str | None = None,
+        ids: Sequence[str] = (),
+        max_results: int = 200,
+        client: ResultsClient | None = None,
+    ) -> IngestReport:
+        """Fetch papers from the arXiv API by query or ids (network; ArxivUnavailableError offline)."""
+        return ingest_arxiv(self.store, query=query, ids=ids, max_results=max_results, client=client)
+
+    # --- embedding and indexing -----------------------------------------------------------
+
+    def update_index(self, show_progress: bool = False) -> IndexUpdate:
+        """Embed the papers that have no embedding yet (persisting each chunk, so an
+        interrupted run continues), then bring the FAISS index up to date: add new vectors,
+        replace re-embedded ones, or rebuild when the index type must change."""
+        embedded = self._embed_missing(show_progress)
+        return self._sync_index(embedded)
+
+    def _embed_missing(self, show_progress: bool) -> int:
+        pending = self.store.count_unembedded(self.model_name)
+        if pending == 0:
+            return 0
+        embedder = self.embedder
+        from tqdm import tqdm
+
+        done = 0
+        with tqdm(total=pending, desc="embedding", unit="paper", disable=not show_progress, smoothing=0.1) as bar:
+            while True:
+                chunk = self.store.unembedded(self.model_name, EMBED_CHUNK)
+                if not chunk:
+                    break
+                rowids = [r for r, _ in chunk]
+                vectors = embedder.encode([t for _, t in chunk])
+                self.store.save_embeddings(self.model_name, rowids, vectors)
+                done += len(chunk)
+                bar.update(len(chunk))
+        return done
+
+    def _sync_index(self, embedded: int) -> IndexUpdate:
+        store_id = self.store.store_id
+        index = self._loaded_index()
+        total_embedded = self.store.stats()["embeddings"].get(self.model_name, 0)
+        wanted_type = choose_index_type(self.index_type, total_embedded, self.exact_index_max_papers)
+        pending = self.store.unindexed_rowids(self.model_name)
+        rebuild = index is None or index.meta.store_id != store_id or index.meta.index_type != wanted_type
+        replaced = 0
+        if not rebuild and len(pending):
+            present = np.intersect1d(pending, index.ids(), assume_unique=True)
+            replaced = len(present)
+            if replaced and not index.supports_remove:
+                rebuild = True
+            else:
+                if replaced:
+                    index.remove(present)
+                ids, vectors = self.store.embeddings(self.model_name, pending)
+                index.add(ids, vectors)
+                index.save(self.index_dir)
+                self.store.mark_indexed(self.model_name, pending)
+        if rebuild:
+            if total_embedded == 0:
+                return IndexUpdate(embedded, 0, 0, False, wanted_type, 0)
+            ids, vectors = self.store.embeddings(self.model_name)
+            log.info("building a %s index over %d papers", wanted_type, len(ids))
+            index = VectorIndex.build(self.model_name, store_id, ids, vectors, wanted_type)
+            index.save(self.index_dir)
+            self.store.mark_indexed(self.model_name)
+        self._index, self._index_loaded = index, True
+        added = len(ids) if rebuild else len(pending) - replaced
+        return IndexUpdate(embedded, added, replaced, rebuild, index.meta.index_type, index.count)
+
+    # --- search ---------------------------------------------------------------------------
+
+    def search(self, query: str, k: int = 20, filters: SearchFilters | None = None) -> list[Hit]:
+        """Best `k` papers for one query: dense and BM25 fused by reciprocal rank."""
+        return self.search_many([query], k, filters)
+
+    def search_many(self, queries: Sequence[str], k: int = 100, filters: SearchFilters | None = None) -> list[Hit]:
+        """Best `k` papers for several queries: each query's dense and BM25 lists, all fused
+        by reciprocal rank. A hit's `ranks` holds its best rank per retriever."""
+        queries = [q for q in queries if q.strip()]
+        if not queries or k <= 0:
+            return []
+        depth = max(k, self.candidate_depth)
+        active = filters if filters and (filters.date_from or filters.date_to or filters.categories) else None
+        runs: list[tuple[str, Sequence[int]]] = []
+        for query in queries:
+            runs.append(("bm25", self.store.bm25(query, depth, active)))
+        runs.extend(("dense", ids) for ids in self._dense(queries, depth, active))
+        fused = reciprocal_rank_fusion(runs, self.rrf_k)[:k]
+        papers = self.store.get_by_rowids([f.key for f in fused])
+        return [Hit(paper=papers[f.key], score=f.score, ranks=dict(f.ranks)) for f in fused if f.key in papers]
+
+    def _dense(self, queries: Sequence[str], depth: int, filters: SearchFilters | None) -> list[list[int]]:
+        index = self._loaded_index()
+        if index is None or index.count == 0:
+            log.warning("no vector index yet (run `cpmsurvey index`); searching with BM25 only")
+            return []
+        if index.meta.store_id != self.store.store_id:
+            log.warning("the vector index belongs to another store; searching with BM25 only until it is rebuilt")
+            return []
+        allowed = self.store.filter_rowids(filters) if filters is not None else None
+        vectors = self.embedder.encode(list(queries))
+        _, ids = index.search(vectors, depth, allowed)
+        return [[int(i) for i in row if i >= 0] for row in ids]
+
+    # --- lookup ---------------------------------------------------------------------------
+
+    def get(self, arxiv_ids: Sequence[str]) -> list[Paper]:
+        """Papers by id, in the given order; unknown ids are skipped."""
+        return self.store.get(arxiv_ids)
+
+    def stats(self) -> dict:
+        """Papers, date range, top categories, embeddings and index state."""
+        info = self.store.stats()
+        index = self._loaded_index()
+        info["embedding_model"] = self.model_name
+        info["unembedded"] = self.store.count_unembedded(self.model_name)
+        info["index"] = None if index is None else {"type": index.meta.index_type, "vectors": index.count}
+        return info

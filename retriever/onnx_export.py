@@ -1,0 +1,164 @@
+"""Export a sentence-transformers model's transformer to ONNX, once, cached under the data dir.
+
+sentence-transformers' own ONNX backend goes through `optimum`, which does not work with
+transformers 5; exporting the transformer ourselves with `torch.onnx.export` needs only
+torch and transformers. Pooling and normalization are read from the model's
+sentence-transformers configuration and applied by retriever/embeddings.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from retriever.errors import EmbeddingError
+
+log = logging.getLogger(__name__)
+
+OPSET = 17
+EXPORT_VERSION = "1"  # bump when the export recipe changes, so caches are redone
+
+
+@dataclass(frozen=True, slots=True)
+class Pipeline:
+    """The parts of a sentence-transformers model the ONNX path reproduces."""
+
+    pooling: str  # "mean" or "cls"
+    normalize: bool
+    dimension: int
+    max_seq_length: int
+    pad_token_id: int
+
+
+def read_pipeline(directory: Path) -> Pipeline:
+    """Read modules.json and friends; EmbeddingError when the model is not Transformer -> Pooling
+    (mean or CLS) -> optional Normalize, the shape the ONNX path reproduces."""
+    modules_path = directory / "modules.json"
+    if not modules_path.is_file() or not (directory / "tokenizer.json").is_file():
+        raise EmbeddingError(f"{directory} is not a sentence-transformers directory with a fast tokenizer")
+    modules = [m["type"].rsplit(".", 1)[-1] for m in json.loads(modules_path.read_text())]
+    if modules[:2] != ["Transformer", "Pooling"] or modules[2:] not in ([], ["Normalize"]):
+        raise EmbeddingError(f"{directory}: modules {modules} are not Transformer, Pooling[, Normalize]")
+    pooling_dir = next(m["path"] for m in json.loads(modules_path.read_text()) if m["type"].endswith("Pooling"))
+    pooling = json.loads((directory / pooling_dir / "config.json").read_text())
+    modes = [k for k, v in pooling.items() if k.startswith("pooling_mode") and v is True]
+    if modes == ["pooling_mode_mean_tokens"]:
+        mode = "mean"
+    elif modes == ["pooling_mode_cls_token"]:
+        mode = "cls"
+    else:
+        raise EmbeddingError(f"{directory}: pooling {modes} is neither mean nor CLS")
+    config = json.loads((directory / "config.json").read_text())
+    bert_config_path = directory / "sentence_bert_config.json"
+    bert_config = json.loads(bert_config_path.read_text()) if bert_config_path.is_file() else {}
+    max_length = int(bert_config.get("max_seq_length") or config.get("max_position_embeddings", 512))
+    return Pipeline(
+        pooling=mode,
+        normalize="Normalize" in modules,
+        dimension=int(pooling["word_embedding_dimension"]),
+        max_seq_length=max_length,
+        pad_token_id=int(config.get("pad_token_id") or 0),
+    )
+
+
+def _cache_key(directory: Path) -> str:
+    digest = hashlib.sha256()
+    digest.update(EXPORT_VERSION.encode())
+    for name in ("config.json", "modules.json"):
+        digest.update((directory / name).read_bytes())
+    weights = sorted(directory.glob("*.safetensors")) + sorted(directory.glob("*.bin"))
+    for path in weights:
+        stat = path.stat()
+        digest.update(f"{path.name}:{stat.st_size}".encode())
+    return digest.hexdigest()[:16]
+
+
+def exported_model(directory: Path, cache_dir: Path, quantize: bool = True) -> Path:
+    """The ONNX file for the model in `directory` (int8 weights when `quantize`), exported
+    and quantized on first use into `cache_dir/onnx/<name>-<hash>/`."""
+    target = cache_dir / "onnx" / f"{directory.name}-{_cache_key(directory)}"
+    fp32_path = target / "model.onnx"
+    int8_path = target / "model.int8.onnx"
+    wanted = int8_path if quantize else fp32_path
+    if wanted.is_file():
+        return wanted
+    target.mkdir(parents=True, exist_ok=True)
+    if not fp32_path.is_file():
+        log.info("exporting %s to ONNX (once) into %s", directory, target)
+        _write_atomically(fp32_path, lambda tmp: _export(directory, tmp))
+    if quantize and not int8_path.is_file():
+        log.info("quantizing %s to int8", fp32_path)
+        _write_atomically(int8_path, lambda tmp: _quantize(fp32_path, tmp))
+    return wanted
+
+
+def _write_atomically(path: Path, write) -> None:
+    tmp_dir = Path(tempfile.mkdtemp(dir=path.parent, prefix=".export-"))
+    try:
+        tmp = tmp_dir / path.name
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+def _export(directory: Path, out_path: Path) -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+    from transformers import AutoModel
+
+    try:
+        # eager attention traces to plain ops that stay correct for any padding pattern
+        model = AutoModel.from_pretrained(str(directory), attn_implementation="eager").eval()
+    except (OSError, ValueError) as error:
+        raise EmbeddingError(f"cannot load {directory} for ONNX export: {error}") from None
+
+    class TokenEmbeddings(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.inner(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+
+    # two rows of different lengths, so the traced graph keeps the padding path
+    input_ids = torch.tensor([[101, 2023, 2003, 1037, 3231, 102], [101, 3231, 102, 0, 0, 0]])
+    attention_mask = (input_ids != 0).long()
+    token_type_ids = torch.zeros_like(input_ids)
+    dynamic = {0: "batch", 1: "tokens"}
+    with torch.no_grad():
+        torch.onnx.export(
+            TokenEmbeddings(model),
+            (input_ids, attention_mask, token_type_ids),
+            str(out_path),
+            input_names=["input_ids", "attention_mask", "token_type_ids"],
+            output_names=["token_embeddings"],
+            dynamic_axes={
+                "input_ids": dynamic,
+                "attention_mask": dynamic,
+                "token_type_ids": dynamic,
+                "token_embeddings": dynamic,
+            },
+            opset_version=OPSET,
+            dynamo=False,
+        )
+
+
+def _quantize(fp32_path: Path, out_path: Path) -> None:
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(
+        str(fp32_path),
+        str(out_path),
+        weight_type=QuantType.QUInt8,
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+    )
