@@ -122,6 +122,8 @@ def _latex_paragraphs(text: str, keys: dict[str, str]) -> str:
         return stash(r"~\cite{" + ",".join(known) + "}") if known else ""
 
     lines = []
+    # "claim [arXiv:X]" becomes "claim~\cite{x}": the tie replaces the space before the marker.
+    text = re.sub(r"[ \t]+(?=\[\s*arXiv)", "", text, flags=re.IGNORECASE)
     for line in _replace_markers(text, cite).splitlines():
         heading = re.match(r"^\s*#{3,}\s*(.+)$", line)
         if heading:
@@ -131,7 +133,8 @@ def _latex_paragraphs(text: str, keys: dict[str, str]) -> str:
         lines.append(latex_escape(bullet.group(1) if bullet else line))
     body = "\n".join(lines)
     body = re.sub(r"\*\*(.+?)\*\*", lambda m: stash(r"\textbf{") + m.group(1) + stash("}"), body)
-    return re.sub(r"\x00(\d+)\x00", lambda m: placeholders[int(m.group(1))], body)
+    body = re.sub(r"\x00(\d+)\x00", lambda m: placeholders[int(m.group(1))], body)
+    return body.replace("}~\\cite{", ",")
 
 
 def to_latex(survey: Survey) -> str:
