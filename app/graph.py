@@ -23,6 +23,7 @@ from langgraph.types import Send, interrupt
 
 from app.events import EventEmitter
 from app.outputs import write_outputs
+from app.settings import GenerateSettings
 from app.state import SectionTask, SurveyState, section_key
 from engine.types import LLM, SamplingParams
 from planner import Outline, plan_outline, plan_queries
@@ -297,7 +298,10 @@ def build_graph(deps: GraphDeps, checkpointer) -> Any:
     @_timed("write_frame", "write", deps)
     def write_frame_node(state: SurveyState) -> dict:
         sections = [(record["title"], record["text"]) for _, record in sorted(state["sections"].items())]
-        frame = write_frame(llm, state["topic"], state["outline"]["title"], sections, _params(state["options"]))
+        options = state["options"]
+        # The frame's default lengths suit the default 400-word sections.
+        scale = options["words_per_section"] / GenerateSettings.model_fields["words_per_section"].default
+        frame = write_frame(llm, state["topic"], state["outline"]["title"], sections, _params(options), scale)
         for note in frame.notes:
             emitter.warning(note, node="write_frame")
         return {

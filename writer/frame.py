@@ -23,6 +23,7 @@ from writer.prompts import (
 from writer.sections import clean_section_text, max_new_tokens_for
 
 SUMMARY_WORDS_PER_SECTION = 80
+MIN_PART_WORDS = 60
 FRAME_PARTS = (
     ("abstract", 150, ABSTRACT_INSTRUCTION),
     ("introduction", 250, INTRODUCTION_INSTRUCTION),
@@ -54,12 +55,24 @@ def summarize_sections(sections: Sequence[tuple[str, str]], words_per_section: i
 
 
 def write_frame(
-    llm: LLM, topic: str, survey_title: str, sections: Sequence[tuple[str, str]], params: SamplingParams
+    llm: LLM,
+    topic: str,
+    survey_title: str,
+    sections: Sequence[tuple[str, str]],
+    params: SamplingParams,
+    length_scale: float = 1.0,
 ) -> Frame:
-    """Abstract, introduction and conclusion from `sections` ((title, text) pairs)."""
+    """Abstract, introduction and conclusion from `sections` ((title, text) pairs).
+
+    `length_scale` scales the parts' lengths (abstract 150 words at 1.0), so that a survey
+    of short sections gets a short frame; no part goes under 60 words.
+    """
     summaries = summarize_sections(sections)
+    parts = [
+        (part, max(MIN_PART_WORDS, int(words * length_scale)), instruction) for part, words, instruction in FRAME_PARTS
+    ]
     conversations: list[list[Message]] = []
-    for part, words, instruction in FRAME_PARTS:
+    for part, words, instruction in parts:
         prompt = render(
             FRAME_PROMPT,
             survey_title=survey_title,
@@ -70,11 +83,11 @@ def write_frame(
             instruction=instruction,
         )
         conversations.append([{"role": "system", "content": FRAME_SYSTEM}, {"role": "user", "content": prompt}])
-    longest = max(words for _, words, _ in FRAME_PARTS)
+    longest = max(words for _, words, _ in parts)
     completions = llm.batch_chat(conversations, dataclasses.replace(params, max_new_tokens=max_new_tokens_for(longest)))
     texts: dict[str, str] = {}
     notes: list[str] = []
-    for (part, _, _), completion in zip(FRAME_PARTS, completions, strict=True):
+    for (part, _, _), completion in zip(parts, completions, strict=True):
         checked = check_citations(clean_section_text(completion.text, part), allowed_ids=())
         if checked.removed:
             notes.append(f"{part}: removed {len(checked.removed)} citation(s) the frame may not make")
