@@ -72,7 +72,8 @@ class GrammarConstraint:
     def mask_logits(self, logits: torch.Tensor) -> None:
         """Set the logits of tokens the grammar forbids next to -inf, in place.
 
-        logits: [vocab] float32 on any device; vocab is the model's logits width.
+        logits: [vocab] float32 (bf16 and fp16 work too) on any device; vocab is the
+        model's logits width.
         """
         if logits.dim() != 1 or logits.shape[0] != self._vocab_size:
             raise GrammarError(
@@ -82,11 +83,11 @@ class GrammarConstraint:
         bitmask = self._current_bitmask()
         if logits.device.type == "cpu":
             # xgrammar's C++ loop; "auto" was measured 10-20x slower on CPU tensors.
-            xgr.apply_token_bitmask_inplace(logits.view(1, -1), bitmask, vocab_size=self._vocab_size, backend="cpu")
+            xgr.apply_token_bitmask_inplace(logits.unsqueeze(0), bitmask, vocab_size=self._vocab_size, backend="cpu")
             return
         if self._device_bitmask is None:
             self._device_bitmask = bitmask.to(logits.device, non_blocking=True)
-        xgr.apply_token_bitmask_inplace(logits.view(1, -1), self._device_bitmask, vocab_size=self._vocab_size)
+        xgr.apply_token_bitmask_inplace(logits.unsqueeze(0), self._device_bitmask, vocab_size=self._vocab_size)
 
     def accept(self, token_id: int) -> None:
         """Advance by one generated token. A token the mask forbade raises GrammarError."""

@@ -1,0 +1,521 @@
+"""The LLM interface over any server that speaks the OpenAI chat API (vLLM, SGLang,
+llama.cpp's server, a hosted model), with httpx.
+
+What goes over the wire, beyond the standard chat fields:
+- ``schema`` becomes ``response_format = {"type": "json_schema", "json_schema": {...}}``
+  (sent without ``strict``: vLLM and SGLang enforce the schema anyway, and OpenAI's strict
+  mode would reject schemas with optional fields).
+- ``grammar`` (EBNF in xgrammar's dialect, e.g. :func:`engine.constrained.citation_grammar`)
+  goes in the field the server reads, chosen by ``grammar_field``: ``guided_grammar``
+  (vLLM's classic extra parameter, the default), ``structured_outputs`` (newer vLLM:
+  ``{"structured_outputs": {"grammar": ...}}``), ``ebnf`` (SGLang) or ``grammar``
+  (llama.cpp's server, GBNF, which the citation grammar also is).
+- ``top_k``, ``min_p`` and ``repetition_penalty`` are not OpenAI parameters; vLLM, SGLang
+  and llama.cpp accept them. They are sent only when they change anything, so that hosted
+  APIs that reject unknown fields keep working with the defaults.
+
+Connect errors, 429 and 5xx answers are retried with exponential backoff and jitter,
+honouring ``Retry-After``; a read timeout is not retried (it already waited timeout_s).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import math
+import random
+import re
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import httpx
+from pydantic import BaseModel
+
+from engine.errors import BackendResponseError, BackendUnavailableError, ContextWindowExceededError, EngineError
+from engine.types import Completion, Message, SamplingParams, Schema
+
+log = logging.getLogger(__name__)
+
+# Used when neither the server (/v1/models max_model_len, as vLLM reports it) nor the
+# settings (llm.context_window) say: small enough for any model served today.
+DEFAULT_CONTEXT_WINDOW = 8192
+# count_tokens' estimate when the server has no /tokenize: UTF-8 bytes / 3.5, rounded up.
+# English BPE averages about 4 characters a token, so this overestimates slightly and keeps
+# prompt budgets on the safe side; CJK text (3 bytes a character) lands near 1 token each.
+BYTES_PER_TOKEN_ESTIMATE = 3.5
+GrammarField = Literal["guided_grammar", "structured_outputs", "ebnf", "grammar"]
+GRAMMAR_FIELDS: tuple[str, ...] = ("guided_grammar", "structured_outputs", "ebnf", "grammar")
+_RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+def estimate_tokens(text: str) -> int:
+    """Token count estimate used when the server cannot count: ceil(UTF-8 bytes / 3.5)."""
+    return math.ceil(len(text.encode("utf-8")) / BYTES_PER_TOKEN_ESTIMATE)
+
+
+class OpenAICompatible:
+    """A chat model behind an OpenAI-compatible HTTP server. Thread-safe.
+
+    base_url: the API root, usually ending in ``/v1`` (``http://127.0.0.1:8000/v1``).
+    model: the served model's name. timeout_s: how long one answer may take.
+    max_retries: further attempts after a connect error, 429 or 5xx.
+    context_window: overrides what the server reports. max_concurrency: parallel
+    requests in :meth:`batch_chat`. grammar_field: see the module docstring.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        *,
+        api_key: str | None = None,
+        timeout_s: float = 300.0,
+        max_retries: int = 3,
+        context_window: int | None = None,
+        max_concurrency: int = 4,
+        grammar_field: GrammarField = "guided_grammar",
+        connect_timeout_s: float = 10.0,
+        backoff_s: float = 0.5,
+        max_backoff_s: float = 30.0,
+        max_retry_after_s: float = 120.0,
+    ) -> None:
+        if not re.match(r"^https?://", base_url):
+            raise ValueError(f"llm.base_url {base_url!r} must start with http:// or https://")
+        if grammar_field not in GRAMMAR_FIELDS:
+            raise ValueError(f"grammar_field {grammar_field!r} is not one of {', '.join(GRAMMAR_FIELDS)}")
+        if max_concurrency < 1 or max_retries < 0:
+            raise ValueError("max_concurrency must be >= 1 and max_retries >= 0")
+        self.name = model
+        self.model = model
+        self.base_url = base_url.rstrip("/")
+        self.max_retries = max_retries
+        self.max_concurrency = max_concurrency
+        self.grammar_field = grammar_field
+        self.timeout_s = timeout_s
+        self._backoff_s = backoff_s
+        self._max_backoff_s = max_backoff_s
+        self._max_retry_after_s = max_retry_after_s
+        self._context_window_override = context_window
+        self._server_context_window: int | None = None
+        self._tokenize_available: bool | None = None
+        self._lock = threading.Lock()
+        self._jitter = random.Random()
+        headers = {"User-Agent": "cpmsurvey"}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        self._client = httpx.Client(
+            headers=headers,
+            timeout=httpx.Timeout(timeout_s, connect=min(connect_timeout_s, timeout_s)),
+            limits=httpx.Limits(max_connections=max(max_concurrency, 4)),
+        )
+
+    def __repr__(self) -> str:
+        return f"OpenAICompatible(base_url={self.base_url!r}, model={self.model!r})"
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._client.close()
+
+    def __enter__(self) -> OpenAICompatible:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- the LLM interface ---------------------------------------------------------------
+
+    @property
+    def context_window(self) -> int:
+        """llm.context_window when set; else the server's ``max_model_len`` from /v1/models
+        (vLLM reports it); else DEFAULT_CONTEXT_WINDOW (8192). Asked once."""
+        if self._context_window_override is not None:
+            return self._context_window_override
+        with self._lock:
+            if self._server_context_window is None:
+                self._server_context_window = self._fetch_max_model_len() or DEFAULT_CONTEXT_WINDOW
+            return self._server_context_window
+
+    def chat(
+        self,
+        messages: Sequence[Message],
+        params: SamplingParams,
+        schema: Schema | None = None,
+        grammar: str | None = None,
+    ) -> Completion:
+        """Answer one conversation. With `schema` the server constrains the answer to JSON
+        (response_format); with `grammar`, to the EBNF grammar."""
+        started = time.perf_counter()
+        body = self._chat_body(messages, params, schema, grammar, stream=False)
+        response = self._send("/chat/completions", body)
+        data = self._json_of(response)
+        try:
+            choice = data["choices"][0]
+            text = choice["message"]["content"]
+            finish = choice.get("finish_reason")
+        except (KeyError, IndexError, TypeError):
+            raise self._garbage(response, "no choices[0].message.content in the answer") from None
+        if text is None:
+            text = ""
+        if not isinstance(text, str):
+            raise self._garbage(response, "choices[0].message.content is not text")
+        prompt_tokens, completion_tokens = self._usage(data.get("usage"), messages, text)
+        return Completion(
+            text=text,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            finish_reason="length" if finish == "length" else "stop",
+            seconds=time.perf_counter() - started,
+        )
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        params: SamplingParams,
+        schema: Schema | None = None,
+        grammar: str | None = None,
+    ) -> Iterator[str]:
+        """Answer one conversation, yielding text pieces as the server sends them
+        (server-sent events). The request goes out when iteration starts; a connection lost
+        midway raises BackendUnavailableError (it is not retried: text was already given)."""
+        body = self._chat_body(messages, params, schema, grammar, stream=True)
+        url = self._url("/chat/completions")
+        response = self._send("/chat/completions", body, stream=True)
+        try:
+            if "text/event-stream" not in response.headers.get("content-type", ""):
+                # A server that ignores `stream` answers with one JSON completion.
+                response.read()
+                yield from self._pieces_of_whole_answer(response)
+                return
+            for data in _server_sent_events(response.iter_lines()):
+                if data.strip() == "[DONE]":
+                    return
+                yield from self._pieces_of_chunk(response, data)
+        except httpx.TransportError as error:
+            raise BackendUnavailableError(
+                f"the connection to {url} broke while streaming ({type(error).__name__}: {error}); "
+                "check the server's log, then retry"
+            ) from None
+        finally:
+            response.close()
+
+    def batch_chat(
+        self,
+        conversations: Sequence[Sequence[Message]],
+        params: SamplingParams,
+        schema: Schema | None = None,
+        grammar: str | None = None,
+    ) -> list[Completion]:
+        """Answer several conversations concurrently (at most max_concurrency requests at a
+        time); results are in input order.
+
+        A conversation the server rejects (a bad answer, a prompt too long) comes back as an
+        empty Completion with finish_reason "error", logged as a warning, so the others'
+        work is kept. If the server is unreachable (BackendUnavailableError), or every
+        conversation failed, the first error is raised.
+        """
+        if not conversations:
+            return []
+        workers = min(self.max_concurrency, len(conversations))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="openai-compat") as pool:
+            futures = [pool.submit(self.chat, c, params, schema, grammar) for c in conversations]
+            outcomes: list[Completion | EngineError] = []
+            for index, future in enumerate(futures):
+                try:
+                    outcomes.append(future.result())
+                except BackendUnavailableError:
+                    for pending in futures[index + 1 :]:
+                        pending.cancel()
+                    raise
+                except EngineError as error:
+                    log.warning("conversation %d of %d failed: %s", index + 1, len(conversations), error)
+                    outcomes.append(error)
+        errors = [o for o in outcomes if isinstance(o, EngineError)]
+        if len(errors) == len(outcomes):
+            raise errors[0]
+        return [
+            o
+            if isinstance(o, Completion)
+            else Completion(text="", prompt_tokens=0, completion_tokens=0, finish_reason="error")
+            for o in outcomes
+        ]
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens `text` takes: exact from the server's /tokenize endpoint when it has one
+        (vLLM serves it at the server root, beside /v1), else :func:`estimate_tokens`
+        (UTF-8 bytes / 3.5, rounded up). Whether /tokenize exists is asked once."""
+        if not text:
+            return 0
+        if self._tokenize_available is not False:
+            counted = self._server_token_count(text)
+            if counted is not None:
+                return counted
+        return estimate_tokens(text)
+
+    # --- requests ------------------------------------------------------------------------
+
+    def _url(self, path: str) -> str:
+        return self.base_url + path
+
+    def _server_root(self) -> str:
+        return self.base_url[: -len("/v1")] if self.base_url.endswith("/v1") else self.base_url
+
+    def _chat_body(
+        self,
+        messages: Sequence[Message],
+        params: SamplingParams,
+        schema: Schema | None,
+        grammar: str | None,
+        *,
+        stream: bool,
+    ) -> dict[str, Any]:
+        if schema is not None and grammar is not None:
+            raise ValueError("pass a schema or a grammar, not both")
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": [{"role": m["role"], "content": m["content"]} for m in messages],
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "max_tokens": params.max_new_tokens,
+            "stream": stream,
+        }
+        if stream:
+            body["stream_options"] = {"include_usage": True}
+        if params.stop:
+            body["stop"] = list(params.stop)
+        if params.seed is not None:
+            body["seed"] = params.seed
+        if params.top_k:
+            body["top_k"] = params.top_k
+        if params.min_p:
+            body["min_p"] = params.min_p
+        if params.repetition_penalty != 1.0:
+            body["repetition_penalty"] = params.repetition_penalty
+        if schema is not None:
+            name, schema_dict = _schema_name_and_dict(schema)
+            body["response_format"] = {"type": "json_schema", "json_schema": {"name": name, "schema": schema_dict}}
+        if grammar is not None:
+            if self.grammar_field == "structured_outputs":
+                body["structured_outputs"] = {"grammar": grammar}
+            else:
+                body[self.grammar_field] = grammar
+        return body
+
+    def _send(
+        self, path: str, body: dict[str, Any] | None, *, stream: bool = False, root: bool = False
+    ) -> httpx.Response:
+        """One request with retries; returns a 2xx response (open when `stream`)."""
+        url = (self._server_root() if root else self.base_url) + path
+        method = "GET" if body is None else "POST"
+        attempts = self.max_retries + 1
+        last_problem = ""
+        for attempt in range(attempts):
+            retry_after: float | None = None
+            try:
+                request = self._client.build_request(method, url, json=body)
+                response = self._client.send(request, stream=stream)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, httpx.ReadError) as error:
+                last_problem = f"{type(error).__name__}: {error}"
+            except httpx.TimeoutException:
+                raise BackendUnavailableError(
+                    f"{url} did not answer within {self.timeout_s:g} s; the server may be overloaded or the "
+                    "answer long: raise llm.timeout_s or lower max_new_tokens"
+                ) from None
+            else:
+                if response.status_code < 400:
+                    return response
+                response.read()
+                response.close()
+                if response.status_code not in _RETRYABLE_STATUS:
+                    raise self._http_error(url, response)
+                last_problem = f"HTTP {response.status_code}: {_server_message(response)}"
+                retry_after = _retry_after_seconds(response.headers.get("retry-after"))
+            if attempt + 1 < attempts:
+                delay = self._delay(attempt, retry_after)
+                log.warning(
+                    "%s failed (%s); retry %d of %d in %.1f s", url, last_problem, attempt + 1, self.max_retries, delay
+                )
+                time.sleep(delay)
+        raise BackendUnavailableError(
+            f"cannot get an answer from the OpenAI-compatible server at {url} after {attempts} attempt(s): "
+            f"{last_problem}. Check that the server is running and reachable, that llm.base_url is right "
+            "(it usually ends in /v1), and its log"
+        )
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, self._max_retry_after_s)
+        ceiling = min(self._max_backoff_s, self._backoff_s * 2**attempt)
+        return ceiling * (0.5 + 0.5 * self._jitter.random())  # jitter spreads out concurrent retries
+
+    def _http_error(self, url: str, response: httpx.Response) -> EngineError:
+        status = response.status_code
+        message = _server_message(response)
+        if status in (401, 403):
+            return BackendResponseError(
+                f"{url} refused the request ({status}: {message}); set llm.api_key (CPMSURVEY_LLM__API_KEY)"
+            )
+        if status == 404:
+            return BackendResponseError(
+                f"{url} answered 404 ({message}); check llm.base_url (it usually ends in /v1) and that "
+                f"llm.model {self.model!r} is a model the server serves"
+            )
+        if status == 400 and re.search(r"context (length|window)|maximum.*tokens|too long", message, re.IGNORECASE):
+            return ContextWindowExceededError(f"{url}: the prompt does not fit the model's context ({message})")
+        return BackendResponseError(f"{url} rejected the request ({status}): {message}")
+
+    def _json_of(self, response: httpx.Response) -> dict[str, Any]:
+        try:
+            data = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise self._garbage(response, "the answer is not JSON") from None
+        if not isinstance(data, dict):
+            raise self._garbage(response, "the answer is not a JSON object")
+        return data
+
+    def _garbage(self, response: httpx.Response, what: str) -> BackendResponseError:
+        snippet = response.text[:200] if not response.is_stream_consumed or response.is_closed else ""
+        return BackendResponseError(
+            f"{response.request.url} answered something that is not an OpenAI chat completion ({what}): "
+            f"{snippet!r}; is llm.base_url an OpenAI-compatible server?"
+        )
+
+    def _pieces_of_whole_answer(self, response: httpx.Response) -> Iterator[str]:
+        data = self._json_of(response)
+        try:
+            text = data["choices"][0]["message"]["content"] or ""
+        except (KeyError, IndexError, TypeError):
+            raise self._garbage(response, "no choices[0].message.content in the answer") from None
+        if text:
+            yield text
+
+    def _pieces_of_chunk(self, response: httpx.Response, data: str) -> Iterator[str]:
+        try:
+            chunk = json.loads(data)
+        except json.JSONDecodeError:
+            raise BackendResponseError(
+                f"{response.request.url} sent a stream event that is not JSON: {data[:200]!r}; "
+                "is llm.base_url an OpenAI-compatible server?"
+            ) from None
+        if not isinstance(chunk, dict):
+            raise BackendResponseError(
+                f"{response.request.url} sent a stream event that is not an object: {data[:200]!r}"
+            )
+        if "error" in chunk:
+            error = chunk["error"]
+            message = error.get("message", error) if isinstance(error, dict) else error
+            raise BackendResponseError(f"{response.request.url} reported an error while streaming: {message}")
+        for choice in chunk.get("choices") or []:
+            delta = choice.get("delta") if isinstance(choice, dict) else None
+            piece = delta.get("content") if isinstance(delta, dict) else None
+            if isinstance(piece, str) and piece:
+                yield piece
+
+    def _usage(self, usage: Any, messages: Sequence[Message], text: str) -> tuple[int, int]:
+        if isinstance(usage, dict):
+            prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+            if isinstance(prompt, int) and isinstance(completion, int):
+                return prompt, completion
+        # The server did not count: estimate rather than ask it again.
+        return sum(estimate_tokens(m["content"]) for m in messages), estimate_tokens(text)
+
+    def _fetch_max_model_len(self) -> int | None:
+        try:
+            response = self._send("/models", None)
+        except BackendResponseError as error:
+            log.info("cannot list the server's models (%s); context window %d", error, DEFAULT_CONTEXT_WINDOW)
+            return None
+        try:
+            entries = response.json().get("data") or []
+        except (json.JSONDecodeError, AttributeError):
+            return None
+        entries = [e for e in entries if isinstance(e, dict)]
+        chosen = [e for e in entries if e.get("id") == self.model] or (entries if len(entries) == 1 else [])
+        length = chosen[0].get("max_model_len") if chosen else None
+        if isinstance(length, int) and length > 0:
+            return length
+        log.info(
+            "the server does not report max_model_len for %r; context window %d", self.model, DEFAULT_CONTEXT_WINDOW
+        )
+        return None
+
+    def _server_token_count(self, text: str) -> int | None:
+        body = {"model": self.model, "prompt": text, "add_special_tokens": False}
+        try:
+            response = self._send("/tokenize", body, root=True)
+            data = response.json()
+            count = data.get("count") if isinstance(data.get("count"), int) else len(data["tokens"])
+        except (BackendResponseError, json.JSONDecodeError, KeyError, TypeError, AttributeError):
+            if self._tokenize_available is None:
+                log.info("%s/tokenize is not available; token counts are estimates", self._server_root())
+            self._tokenize_available = False
+            return None
+        self._tokenize_available = True
+        return count
+
+
+def _schema_name_and_dict(schema: Schema) -> tuple[str, dict[str, Any]]:
+    if isinstance(schema, type) and issubclass(schema, BaseModel):
+        name, schema_dict = schema.__name__, schema.model_json_schema()
+    elif isinstance(schema, dict):
+        name, schema_dict = str(schema.get("title") or "response"), schema
+    else:
+        raise ValueError(f"a schema is a pydantic model class or a JSON-schema dict, got {type(schema).__name__}")
+    # OpenAI requires names of [a-zA-Z0-9_-], at most 64 characters.
+    return re.sub(r"[^a-zA-Z0-9_-]", "_", name)[:64] or "response", schema_dict
+
+
+def _server_message(response: httpx.Response) -> str:
+    """The error text a server put in its answer (OpenAI's {"error": {"message"}}, FastAPI's
+    {"detail"}, or the raw text), on one line."""
+    try:
+        data = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        data = None
+    message: Any = None
+    if isinstance(data, dict):
+        error = data.get("error")
+        message = error.get("message") if isinstance(error, dict) else error
+        message = message or data.get("message") or data.get("detail")
+    text = str(message) if message else response.text
+    return " ".join(text.split())[:300] or response.reason_phrase
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After in seconds: a number, or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _server_sent_events(lines: Iterable[str]) -> Iterator[str]:
+    """The data of each server-sent event: ``data:`` lines joined, an event ending at a
+    blank line; comments and other fields are skipped."""
+    data: list[str] = []
+    for line in lines:
+        if not line:
+            if data:
+                yield "\n".join(data)
+                data = []
+            continue
+        if line.startswith(":"):
+            continue
+        field, _, value = line.partition(":")
+        if field == "data":
+            data.append(value[1:] if value.startswith(" ") else value)
+    if data:
+        yield "\n".join(data)
