@@ -16,9 +16,24 @@ from engine.config import SparseConfig
 logger = logging.getLogger(__name__)
 
 
+# Up to this many query rows per KV head, three plain matmul/softmax calls beat the fused SDPA
+# kernel, whose setup cost dominates at decode sizes on CPU.
+SMALL_QUERY_ROWS = 16
+
+
 def dense_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     """Exact softmax attention -> [B, Hkv, G*T, D]."""
+    if q.shape[2] <= SMALL_QUERY_ROWS:
+        return small_query_attention(q, k, v, mask)
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+
+
+def small_query_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """softmax(q k^T / sqrt(D)) v with the softmax in fp32: the decode path."""
+    scores = torch.matmul(q, k.transpose(-1, -2)).float() * (q.shape[-1] ** -0.5)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    return torch.matmul(scores.softmax(dim=-1).to(v.dtype), v)
 
 
 class SparseAttention:
