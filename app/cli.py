@@ -11,6 +11,7 @@ import typer
 
 from app.cli_context import CLIState
 from app.commands.batch_cmd import batch
+from app.commands.chat_cmd import chat
 from app.commands.config_cmd import config
 from app.commands.generate_cmd import generate
 from app.logging_setup import configure_logging
@@ -63,6 +64,7 @@ def root(
 
 
 cli.command("config")(config)
+cli.command("chat")(chat)
 cli.command("generate")(generate)
 cli.command("batch")(batch)
 

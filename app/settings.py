@@ -47,6 +47,11 @@ class LLMSettings(_Section):
     max_retries: int = Field(3, ge=0)
     context_window: int | None = Field(None, gt=0, description="override the model's context window")
     max_concurrency: int = Field(4, ge=1, description="parallel requests to a server backend")
+    grammar_field: Literal["guided_grammar", "structured_outputs", "ebnf", "grammar"] = Field(
+        "guided_grammar",
+        description="request field that carries a grammar to the openai backend: vLLM 'guided_grammar' (older) "
+        "or 'structured_outputs' (newer), SGLang 'ebnf', llama.cpp 'grammar'",
+    )
 
 
 class RetrievalSettings(_Section):

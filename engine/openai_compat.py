@@ -127,6 +127,14 @@ class OpenAICompatible:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def served_models(self) -> list[str]:
+        """The model names the server lists at /v1/models."""
+        response = self._send("/models", None)
+        data = self._json_of(response).get("data")
+        if not isinstance(data, list):
+            raise self._garbage(response, "no data list in the /models answer")
+        return [str(entry["id"]) for entry in data if isinstance(entry, dict) and "id" in entry]
+
     # --- the LLM interface ---------------------------------------------------------------
 
     @property
