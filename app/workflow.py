@@ -323,6 +323,20 @@ def inspect_run(checkpointer: SqliteSaver, run_id: str, where: Path | str = "the
     )
 
 
+def list_runs(checkpointer: SqliteSaver) -> list[RunInfo]:
+    """Every stored run, newest first (run ids start with their UTC start time)."""
+    checkpointer.setup()
+    with checkpointer.cursor(transaction=False) as cursor:
+        thread_ids = [row[0] for row in cursor.execute("SELECT DISTINCT thread_id FROM checkpoints")]
+    runs = []
+    for run_id in sorted(thread_ids, reverse=True):
+        try:
+            runs.append(inspect_run(checkpointer, run_id))
+        except RunNotFoundError:
+            continue
+    return runs
+
+
 def validate_outline(outline: Any) -> dict[str, Any]:
     """An edited outline as a plain dict; raises :class:`OutlineEditError` naming the first problem."""
     try:

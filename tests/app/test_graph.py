@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from app.workflow import RunFailedError, SurveyWorkflow
+from app.workflow import RunFailedError, SurveyWorkflow, list_runs
 from planner import TopicError
 from writer import Survey
 
@@ -138,6 +138,7 @@ def test_resume_after_backend_failure_does_not_redo_finished_sections(settings, 
             flow.start(TOPIC, run_id="run-1")
         assert "stopped answering" in str(caught.value)
         assert flow.inspect("run-1").status == "interrupted"
+        assert [(run.run_id, run.topic) for run in list_runs(flow.checkpointer)] == [("run-1", TOPIC)]
     requested = [title for kind, title in failing.calls if kind == "section"]
     failed = requested[2]
     finished_before = [title for title in requested if title != failed]
