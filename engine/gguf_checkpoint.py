@@ -80,7 +80,10 @@ def dequantize(tensor) -> torch.Tensor:
             f"tensor {tensor.name} uses GGUF quantization type {tensor.tensor_type.name}, which the gguf "
             "package cannot dequantize; convert the model to Q8_0, Q4_K_M or F16 with llama.cpp's llama-quantize"
         ) from None
-    return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+    array = np.ascontiguousarray(array, dtype=np.float32)
+    if not array.flags.writeable:  # F32 tensors come back as read-only views of the memory-mapped file
+        array = array.copy()
+    return torch.from_numpy(array)
 
 
 def read_gguf(path: Path) -> tuple[ModelConfig, dict[str, torch.Tensor], dict[str, Any]]:
