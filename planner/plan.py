@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from engine.types import LLM, Message, SamplingParams
 from planner.prompts import OUTLINE_PROMPT, OUTLINE_REPAIR_PROMPT, PLANNER_SYSTEM, QUERIES_PROMPT, render
-from planner.schema import Outline, OutlineSection, QueryPlan, Subsection
+from planner.schema import Outline, OutlineSection, QueryPlan, Subsection, outline_schema, query_plan_schema
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def plan_queries(llm: LLM, topic: str, count: int, params: SamplingParams) -> Qu
         {"role": "system", "content": PLANNER_SYSTEM},
         {"role": "user", "content": render(QUERIES_PROMPT, topic=topic, count=count)},
     ]
-    completion = llm.chat(messages, params, schema=QueryPlan)
+    completion = llm.chat(messages, params, schema=query_plan_schema(count))
     usage.add(completion.prompt_tokens, completion.completion_tokens)
     try:
         plan = parse_json_model(completion.text, QueryPlan)
@@ -196,7 +196,7 @@ def plan_outline(
     ]
     notes: list[str] = []
     for attempt in range(retries + 1):
-        completion = llm.chat(messages, params, schema=Outline)
+        completion = llm.chat(messages, params, schema=outline_schema(sections))
         usage.add(completion.prompt_tokens, completion.completion_tokens)
         problem = None
         try:

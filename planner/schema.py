@@ -44,3 +44,53 @@ class Outline(BaseModel):
 
     title: str = Field(description="title of the survey")
     sections: list[OutlineSection] = Field(description="the body sections, in reading order")
+
+
+# Bounds for constrained decoding: a small model under a bare schema can write an endless
+# list or string until its token budget runs out, which leaves truncated, invalid JSON.
+TITLE_CHARS = 120
+DESCRIPTION_CHARS = 300
+QUERY_CHARS = 80
+MAX_SECTION_QUERIES = 3
+MAX_SUBSECTIONS = 3
+
+
+def _text(max_length: int, description: str) -> dict:
+    return {"type": "string", "minLength": 3, "maxLength": max_length, "description": description}
+
+
+def _object(properties: dict) -> dict:
+    # Every field required, so that the model writes each one, in this order.
+    return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
+
+
+def query_plan_schema(count: int) -> dict:
+    """JSON schema of a :class:`QueryPlan` of one to `count` bounded queries."""
+    query = _text(QUERY_CHARS, "a short keyword search query")
+    return _object({"queries": {"type": "array", "items": query, "minItems": 1, "maxItems": count}})
+
+
+def outline_schema(sections: int) -> dict:
+    """JSON schema of an :class:`Outline` with exactly `sections` sections and bounded fields."""
+    subsection = _object(
+        {"title": _text(TITLE_CHARS, "heading"), "description": _text(DESCRIPTION_CHARS, "what it covers")}
+    )
+    section = _object(
+        {
+            "title": _text(TITLE_CHARS, "heading of the section"),
+            "description": _text(DESCRIPTION_CHARS, "what the section covers"),
+            "queries": {
+                "type": "array",
+                "items": _text(QUERY_CHARS, "a short keyword search query"),
+                "minItems": 1,
+                "maxItems": MAX_SECTION_QUERIES,
+            },
+            "subsections": {"type": "array", "items": subsection, "minItems": 0, "maxItems": MAX_SUBSECTIONS},
+        }
+    )
+    return _object(
+        {
+            "title": _text(TITLE_CHARS, "title of the survey"),
+            "sections": {"type": "array", "items": section, "minItems": sections, "maxItems": sections},
+        }
+    )

@@ -82,3 +82,16 @@ def test_bad_topics_are_refused(topic, message):
 
 def test_topic_whitespace_is_normalised():
     assert validate_topic("  graph   neural\nnetworks ") == "graph neural networks"
+
+
+def test_planning_schemas_are_bounded_and_compile_for_constrained_decoding():
+    import xgrammar as xgr
+    from jsonschema import validate
+
+    from planner.schema import outline_schema, query_plan_schema
+
+    schema = outline_schema(3)
+    assert schema["properties"]["sections"]["minItems"] == schema["properties"]["sections"]["maxItems"] == 3
+    for candidate in (schema, query_plan_schema(5)):
+        xgr.Grammar.from_json_schema(json.dumps(candidate))
+    validate(json.loads(outline_json(3, title="A Survey")), schema)
