@@ -33,7 +33,7 @@ class Replies:
 
 def outline_json(count: int, **overrides) -> str:
     sections = [
-        {"title": f"Part {i}", "description": "d", "queries": [f"query {i}"], "subsections": []} for i in range(count)
+        {"title": f"Part {i}", "description": "what it covers", "queries": [f"query {i}"], "subsections": []} for i in range(count)
     ]
     return json.dumps({"title": "T", "sections": sections, **overrides})
 
