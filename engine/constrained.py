@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 # version), old style "hep-th/9901001". Anything else cannot be cited, and must not be able
 # to break out of an EBNF string literal.
 _ARXIV_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-/]*")
+# One JSON string character without escapes: any Unicode scalar value but the control
+# characters, '"' and '\'. Literal characters, not \u escapes: xgrammar's regex reader
+# has no escape for code points past U+FFFF.
+_STRING_CHARACTER = "^[ !#-\\[\\]-\ud7ff\ue000-\U0010ffff]"
 
 
 class GrammarError(EngineError, ValueError):
@@ -212,7 +216,30 @@ def _schema_text(schema: Schema) -> str:
         schema = schema.model_json_schema()
     if not isinstance(schema, dict):
         raise GrammarError(f"a schema is a pydantic model class or a JSON-schema dict, got {type(schema).__name__}")
-    return json.dumps(schema)
+    return json.dumps(_with_safe_string_lengths(schema), ensure_ascii=False)
+
+
+def _with_safe_string_lengths(node: Any) -> Any:
+    """A copy of the schema in which length-limited strings carry an equivalent pattern.
+
+    xgrammar 0.2.9 turns ``minLength``/``maxLength`` into a character rule that admits
+    control characters (U+0000-U+001F), which JSON forbids unescaped, and UTF-8 byte
+    sequences that are not characters (surrogates, overlong forms), which decode to
+    several U+FFFD and break the length. A pattern listing the valid characters other than
+    the quote and the backslash compiles to a correct rule (tests cover both). Such
+    strings cannot hold escapes; long free text keeps xgrammar's own string rule.
+    """
+    if isinstance(node, list):
+        return [_with_safe_string_lengths(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    copy = {key: _with_safe_string_lengths(value) for key, value in node.items()}
+    bounded = "minLength" in copy or "maxLength" in copy
+    if copy.get("type") == "string" and bounded and not {"pattern", "format", "enum", "const"} & copy.keys():
+        low = int(copy.pop("minLength", 0))
+        high = copy.pop("maxLength", None)
+        copy["pattern"] = _STRING_CHARACTER + "{" + f"{low},{'' if high is None else int(high)}" + "}$"
+    return copy
 
 
 def _bitmask_of(token_ids: list[int], vocab_size: int) -> torch.Tensor:
