@@ -14,6 +14,8 @@ from app.commands.batch_cmd import batch
 from app.commands.chat_cmd import chat
 from app.commands.config_cmd import config
 from app.commands.generate_cmd import generate
+from app.commands.index_cmd import index
+from app.commands.search_cmd import search
 from app.logging_setup import configure_logging
 
 # Errors raised by our own packages carry messages written for the user; anything else is
@@ -65,6 +67,8 @@ def root(
 
 cli.command("config")(config)
 cli.command("chat")(chat)
+cli.command("index")(index)
+cli.command("search")(search)
 cli.command("generate")(generate)
 cli.command("batch")(batch)
 

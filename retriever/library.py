@@ -99,7 +99,7 @@ class Library:
         `cache_dir` holds the exported ONNX model (default: beside the index)."""
         store = PaperStore(store_path)
         resolved = resolve_model(model)
-        cache = cache_dir or Path(index_dir).parent / "models"
+        cache = Path(cache_dir) if cache_dir else Path(index_dir).parent / "models"
 
         def factory() -> Embedder:
             return load_embedder(model, backend, cache, batch_size, max_seq_length)

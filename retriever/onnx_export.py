@@ -22,7 +22,7 @@ from retriever.errors import EmbeddingError
 log = logging.getLogger(__name__)
 
 OPSET = 17
-EXPORT_VERSION = "1"  # bump when the export recipe changes, so caches are redone
+EXPORT_VERSION = "2"  # bump when the export recipe changes, so caches are redone
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,9 +156,13 @@ def _quantize(fp32_path: Path, out_path: Path) -> None:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    # Unsigned weights with per-channel scales: on AVX2 CPUs without VNNI, signed int8
+    # weights saturate in ONNX Runtime's u8s8 kernels (mean cosine to the reference fell to
+    # 0.94 on real abstracts); u8 per-channel kept it at 0.995.
     quantize_dynamic(
         str(fp32_path),
         str(out_path),
         weight_type=QuantType.QUInt8,
+        per_channel=True,
         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
     )

@@ -27,3 +27,23 @@ def slice_jsonl(tmp_path: Path, sample_lines: list[str]) -> Path:
     path = tmp_path / "slice.jsonl"
     path.write_text("".join(sample_lines), encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory) -> Path:
+    """One ONNX export of the default model for the whole test session."""
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def onnx_embedder(model_cache: Path):
+    from retriever.embeddings import load_embedder
+
+    return load_embedder(backend="onnx", cache_dir=model_cache, batch_size=32)
+
+
+@pytest.fixture(scope="session")
+def torch_embedder():
+    from retriever.embeddings import load_embedder
+
+    return load_embedder(backend="torch", batch_size=32)
