@@ -348,10 +348,15 @@ class OpenAICompatible:
                     "%s failed (%s); retry %d of %d in %.1f s", url, last_problem, attempt + 1, self.max_retries, delay
                 )
                 time.sleep(delay)
+        advice = (
+            "The server is up but failing: check its log and load, or retry later"
+            if last_problem.startswith("HTTP")
+            else "Check that the server is running and reachable, and that llm.base_url is right (it usually "
+            "ends in /v1)"
+        )
         raise BackendUnavailableError(
             f"cannot get an answer from the OpenAI-compatible server at {url} after {attempts} attempt(s): "
-            f"{last_problem}. Check that the server is running and reachable, that llm.base_url is right "
-            "(it usually ends in /v1), and its log"
+            f"{last_problem}. {advice}"
         )
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
@@ -386,7 +391,10 @@ class OpenAICompatible:
         return data
 
     def _garbage(self, response: httpx.Response, what: str) -> BackendResponseError:
-        snippet = response.text[:200] if not response.is_stream_consumed or response.is_closed else ""
+        try:
+            snippet = response.text[:200]
+        except httpx.ResponseNotRead:
+            snippet = ""
         return BackendResponseError(
             f"{response.request.url} answered something that is not an OpenAI chat completion ({what}): "
             f"{snippet!r}; is llm.base_url an OpenAI-compatible server?"

@@ -98,6 +98,7 @@ def run_chat(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.Comp
     )
 
 
+@pytest.mark.slow  # a subprocess: the CLI's imports take seconds on a busy 2-core machine
 def test_chat_one_shot_cli(server, tmp_path):
     common = ["--set", "llm.backend=openai", "--set", f"llm.base_url={server.base_url}"]
     result = run_chat(
@@ -113,6 +114,7 @@ def test_chat_one_shot_cli(server, tmp_path):
     assert result.returncode == 0 and result.stdout == "echo: from a pipe\n", result.stderr
 
 
+@pytest.mark.slow  # a subprocess: the CLI's imports take seconds on a busy 2-core machine
 def test_chat_cli_reports_a_down_server_in_one_line(tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -125,3 +127,23 @@ def test_chat_cli_reports_a_down_server_in_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith("error: cannot get an answer") and url in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow  # a subprocess: the CLI's imports take seconds on a busy 2-core machine
+def test_chat_conversation_keeps_history_and_survives_errors(server, tmp_path):
+    lines = "first [x]\nsecond\n/reset\nthird\nstatus:500 boom\nfourth\n/exit\n"
+    result = run_chat(
+        "--set", "llm.backend=openai", "--set", f"llm.base_url={server.base_url}", "--set", "llm.max_retries=0",
+        "chat", "--system", "sys", cwd=tmp_path, stdin=lines,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "echo: first [x]" in result.stdout and "(conversation cleared)" in result.stdout
+    assert "HTTP 500" in result.stdout and "echo: fourth" in result.stdout
+    contents = [[m["content"] for m in body["messages"]] for body in server.chat_requests()]
+    assert contents == [
+        ["sys", "first [x]"],
+        ["sys", "first [x]", "echo: first [x]", "second"],
+        ["sys", "third"],
+        ["sys", "third", "echo: third", "status:500 boom"],
+        ["sys", "third", "echo: third", "fourth"],  # the failed turn is not kept
+    ]
