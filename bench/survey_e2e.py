@@ -26,21 +26,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from app.llm_factory import build_llm  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from app.workflow import SurveyWorkflow  # noqa: E402
 
 DEFAULT_CORPUS = REPO.parent / "shared" / "data" / "arxiv" / "arxiv_cs_CL_LG_AI_sample5k.jsonl.gz"
 TOPIC = "reinforcement learning for large language model reasoning"
-
-
-def build_llm(settings: Settings):
-    try:
-        from app.llm_factory import build_llm as factory
-    except ImportError:  # before the factory lands, the engine directly
-        from engine.local import LocalEngine
-
-        return LocalEngine.load(settings.llm.model)
-    return factory(settings)
 
 
 def main() -> None:
@@ -51,11 +42,16 @@ def main() -> None:
     parser.add_argument("--words", type=int, default=250)
     parser.add_argument("--papers-per-section", type=int, default=8)
     parser.add_argument("--model", default="embedded")
-    parser.add_argument("--data-dir", type=Path, default=None, help="default: a temporary folder")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "cpmsurvey_bench_e2e",
+        help="library and runs; kept between runs so the corpus is ingested and embedded once",
+    )
     parser.add_argument("--save", type=Path, default=None, help="copy survey.md and survey.json here")
     args = parser.parse_args()
 
-    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="survey_e2e_"))
+    data_dir = args.data_dir
     settings = Settings(
         data_dir=data_dir,
         corpus=str(args.corpus),
