@@ -77,6 +77,7 @@ class RunInfo:
     output_dir: Path
     status: Literal["finished", "awaiting_review", "interrupted"]
     next_nodes: tuple[str, ...] = ()
+    outline: dict[str, Any] | None = None
 
 
 def new_run_id(topic: str) -> str:
@@ -320,6 +321,7 @@ def inspect_run(checkpointer: SqliteSaver, run_id: str, where: Path | str = "the
         output_dir=Path(values["output_dir"]),
         status=status,
         next_nodes=tuple(snapshot.next),
+        outline=values.get("outline"),
     )
 
 

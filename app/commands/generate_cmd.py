@@ -120,7 +120,7 @@ def generate(
 ) -> None:
     """Write a survey on TOPIC with verifiable citations (or finish a stopped run)."""
     # Imported here so that `cpmsurvey --help` and other commands stay quick.
-    from app.workflow import SurveyWorkflow, inspect_run, new_run_id, open_checkpointer
+    from app.workflow import RunOutcome, SurveyWorkflow, inspect_run, new_run_id, open_checkpointer
 
     console = Console(stderr=True)
     flags = {
@@ -161,7 +161,9 @@ def generate(
                 checkpointer=checkpointer,
                 library_size=library.stats()["papers"],
             )
-            if resume is not None:
+            if resume is not None and info.status == "awaiting_review":
+                outcome = RunOutcome(run_id, "awaiting_review", info.output_dir, outline=info.outline)
+            elif resume is not None:
                 outcome = flow.resume(run_id)
             else:
                 outcome = flow.start(topics[0], run_id=run_id, output_dir=output)
