@@ -179,8 +179,16 @@ class ScriptedLLM:
     def _answer(self, messages, schema, grammar) -> str:
         prompt = messages[-1]["content"]
         name = getattr(schema, "__name__", None)
-        if isinstance(schema, dict):  # the planner's bounded schemas
-            name = "Outline" if "sections" in schema["properties"] else "QueryPlan"
+        if isinstance(schema, dict):  # the planner's bounded schemas, or any schema sent to a server
+            properties = schema.get("properties", {})
+            name = next(
+                (
+                    n
+                    for key, n in (("sections", "Outline"), ("queries", "QueryPlan"), ("supported", "SupportVerdict"))
+                    if key in properties
+                ),
+                None,
+            )
         if name == "QueryPlan":
             self.calls.append(("queries", ""))
             return json.dumps({"queries": ["language model reasoning", "reinforcement learning reasoning"]})
