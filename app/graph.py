@@ -2,6 +2,7 @@
 
     plan_queries -> retrieve_broad -> plan_outline -> review_outline (interrupts when asked)
       -> retrieve_section x N (Send) -> dispatch_writers -> write_section x N (Send)
+         (or write_sections: one batch, with generate.batch_sections)
       -> check_citations -> write_frame -> assemble
 
 Nodes are thin: the work is in planner/ and writer/. Each per-section worker is its own
@@ -28,7 +29,14 @@ from app.state import SectionTask, SurveyState, section_key
 from engine.types import LLM, SamplingParams
 from planner import Outline, plan_outline, plan_queries
 from retriever.types import Paper, Retriever
-from writer import SectionRequest, check_citations, check_support, write_frame, write_section
+from writer import (
+    SectionRequest,
+    check_citations,
+    check_support,
+    write_frame,
+    write_section,
+    write_sections_batch,
+)
 from writer.survey import Survey, SurveySection
 
 log = logging.getLogger(__name__)
@@ -95,6 +103,17 @@ def _papers(records: list[dict]) -> list[Paper]:
 
 def _usage(prompt_tokens: int, completion_tokens: int) -> dict[str, float]:
     return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}
+
+
+def _section_request(topic: str, survey_title: str, record: dict, options: dict[str, Any]) -> SectionRequest:
+    return SectionRequest(
+        topic=topic,
+        survey_title=survey_title,
+        title=record["title"],
+        description=record["description"],
+        words=options["words_per_section"],
+        subsections=record["subsections"],
+    )
 
 
 def rerank(section_hits: list[Paper], candidate_ids: list[str], keep: int) -> list[Paper]:
@@ -214,7 +233,10 @@ def build_graph(deps: GraphDeps, checkpointer) -> Any:
         """Join point after retrieval; the writers fan out from here."""
         return {}
 
-    def send_writers(state: SurveyState) -> list[Send]:
+    def send_writers(state: SurveyState) -> list[Send] | str:
+        pending = [key for key, record in state["sections"].items() if "draft" not in record]
+        if state["options"].get("batch_sections") and len(pending) > 1:
+            return "write_sections"
         return [
             Send(
                 "write_section",
@@ -235,14 +257,7 @@ def build_graph(deps: GraphDeps, checkpointer) -> Any:
     @_timed("write_section", "write", deps)
     def write_section_node(task: SectionTask) -> dict:
         section, options, index = task["section"], task["options"], int(task["key"])
-        request = SectionRequest(
-            topic=task["topic"],
-            survey_title=task["survey_title"],
-            title=section["title"],
-            description=section["description"],
-            words=options["words_per_section"],
-            subsections=section["subsections"],
-        )
+        request = _section_request(task["topic"], task["survey_title"], section, options)
 
         def on_text(piece: str) -> None:
             emitter.emit("token", node="write_section", section=index, text=piece)
@@ -262,6 +277,25 @@ def build_graph(deps: GraphDeps, checkpointer) -> Any:
             "warnings": draft.notes,
             "tokens": _usage(draft.prompt_tokens, draft.completion_tokens),
         }
+
+    @_timed("write_sections", "write", deps)
+    def write_sections_node(state: SurveyState) -> dict:
+        """All pending sections in one batch (generate.batch_sections)."""
+        options = state["options"]
+        pending = sorted((key, record) for key, record in state["sections"].items() if "draft" not in record)
+        requests = [_section_request(state["topic"], state["outline"]["title"], r, options) for _, r in pending]
+        papers = [_papers(record["papers"]) for _, record in pending]
+        drafts = write_sections_batch(llm, requests, papers, _params(options), grammar_for=deps.grammar_for)
+        updates, warnings, usage = {}, [], {"prompt_tokens": 0, "completion_tokens": 0}
+        for (key, _), draft in zip(pending, drafts, strict=True):
+            updates[key] = {"draft": draft.text, "given": [p.arxiv_id for p in draft.given]}
+            updates[key]["abstract_words"] = draft.abstract_words
+            warnings.extend(draft.notes)
+            usage["prompt_tokens"] += draft.prompt_tokens
+            usage["completion_tokens"] += draft.completion_tokens
+        for note in warnings:
+            emitter.warning(note, node="write_sections")
+        return {"sections": updates, "warnings": warnings, "tokens": usage}
 
     @_timed("check_citations", "check", deps)
     def check_citations_node(state: SurveyState) -> dict:
@@ -325,6 +359,7 @@ def build_graph(deps: GraphDeps, checkpointer) -> Any:
     graph.add_node("retrieve_section", retrieve_section)
     graph.add_node("dispatch_writers", dispatch_writers)
     graph.add_node("write_section", write_section_node)
+    graph.add_node("write_sections", write_sections_node)
     graph.add_node("check_citations", check_citations_node)
     graph.add_node("write_frame", write_frame_node)
     graph.add_node("assemble", assemble)
@@ -334,8 +369,9 @@ def build_graph(deps: GraphDeps, checkpointer) -> Any:
     graph.add_edge("plan_outline", "review_outline")
     graph.add_conditional_edges("review_outline", dispatch_retrieval, ["retrieve_section"])
     graph.add_edge("retrieve_section", "dispatch_writers")
-    graph.add_conditional_edges("dispatch_writers", send_writers, ["write_section"])
+    graph.add_conditional_edges("dispatch_writers", send_writers, ["write_section", "write_sections"])
     graph.add_edge("write_section", "check_citations")
+    graph.add_edge("write_sections", "check_citations")
     graph.add_edge("check_citations", "write_frame")
     graph.add_edge("write_frame", "assemble")
     graph.add_edge("assemble", END)

@@ -85,6 +85,11 @@ class GenerateSettings(_Section):
     constrain_citations: bool = Field(
         True, description="constrain decoding so a citation marker can only hold the ids of the section's papers"
     )
+    batch_sections: bool = Field(
+        False,
+        description="write all sections in one batch: faster on the local engine, but the citation grammar then "
+        "admits every section's papers (the check removes cross-section citations) and a crash redoes them all",
+    )
 
 
 class Settings(_Section):

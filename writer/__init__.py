@@ -3,7 +3,7 @@
 from writer.citations import CitationCheck, check_citations, find_citations, format_marker, strip_citations
 from writer.errors import SurveyFormatError, WriterError
 from writer.frame import Frame, write_frame
-from writer.sections import SectionDraft, SectionRequest, write_section
+from writer.sections import SectionDraft, SectionRequest, write_section, write_sections_batch
 from writer.support import SupportResult, check_support
 from writer.survey import Survey, SurveySection
 
@@ -24,4 +24,5 @@ __all__ = [
     "strip_citations",
     "write_frame",
     "write_section",
+    "write_sections_batch",
 ]

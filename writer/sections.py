@@ -149,3 +149,48 @@ def write_section(
         abstract_words=context.abstract_words,
         notes=notes,
     )
+
+
+def write_sections_batch(
+    llm: LLM,
+    requests: Sequence[SectionRequest],
+    papers: Sequence[Sequence[Paper]],
+    params: SamplingParams,
+    grammar_for: Callable[[list[str]], str] | None = None,
+) -> list[SectionDraft]:
+    """Write several sections in one `batch_chat` call (several sequences decode together,
+    which pays on the local engine).
+
+    One grammar serves the whole batch, so it admits the ids of every section's papers; the
+    citation check afterwards removes a citation to another section's paper. An empty answer
+    is returned empty with a note (no retry).
+    """
+    longest = max(request.words for request in requests)
+    params = dataclasses.replace(params, max_new_tokens=max_new_tokens_for(longest))
+    built = [build_section_messages(llm, r, p, params.max_new_tokens) for r, p in zip(requests, papers, strict=True)]
+    allowed = list(dict.fromkeys(paper.arxiv_id for _, context in built for paper in context.papers))
+    grammar = grammar_for(allowed) if grammar_for and allowed else None
+    started = time.perf_counter()
+    completions = llm.batch_chat([messages for messages, _ in built], params, grammar=grammar)
+    seconds = time.perf_counter() - started
+    drafts = []
+    for request, (_, context), completion, given in zip(requests, built, completions, papers, strict=True):
+        text = clean_section_text(completion.text, request.title)
+        notes = [] if text else [f"section {request.title!r}: the model returned no text"]
+        if len(context.papers) < len(given):
+            notes.append(
+                f"section {request.title!r}: {len(context.papers)} of {len(given)} papers fit the context window "
+                f"of {llm.context_window} tokens"
+            )
+        drafts.append(
+            SectionDraft(
+                text=text,
+                given=list(context.papers),
+                prompt_tokens=completion.prompt_tokens,
+                completion_tokens=completion.completion_tokens,
+                seconds=seconds,
+                abstract_words=context.abstract_words,
+                notes=notes,
+            )
+        )
+    return drafts

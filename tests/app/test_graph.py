@@ -169,3 +169,22 @@ def test_outline_review_interrupts_and_continues_with_the_edit(settings, retriev
     assert outcome.status == "finished"
     assert [s.title for s in outcome.survey.sections] == ["Chain of thought", "Section reinforcement learning"]
     assert outcome.survey.metadata["outline_source"] == "model+reviewed"
+
+
+def test_batched_section_writing_uses_one_call_and_still_checks_citations(settings, retriever, make_llm):
+    settings = settings.model_copy(update={"generate": settings.generate.model_copy(update={"batch_sections": True})})
+    llm = make_llm()
+    batches = []
+    original = llm.batch_chat
+
+    def counting_batch_chat(conversations, params, schema=None, grammar=None):
+        batches.append((len(conversations), grammar))
+        return original(conversations, params, schema, grammar)
+
+    llm.batch_chat = counting_batch_chat
+    outcome = start(settings, llm, retriever, grammar_for=lambda ids: "grammar:" + ",".join(ids))
+    survey = outcome.survey
+    assert batches[0][0] == 4 and batches[0][1].startswith("grammar:")
+    for section in survey.sections:
+        assert section.citations and set(section.citations) <= set(section.papers)
+    assert survey.unresolved_citations == []
