@@ -25,6 +25,7 @@ from pydantic import BaseModel
 
 from engine.constrained import ConstraintFactory, GrammarConstraint, citation_grammar
 from engine.embedded import embedded_model_path
+from engine.tokenizer import ChatTokenizer
 
 VOCAB = 49152
 IDS = [f"25{month:02d}.{number:05d}" for month in range(3, 13) for number in range(11, 99999, 6661)][:150]
@@ -92,10 +93,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--ambiguous-steps", type=int, default=200)
     args = parser.parse_args()
-    from transformers import AutoTokenizer
-
-    path = embedded_model_path()
-    tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+    tokenizer = ChatTokenizer.from_gguf(embedded_model_path()).tokenizer
     factory = ConstraintFactory(tokenizer, VOCAB)
     texts = [tokenizer.decode([i]) for i in range(len(tokenizer))]
     brackets = torch.tensor([i for i, t in enumerate(texts) if "[" in t or "]" in t or t.strip().isdigit()])

