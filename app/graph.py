@@ -63,9 +63,11 @@ class GraphDeps:
 
 
 def _params(options: dict[str, Any], temperature: float | None = None) -> SamplingParams:
+    temperature = options["temperature"] if temperature is None else temperature
+    # A mild repetition penalty: small models otherwise loop on a phrase.
     return SamplingParams(
-        temperature=options["temperature"] if temperature is None else temperature,
-        top_p=0.95 if (temperature if temperature is not None else options["temperature"]) > 0 else 1.0,
+        temperature=temperature,
+        top_p=0.95 if temperature > 0 else 1.0,
         repetition_penalty=1.1,
         max_new_tokens=1024,
         seed=options.get("seed"),
