@@ -84,8 +84,9 @@ def bench_transformers(ids: list[int], new_tokens: int, dtype: str) -> dict:
     ).eval()
     tokens = torch.tensor([ids])
     with torch.inference_mode():
-        model(tokens, use_cache=True)  # warm-up
-        prefill_s = median_seconds(lambda: model(tokens, use_cache=True))
+        # logits of the last position only, as generate() asks for and as our prefill computes
+        model(tokens, use_cache=True, logits_to_keep=1)  # warm-up
+        prefill_s = median_seconds(lambda: model(tokens, use_cache=True, logits_to_keep=1))
 
         def generate():
             return model.generate(

@@ -31,6 +31,7 @@ class SequenceResult:
     text: str = ""
     finish_reason: Literal["stop", "length"] = "length"
     prompt_tokens: int = 0
+    completion_tokens: int = 0  # sampled tokens, the EOS that ended the row included
 
 
 def prefill(
@@ -47,7 +48,9 @@ def prefill(
     for start in range(0, length, chunk):
         end = min(start + chunk, length)
         mask = None if pads is None else padded_mask(pads, start, end)
-        logits = model(ids[:, start:end], positions[:, start:end], start, mask, use_cache=True, last_only=True)
+        logits = model(
+            ids[:, start:end], positions[:, start:end], start, mask, use_cache=True, first_key=pads, last_only=True
+        )
     return logits[:, -1]
 
 
@@ -56,7 +59,7 @@ def decode_one_token(
 ) -> torch.Tensor:
     """One step: tokens, positions [B, 1] at cache slot input_pos -> logits [B, V]."""
     mask = None if pads is None else padded_mask(pads, input_pos, input_pos + 1)
-    return model(tokens, positions, input_pos, mask, use_cache=True)[:, -1]
+    return model(tokens, positions, input_pos, mask, use_cache=True, first_key=pads)[:, -1]
 
 
 def padded_mask(pads: torch.Tensor, start: int, end: int) -> torch.Tensor:
@@ -157,6 +160,7 @@ class BatchGeneration:
         """Record one sampled token; mark the row finished on EOS, a stop string, a completed
         constraint or its token budget. Returns the text that became safe to show."""
         result = self.results[row]
+        result.completion_tokens += 1
         if token in self.eos:
             result.finish_reason = "stop"
             self.finished.add(row)

@@ -133,7 +133,9 @@ class LocalEngine:
                 raise EngineError(
                     f"constrained generation is unavailable: engine.constrained could not be imported ({exc})"
                 ) from None
-            self._constraint_factory = ConstraintFactory(self.tokenizer.tokenizer, self.model.config.vocab_size)
+            self._constraint_factory = ConstraintFactory(
+                self.tokenizer.tokenizer, self.model.config.vocab_size, stop_token_ids=self.loaded.eos_token_ids
+            )
         return self._constraint_factory
 
 
@@ -141,7 +143,7 @@ def _completion(result: SequenceResult, seconds: float) -> Completion:
     return Completion(
         text=result.text,
         prompt_tokens=result.prompt_tokens,
-        completion_tokens=len(result.token_ids) + (1 if result.finish_reason == "stop" else 0),
+        completion_tokens=result.completion_tokens,
         finish_reason=result.finish_reason,
         seconds=seconds,
     )
