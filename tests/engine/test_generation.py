@@ -203,3 +203,20 @@ def test_text_stream_holds_back_possible_stop_prefixes():
     assert "".join(pieces) + stream.finish() == "abcENxy"
     assert pieces[3:5] == ["", ""]  # "E", "EN" might begin END
     assert stream.stopped
+
+
+def test_schema_through_local_engine_gives_one_valid_constraint_per_row(tiny_engine):
+    """The engine builds a fresh constraint per sequence; even a random model's output then validates."""
+    from pydantic import BaseModel, Field
+
+    class Item(BaseModel):
+        name: str = Field(max_length=8)
+        count: int
+
+    params = SamplingParams(max_new_tokens=80, temperature=0.8, seed=1)
+    results = tiny_engine.batch_chat(CONVERSATIONS[:2], params, schema=Item)
+    for result in results:
+        assert result.finish_reason == "stop"
+        Item.model_validate_json(result.text)
+    with pytest.raises(ValueError, match="either schema or grammar"):
+        tiny_engine.chat(CONVERSATIONS[0], params, schema=Item, grammar='root ::= "a"')
