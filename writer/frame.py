@@ -23,7 +23,7 @@ from writer.prompts import (
 from writer.sections import clean_section_text, max_new_tokens_for
 
 SUMMARY_WORDS_PER_SECTION = 80
-MIN_PART_WORDS = 60
+MIN_PART_WORDS = 40
 FRAME_PARTS = (
     ("abstract", 150, ABSTRACT_INSTRUCTION),
     ("introduction", 250, INTRODUCTION_INSTRUCTION),
@@ -65,7 +65,7 @@ def write_frame(
     """Abstract, introduction and conclusion from `sections` ((title, text) pairs).
 
     `length_scale` scales the parts' lengths (abstract 150 words at 1.0), so that a survey
-    of short sections gets a short frame; no part goes under 60 words.
+    of short sections gets a short frame; no part goes under 40 words.
     """
     summaries = summarize_sections(sections)
     parts = [

@@ -25,7 +25,7 @@ def test_embedded_model_writes_a_survey_whose_citations_all_resolve(tmp_path, sa
         data_dir=tmp_path / "data",
         corpus=str(corpus),
         retrieval={"embedding_backend": "torch"},
-        generate={"sections": 2, "words_per_section": 60, "papers_per_section": 4, "candidates": 30, "queries": 2},
+        generate={"sections": 2, "words_per_section": 50, "papers_per_section": 3, "candidates": 20, "queries": 2},
     )
     from app.library_factory import open_library
 
