@@ -1,0 +1,214 @@
+"""InfLLM v2 kernels against dense attention on one GPU; prints one JSON line.
+
+For 8K, 32K and 128K contexts (batch 1, HQ=32, HKV=2, D=128, bf16, MiniCPM4's
+sparse_config): prefill time of our selection (compressed keys, block scores, top-k) and of
+our block-sparse attention, their sum, dense causal SDPA (flash backend) on the same
+tensors and the speedup; then one decode step likewise (every decode variant captured in a
+CUDA graph, as the engine runs it, so that host launch overhead is left out of all of them).
+Prefill also runs with correlated queries (neighbouring tokens alike, as in real text) at the
+longest length, where merging the selections of several tokens per tile pays. Medians of
+triton.testing.do_bench after warm-up.
+
+    python bench/kernels_gpu.py [--lengths 8192 32768 131072]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+import triton
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from kernels.flash_attention.attention import flash_attention_decode, flash_attention_prefill
+from kernels.infllmv2.attention import infllmv2_decode
+from kernels.infllmv2.compress import append_compressed_keys, compress_keys
+from kernels.infllmv2.config import SparseConfig
+from kernels.infllmv2.select import decode_select, prefill_block_scores, prefill_select, topk_blocks, torch_topk_blocks
+from kernels.infllmv2.sparse import block_sparse_decode, block_sparse_prefill
+
+N_HEADS, N_KV, DIM = 32, 2, 128
+CONFIG = SparseConfig()
+
+
+def bench_ms(fn, rep_ms: float) -> float:
+    return float(triton.testing.do_bench(fn, warmup=max(25, rep_ms / 4), rep=rep_ms, return_mode="median"))
+
+
+def sdpa(q, k, v, causal):
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
+        return torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=causal, enable_gqa=True)
+
+
+def attended_keys(n: int) -> int:
+    """Keys the n queries of a sparse prefill attend to (all of them before selected*64)."""
+    span = CONFIG.selected_blocks * CONFIG.block_size
+    pos = torch.arange(n, dtype=torch.int64)
+    full = (CONFIG.selected_blocks - 1) * CONFIG.block_size + pos % CONFIG.block_size + 1
+    return int(torch.where(pos < span, pos + 1, full).sum())
+
+
+def make_inputs(n: int, correlated: bool):
+    generator = torch.Generator(device="cuda").manual_seed(n)
+    q = torch.randn(n, N_HEADS, DIM, device="cuda", dtype=torch.bfloat16, generator=generator)
+    k = torch.randn(n, N_KV, DIM, device="cuda", dtype=torch.bfloat16, generator=generator)
+    v = torch.randn(n, N_KV, DIM, device="cuda", dtype=torch.bfloat16, generator=generator)
+    if correlated:  # neighbouring queries alike, as in real text: one direction per 64 tokens, plus noise
+        base = torch.randn(n // 64 + 1, 1, N_HEADS, DIM, device="cuda", generator=generator)
+        q = (base.expand(-1, 64, -1, -1).reshape(-1, N_HEADS, DIM)[:n] + 0.3 * q.float()).to(torch.bfloat16)
+    return q, k, v
+
+
+def dense_prefill_ms(q, k, v, rep):
+    """The faster of SDPA's flash backend with GQA and with K, V expanded to every head (contiguous)."""
+    qt = q.transpose(0, 1)[None].contiguous()
+    kt, vt = (t.transpose(0, 1)[None].contiguous() for t in (k, v))
+    gqa = bench_ms(lambda: sdpa(qt, kt, vt, True), rep)
+    ke, ve = (t.repeat_interleave(N_HEADS // N_KV, 1) for t in (kt, vt))
+    expanded = bench_ms(lambda: sdpa(qt, ke, ve, True), rep)
+    return min(gqa, expanded), {"sdpa_gqa_ms": gqa, "sdpa_expanded_ms": expanded}
+
+
+def prefill_row(n: int, log, correlated: bool = False, tiles=(1, 4, 8)) -> dict:
+    q, k, v = make_inputs(n, correlated)
+    cu = torch.tensor([0, n], device="cuda", dtype=torch.int32)
+    rep = 300 if n <= 32768 else 1500
+    n_cols = triton.cdiv(n, CONFIG.block_size)
+
+    def select():
+        c1 = compress_keys(k, cu, n, CONFIG)
+        return prefill_select(q, c1, cu, cu, n, n, CONFIG)
+
+    selected = select()
+    row = {"context": n, "queries": "correlated" if correlated else "random", "selection_ms": bench_ms(select, rep)}
+    if not correlated:
+        c1 = compress_keys(k, cu, n, CONFIG)
+        chunks = [(start, min(n, start + 16384)) for start in range(0, n, 16384)]
+        row["compress_ms"] = bench_ms(lambda: compress_keys(k, cu, n, CONFIG), rep)
+        for rows, per_step in ((128, 16), (64, 16), (128, 32)):
+            row[f"scores_r{rows}_b{per_step}_ms"] = bench_ms(
+                lambda rows=rows, per_step=per_step: [
+                    prefill_block_scores(q, c1, cu, cu, n, n_cols, chunk, CONFIG, rows, per_step) for chunk in chunks
+                ],
+                rep,
+            )
+        keys = prefill_block_scores(q, c1, cu, cu, n, n_cols, chunks[-1], CONFIG)
+        row["topk_triton_ms"] = bench_ms(lambda: topk_blocks(keys, CONFIG.selected_blocks), rep) * len(chunks)
+        row["topk_torch_ms"] = bench_ms(lambda: torch_topk_blocks(keys, CONFIG.selected_blocks, sort=True), rep) * len(
+            chunks
+        )
+    for tile in tiles:
+        row[f"sparse_tile{tile}_ms"] = bench_ms(
+            lambda tile=tile: block_sparse_prefill(q, k, v, selected, cu, cu, n, CONFIG, tile_tokens=tile), rep
+        )
+    best_tile = min(tiles, key=lambda tile: row[f"sparse_tile{tile}_ms"])
+    row["sparse_tile"] = best_tile
+    row["sparse_ms"] = row[f"sparse_tile{best_tile}_ms"]
+    row["total_ms"] = row["selection_ms"] + row["sparse_ms"]
+    row["dense_sdpa_ms"], variants = dense_prefill_ms(q, k, v, rep * 2)
+    row.update(variants)
+    if not correlated:
+        row["dense_triton_ms"] = bench_ms(lambda: flash_attention_prefill(q, k, v, cu, cu, n), rep * 2)
+    row["speedup"] = row["dense_sdpa_ms"] / row["total_ms"]
+    sparse_flop = 4 * DIM * N_HEADS * attended_keys(n)
+    dense_flop = 4 * DIM * N_HEADS * n * (n + 1) // 2
+    row["sparse_tflops"] = sparse_flop / row["sparse_ms"] / 1e9
+    row["dense_sdpa_tflops"] = dense_flop / row["dense_sdpa_ms"] / 1e9
+    log(row)
+    return row
+
+
+def graphed(fn) -> torch.cuda.CUDAGraph:
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        for _ in range(3):
+            fn()
+    torch.cuda.current_stream().wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        fn()
+    return graph
+
+
+def decode_row(n: int, log) -> dict:
+    generator = torch.Generator(device="cuda").manual_seed(n + 1)
+    k_cache = torch.randn(1, n, N_KV, DIM, device="cuda", dtype=torch.bfloat16, generator=generator)
+    v_cache = torch.randn(1, n, N_KV, DIM, device="cuda", dtype=torch.bfloat16, generator=generator)
+    q = torch.randn(1, N_HEADS, DIM, device="cuda", dtype=torch.bfloat16, generator=generator)
+    lengths = torch.tensor([n], device="cuda", dtype=torch.int32)
+    c1_cache = torch.empty(
+        1, (n - CONFIG.kernel_size) // CONFIG.kernel_stride + 1, N_KV, DIM, device="cuda", dtype=torch.bfloat16
+    )
+    append_compressed_keys(k_cache, c1_cache, torch.zeros_like(lengths), lengths, CONFIG)
+
+    def step():
+        return infllmv2_decode(q, k_cache, v_cache, c1_cache, lengths, CONFIG)
+
+    n_blocks = triton.cdiv(n, CONFIG.block_size)
+
+    def step_triton_topk():
+        selected = decode_select(q, c1_cache, lengths, n_blocks, CONFIG)
+        return block_sparse_decode(q, k_cache, v_cache, lengths, selected, CONFIG)
+
+    selected = decode_select(q, c1_cache, lengths, n_blocks, CONFIG)
+    row = {"context": n, "eager_ms": bench_ms(step, 200)}
+    row["sparse_graph_ms"] = bench_ms(graphed(step).replay, 200)
+    row["graph_triton_topk_ms"] = bench_ms(graphed(step_triton_topk).replay, 200)
+    row["graph_select_keys_ms"] = bench_ms(
+        graphed(lambda: decode_select(q, c1_cache, lengths, n_blocks, CONFIG, as_keys=True)).replay, 200
+    )
+    row["graph_attention_ms"] = bench_ms(
+        graphed(lambda: block_sparse_decode(q, k_cache, v_cache, lengths, selected, CONFIG)).replay, 200
+    )
+    qt = q[:, :, None]  # [1, HQ, 1, D]
+    kt, vt = (t.transpose(1, 2).contiguous() for t in (k_cache, v_cache))  # [1, HKV, n, D]
+    ke, ve = (t.repeat_interleave(N_HEADS // N_KV, 1) for t in (kt, vt))
+    row["sdpa_gqa_ms"] = bench_ms(graphed(lambda: sdpa(qt, kt, vt, False)).replay, 200)
+    row["sdpa_expanded_ms"] = bench_ms(graphed(lambda: sdpa(qt, ke, ve, False)).replay, 200)
+    row["dense_sdpa_ms"] = min(row["sdpa_gqa_ms"], row["sdpa_expanded_ms"])  # bytes below count HKV heads
+    row["dense_triton_ms"] = bench_ms(graphed(lambda: flash_attention_decode(q, k_cache, v_cache, lengths)).replay, 200)
+    row["sparse_graph_ms"] = min(row["sparse_graph_ms"], row["graph_triton_topk_ms"])
+    row["speedup"] = row["dense_sdpa_ms"] / row["sparse_graph_ms"]
+    sparse_bytes = (CONFIG.selected_blocks * CONFIG.block_size * 2 + c1_cache.shape[1]) * N_KV * DIM * 2
+    row["sparse_gbps"] = sparse_bytes / row["sparse_graph_ms"] / 1e6
+    row["dense_sdpa_gbps"] = 2 * n * N_KV * DIM * 2 / row["dense_sdpa_ms"] / 1e6
+    log(row)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lengths", type=int, nargs="+", default=[8192, 32768, 131072])
+    args = parser.parse_args()
+
+    def log(row):
+        print(
+            json.dumps({key: round(value, 4) if isinstance(value, float) else value for key, value in row.items()}),
+            file=sys.stderr,
+            flush=True,
+        )
+
+    start = time.time()
+    result = {
+        "device": torch.cuda.get_device_name(),
+        "torch": torch.__version__,
+        "triton": triton.__version__,
+        "shape": {"batch": 1, "hq": N_HEADS, "hkv": N_KV, "d": DIM, "dtype": "bfloat16"},
+        "prefill": [prefill_row(n, log) for n in args.lengths],
+        "prefill_correlated": [prefill_row(max(args.lengths), log, correlated=True, tiles=(1, 4, 8, 16))],
+        "decode": [decode_row(n, log) for n in args.lengths],
+    }
+    result["seconds"] = round(time.time() - start, 1)
+    print(json.dumps(result, default=lambda value: round(value, 4)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,2 @@
+"""Dense causal flash attention in Triton (prefill and decode). Import-light: the Triton
+kernels load on first use (`from kernels.flash_attention.attention import ...`)."""

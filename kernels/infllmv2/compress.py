@@ -1,0 +1,154 @@
+"""Compressed keys c1 (DESIGN.md section 4, step 1): the mean of each complete key window."""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from kernels.infllmv2.config import SparseConfig
+
+
+@triton.jit
+def _compress_kernel(
+    k_ptr,
+    c1_ptr,
+    cu_k_ptr,
+    stride_kt,
+    stride_kh,
+    stride_cb,
+    stride_cj,
+    stride_ch,
+    KERNEL_SIZE: tl.constexpr,
+    KERNEL_STRIDE: tl.constexpr,
+    HEAD_DIM: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+    BLOCK_J: tl.constexpr,
+):
+    i_j, i_b, i_hk = tl.program_id(0), tl.program_id(1), tl.program_id(2)
+    k_start = tl.load(cu_k_ptr + i_b)
+    k_len = tl.load(cu_k_ptr + i_b + 1) - k_start
+    n_c1 = tl.where(k_len >= KERNEL_SIZE, (k_len - KERNEL_SIZE) // KERNEL_STRIDE + 1, 0)
+    o_j = i_j * BLOCK_J + tl.arange(0, BLOCK_J)
+    m_j = o_j < n_c1
+    o_d = tl.arange(0, BLOCK_D)
+    m_d = o_d < HEAD_DIM
+    acc = tl.zeros([BLOCK_J, BLOCK_D], dtype=tl.float32)
+    for i in range(KERNEL_SIZE):
+        o_t = (k_start + o_j * KERNEL_STRIDE + i).to(tl.int64)
+        acc += tl.load(
+            k_ptr + o_t[:, None] * stride_kt + i_hk * stride_kh + o_d[None, :],
+            mask=m_j[:, None] & m_d[None, :],
+            other=0.0,
+        ).to(tl.float32)
+    acc = acc / KERNEL_SIZE
+    p_c = (
+        c1_ptr + i_b.to(tl.int64) * stride_cb + o_j.to(tl.int64)[:, None] * stride_cj + i_hk * stride_ch + o_d[None, :]
+    )
+    tl.store(p_c, acc.to(c1_ptr.dtype.element_ty), mask=m_d[None, :])
+
+
+@triton.jit
+def _append_kernel(
+    k_ptr,
+    c1_ptr,
+    old_len_ptr,
+    new_len_ptr,
+    stride_kb,
+    stride_kt,
+    stride_kh,
+    stride_cb,
+    stride_cj,
+    stride_ch,
+    KERNEL_SIZE: tl.constexpr,
+    KERNEL_STRIDE: tl.constexpr,
+    HEAD_DIM: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+):
+    i_b, i_hk = tl.program_id(0), tl.program_id(1)
+    old_len = tl.load(old_len_ptr + i_b)
+    new_len = tl.load(new_len_ptr + i_b)
+    j_lo = tl.where(old_len >= KERNEL_SIZE, (old_len - KERNEL_SIZE) // KERNEL_STRIDE + 1, 0)
+    j_hi = tl.where(new_len >= KERNEL_SIZE, (new_len - KERNEL_SIZE) // KERNEL_STRIDE + 1, 0)
+    o_t = tl.arange(0, KERNEL_SIZE)
+    o_d = tl.arange(0, BLOCK_D)
+    m_d = o_d < HEAD_DIM
+    for j in range(j_lo, j_hi):
+        o_k = i_b.to(tl.int64) * stride_kb + (j * KERNEL_STRIDE + o_t).to(tl.int64)[:, None] * stride_kt
+        b_k = tl.load(k_ptr + o_k + i_hk * stride_kh + o_d[None, :], mask=m_d[None, :], other=0.0)
+        mean = tl.sum(b_k.to(tl.float32), 0) / KERNEL_SIZE  # [BLOCK_D]
+        p_c = c1_ptr + i_b.to(tl.int64) * stride_cb + j * stride_cj + i_hk * stride_ch + o_d
+        tl.store(p_c, mean.to(c1_ptr.dtype.element_ty), mask=m_d)
+
+
+def compressed_count(n_keys: int, config: SparseConfig) -> int:
+    """Complete windows among n_keys keys: the c1 entries a context of that length has."""
+    if n_keys < config.kernel_size:
+        return 0
+    return (n_keys - config.kernel_size) // config.kernel_stride + 1
+
+
+def compress_keys(k: torch.Tensor, cu_seqlens_k: torch.Tensor, max_seqlen_k: int, config: SparseConfig) -> torch.Tensor:
+    """c1 of every sequence of a varlen batch.
+
+    k [Tk, HKV, D] (fp16/bf16; fp32 under the interpreter), cu_seqlens_k [B + 1] int32,
+    max_seqlen_k >= every key length. Returns c1 [B, n, HKV, D] in k's dtype with
+    n = compressed_count(max_seqlen_k); entries past a sequence's own count are zero.
+    """
+    n_kv, dim = k.shape[1], k.shape[2]
+    batch = cu_seqlens_k.shape[0] - 1
+    n_c1 = compressed_count(max_seqlen_k, config)
+    block_j = 64
+    c1 = torch.empty(batch, triton.cdiv(max(n_c1, 1), block_j) * block_j, n_kv, dim, device=k.device, dtype=k.dtype)
+    _compress_kernel[(triton.cdiv(max(n_c1, 1), block_j), batch, n_kv)](
+        k,
+        c1,
+        cu_seqlens_k,
+        k.stride(0),
+        k.stride(1),
+        c1.stride(0),
+        c1.stride(1),
+        c1.stride(2),
+        KERNEL_SIZE=config.kernel_size,
+        KERNEL_STRIDE=config.kernel_stride,
+        HEAD_DIM=dim,
+        BLOCK_D=triton.next_power_of_2(dim),
+        BLOCK_J=block_j,
+        num_warps=4,
+    )
+    return c1[:, :n_c1]
+
+
+def append_compressed_keys(
+    k_cache: torch.Tensor,
+    c1_cache: torch.Tensor,
+    old_lengths: torch.Tensor,
+    new_lengths: torch.Tensor,
+    config: SparseConfig,
+) -> None:
+    """Add the c1 entries that keys written since the last call complete (in place).
+
+    k_cache [B, capacity, HKV, D]; c1_cache [B, c1_capacity, HKV, D], same dtype, with
+    c1_capacity >= compressed_count(capacity); old_lengths and new_lengths [B] int32: keys in
+    the cache before and after the new tokens were written. Every kernel_stride new tokens
+    complete one entry; a decode loop calls this once per step, after writing K, with no
+    host synchronization, so it can live inside a CUDA graph.
+    """
+    batch, _, n_kv, dim = k_cache.shape
+    _append_kernel[(batch, n_kv)](
+        k_cache,
+        c1_cache,
+        old_lengths,
+        new_lengths,
+        k_cache.stride(0),
+        k_cache.stride(1),
+        k_cache.stride(2),
+        c1_cache.stride(0),
+        c1_cache.stride(1),
+        c1_cache.stride(2),
+        KERNEL_SIZE=config.kernel_size,
+        KERNEL_STRIDE=config.kernel_stride,
+        HEAD_DIM=dim,
+        BLOCK_D=triton.next_power_of_2(dim),
+        num_warps=4,
+    )

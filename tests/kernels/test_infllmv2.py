@@ -1,0 +1,238 @@
+"""InfLLM v2 kernels against naive.py, on small odd shapes with a shrunken configuration
+(blocks of 16, kernels 8/4, 2 window blocks, 6 selected blocks; see SparseConfig.tiny)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from kernel_testing import DEVICE, DTYPE, TOLERANCE, assert_valid_selection, cu_seqlens, reference_scores, rel_err
+
+from kernels.infllmv2 import naive
+from kernels.infllmv2.config import SparseConfig
+
+CONFIG = SparseConfig.tiny(dense_len=64)
+SCORE_TOL = 1e-5 if torch.float32 == DTYPE else 3e-3
+
+
+def make_qkv(lengths, n_heads, n_kv, dim, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    total = sum(lengths)
+    q, k, v = (torch.randn(total, h, dim, generator=generator) for h in (n_heads, n_kv, n_kv))
+    return (t.to(DEVICE, DTYPE) for t in (q, k, v))
+
+
+def test_config_reads_checkpoint_dict():
+    config = SparseConfig.from_dict(
+        {
+            "kernel_size": 32,
+            "kernel_stride": 16,
+            "init_blocks": 1,
+            "block_size": 64,
+            "window_size": 2048,
+            "topk": 64,
+            "use_nope": False,
+            "dense_len": 8192,
+        }
+    )
+    assert config.selected_blocks == 96 and config.local_blocks == 32 and config.pool_ratio == 4
+    assert SparseConfig.from_dict(None) is None
+    with pytest.raises(ValueError, match="kernel_size"):
+        SparseConfig(kernel_size=24)
+
+
+def test_compress_keys_varlen():
+    from kernels.infllmv2.compress import compress_keys
+
+    lengths = [5, 37, 100]
+    _, k, _ = make_qkv(lengths, 2, 2, 48)
+    cu = cu_seqlens(lengths, DEVICE)
+    c1 = compress_keys(k, cu, max(lengths), CONFIG)
+    for b in range(len(lengths)):
+        ref = naive.compress_keys(k[cu[b] : cu[b + 1]], CONFIG)
+        assert (
+            c1[b, : ref.shape[0]].float().cpu().allclose(ref.cpu(), atol=2e-3 if DTYPE is not torch.float32 else 1e-6)
+        )
+        assert not c1[b, ref.shape[0] :].float().abs().sum() > 0
+
+
+def test_append_compressed_keys_matches_prefill_compression():
+    from kernels.infllmv2.compress import append_compressed_keys, compress_keys
+
+    batch, capacity, n_kv, dim = 3, 90, 2, 40
+    k_cache = torch.randn(batch, capacity, n_kv, dim).to(DEVICE, DTYPE)
+    c1_cache = torch.full((batch, 21, n_kv, dim), float("nan"), device=DEVICE, dtype=DTYPE)
+    lengths = torch.tensor([3, 30, 61], device=DEVICE, dtype=torch.int32)
+    append_compressed_keys(k_cache, c1_cache, torch.zeros_like(lengths), lengths, CONFIG)
+    for step in (1, 1, 5, 17):  # decode steps, then a speculative burst
+        append_compressed_keys(k_cache, c1_cache, lengths, lengths + step, CONFIG)
+        lengths = lengths + step
+    for b in range(batch):
+        length = int(lengths[b])
+        ref = compress_keys(k_cache[b, :length], cu_seqlens([length], DEVICE), length, CONFIG)[0]
+        assert rel_err(c1_cache[b, : ref.shape[0]], ref) < TOLERANCE
+
+
+@pytest.mark.parametrize(("n_heads", "n_kv"), [(2, 2), (12, 3), (16, 1)])
+def test_block_scores_varlen_with_history(n_heads, n_kv):
+    from kernels.infllmv2.compress import compress_keys
+    from kernels.infllmv2.select import prefill_block_scores, scores_from_keys
+
+    k_lengths, q_lengths = [13, 90, 70], [13, 90, 29]  # the last sequence has 41 tokens of history
+    q, _, _ = make_qkv(q_lengths, n_heads, n_kv, 48, seed=1)
+    _, k, _ = make_qkv(k_lengths, n_heads, n_kv, 48, seed=2)
+    cu_q, cu_k = cu_seqlens(q_lengths, DEVICE), cu_seqlens(k_lengths, DEVICE)
+    c1 = compress_keys(k, cu_k, max(k_lengths), CONFIG)
+    n_cols = 8
+    keys = prefill_block_scores(q, c1, cu_q, cu_k, max(q_lengths), n_cols, (0, q.shape[0]), CONFIG)
+    scores = scores_from_keys(keys)
+    for b in range(3):
+        ref = reference_scores(q[cu_q[b] : cu_q[b + 1]], k[cu_k[b] : cu_k[b + 1]], CONFIG).cpu()
+        got = scores[:, cu_q[b] : cu_q[b + 1]].cpu()
+        assert torch.equal(torch.isinf(got[..., : ref.shape[-1]]), torch.isinf(ref))
+        assert bool((got[..., ref.shape[-1] :] == float("-inf")).all())
+        finite = torch.isfinite(ref)
+        assert bool(((got[..., : ref.shape[-1]][finite] - ref[finite]).abs() < SCORE_TOL * 10).all())
+
+
+def test_selection_is_a_top_k_of_the_reference_scores():
+    from kernels.infllmv2.compress import compress_keys
+    from kernels.infllmv2.select import prefill_select
+
+    lengths = [40, 150, 97]
+    q, k, _ = make_qkv(lengths, 8, 2, 32, seed=3)
+    cu = cu_seqlens(lengths, DEVICE)
+    c1 = compress_keys(k, cu, max(lengths), CONFIG)
+    selected = prefill_select(q, c1, cu, cu, max(lengths), max(lengths), CONFIG, chunk_tokens=100)
+    for b in range(3):
+        ref = reference_scores(q[cu[b] : cu[b + 1]], k[cu[b] : cu[b + 1]], CONFIG)
+        assert_valid_selection(selected[cu[b] : cu[b + 1]].transpose(0, 1), ref, CONFIG, SCORE_TOL)
+        if DTYPE is torch.float32:  # same ties, same picks
+            assert torch.equal(
+                selected[cu[b] : cu[b + 1]].transpose(0, 1).cpu(), naive.select_blocks(ref, CONFIG).cpu()
+            )
+
+
+def test_topk_kernel_matches_torch_topk():
+    from kernels.infllmv2.select import topk_blocks, torch_topk_blocks
+
+    scores = torch.rand(2, 3, 13, device=DEVICE)
+    scores[0, 0, 5:7] = 0.5  # a tie: the lower block wins
+    scores[0, 1, :] = float("inf")
+    scores[1, 0, 4:] = float("-inf")  # fewer allowed blocks than slots
+    scores[1, 2, 9] = float("inf")
+    index = torch.arange(13, device=DEVICE)
+    keys = (scores.view(torch.int32).to(torch.int64) << 32) | (2**31 - 1 - index)
+    got = topk_blocks(keys, 6, use_kernel=True)
+    assert torch.equal(got, torch_topk_blocks(keys, 6, sort=True))
+    assert got[1, 0].tolist() == [0, 1, 2, 3, -1, -1]
+
+
+@pytest.mark.parametrize(("tile_tokens", "n_heads", "n_kv"), [(1, 4, 1), (4, 8, 2), (8, 6, 3)])
+def test_block_sparse_prefill_matches_reference(tile_tokens, n_heads, n_kv):
+    from kernels.infllmv2.compress import compress_keys
+    from kernels.infllmv2.select import prefill_select
+    from kernels.infllmv2.sparse import block_sparse_prefill
+
+    k_lengths, q_lengths = ([75, 50], [21, 50]) if tile_tokens == 1 else ([100, 70, 45], [100, 21, 45])
+    q, _, _ = make_qkv(q_lengths, n_heads, n_kv, 40, seed=4)
+    _, k, v = make_qkv(k_lengths, n_heads, n_kv, 40, seed=5)
+    cu_q, cu_k = cu_seqlens(q_lengths, DEVICE), cu_seqlens(k_lengths, DEVICE)
+    c1 = compress_keys(k, cu_k, max(k_lengths), CONFIG)
+    selected = prefill_select(q, c1, cu_q, cu_k, max(q_lengths), max(k_lengths), CONFIG)
+    out = block_sparse_prefill(q, k, v, selected, cu_q, cu_k, max(q_lengths), CONFIG, tile_tokens=tile_tokens)
+    for b in range(len(q_lengths)):
+        qs, ks = slice(cu_q[b], cu_q[b + 1]), slice(cu_k[b], cu_k[b + 1])
+        if k_lengths[b] < CONFIG.dense_len:
+            ref = naive.attention(q[qs], k[ks], v[ks])
+        else:
+            ref = naive.block_sparse_attention(q[qs], k[ks], v[ks], selected[qs].transpose(0, 1), CONFIG.block_size)
+        assert rel_err(out[qs], ref) < TOLERANCE
+
+
+def test_merged_tiles_list_each_block_once_with_its_users():
+    from kernels.infllmv2.sparse import merge_tile_selections
+
+    selected = torch.tensor([[[0, 2, 5, -1]], [[0, 3, 5, 6]], [[1, 2, -1, -1]]], dtype=torch.int32, device=DEVICE)
+    blocks, bits, counts = merge_tile_selections(selected, cu_seqlens([3], DEVICE), 3, tile_tokens=4)
+    n = int(counts[0, 0])
+    assert blocks[0, 0, :n].tolist() == [0, 1, 2, 3, 5, 6]
+    assert bits[0, 0, :n].tolist() == [0b011, 0b100, 0b101, 0b010, 0b011, 0b010]
+
+
+def test_all_blocks_selected_equals_dense_attention():
+    from kernels.flash_attention.attention import flash_attention_prefill
+    from kernels.infllmv2.compress import compress_keys
+    from kernels.infllmv2.select import prefill_select
+    from kernels.infllmv2.sparse import block_sparse_prefill
+
+    config = SparseConfig.tiny(topk=16, dense_len=1)  # 18 >= every block count here
+    lengths = [110, 61]
+    q, k, v = make_qkv(lengths, 8, 2, 32, seed=6)
+    cu = cu_seqlens(lengths, DEVICE)
+    selected = prefill_select(q, compress_keys(k, cu, 110, config), cu, cu, 110, 110, config)
+    sparse = block_sparse_prefill(q, k, v, selected, cu, cu, 110, config, tile_tokens=8)
+    dense = flash_attention_prefill(q, k, v, cu, cu, 110)
+    assert rel_err(sparse, dense) < TOLERANCE
+    for b in range(2):
+        s = slice(cu[b], cu[b + 1])
+        assert rel_err(sparse[s], naive.attention(q[s], k[s], v[s])) < TOLERANCE
+
+
+def test_prefill_entry_point_below_and_above_dense_len():
+    from kernels.infllmv2.attention import infllmv2_prefill
+
+    lengths = [50, 110]  # 50 < dense_len = 64 <= 110
+    q, k, v = make_qkv(lengths, 8, 2, 32, seed=7)
+    cu = cu_seqlens(lengths, DEVICE)
+    out = infllmv2_prefill(q, k, v, cu, CONFIG, tile_tokens=8)
+    for b in range(2):
+        s = slice(cu[b], cu[b + 1])
+        assert rel_err(out[s], naive.infllmv2_attention(q[s], k[s], v[s], CONFIG)) < TOLERANCE
+    short = infllmv2_prefill(q[:50], k[:50], v[:50], cu[:2], CONFIG)  # all below dense_len: the dense kernel
+    assert rel_err(short, naive.attention(q[:50], k[:50], v[:50])) < TOLERANCE
+
+
+def test_decode_of_the_last_tokens_equals_the_tail_of_a_prefill():
+    from kernels.infllmv2.attention import infllmv2_decode, infllmv2_prefill
+    from kernels.infllmv2.compress import append_compressed_keys
+
+    n_heads, n_kv, dim, capacity = 8, 2, 32, 160
+    lengths = [120, 40]  # sparse and dense decode in one batch
+    q, k, v = make_qkv(lengths, n_heads, n_kv, dim, seed=8)
+    cu = cu_seqlens(lengths, DEVICE)
+    prefill = infllmv2_prefill(q, k, v, cu, CONFIG, tile_tokens=8)
+    k_cache = torch.zeros(2, capacity, n_kv, dim, device=DEVICE, dtype=DTYPE)
+    v_cache = torch.zeros_like(k_cache)
+    c1_cache = torch.zeros(2, 39, n_kv, dim, device=DEVICE, dtype=DTYPE)
+    steps = 3
+    length = torch.tensor([n - steps for n in lengths], device=DEVICE, dtype=torch.int32)
+    for b, n in enumerate(lengths):
+        k_cache[b, :n] = k[cu[b] : cu[b + 1]]
+        v_cache[b, :n] = v[cu[b] : cu[b + 1]]
+    append_compressed_keys(k_cache, c1_cache, torch.zeros_like(length), length, CONFIG)
+    for step in range(steps):
+        append_compressed_keys(k_cache, c1_cache, length, length + 1, CONFIG)
+        length = length + 1
+        rows = cu[1:] - steps + step
+        out = infllmv2_decode(q[rows.long()], k_cache, v_cache, c1_cache, length, CONFIG)
+        assert rel_err(out, prefill[rows.long()]) < TOLERANCE
+
+
+def test_decode_selection_is_a_top_k_of_the_reference_scores():
+    from kernels.infllmv2.compress import append_compressed_keys
+    from kernels.infllmv2.select import decode_select
+
+    batch, n_heads, n_kv, dim, capacity = 3, 16, 2, 32, 200
+    generator = torch.Generator().manual_seed(9)
+    k_cache = torch.randn(batch, capacity, n_kv, dim, generator=generator).to(DEVICE, DTYPE)
+    q = torch.randn(batch, n_heads, dim, generator=generator).to(DEVICE, DTYPE)
+    lengths = torch.tensor([20, 131, 200], device=DEVICE, dtype=torch.int32)
+    c1_cache = torch.zeros(batch, 49, n_kv, dim, device=DEVICE, dtype=DTYPE)
+    append_compressed_keys(k_cache, c1_cache, torch.zeros_like(lengths), lengths, CONFIG)
+    selected = decode_select(q, c1_cache, lengths, 13, CONFIG)
+    for b in range(batch):
+        ref = reference_scores(q[b : b + 1], k_cache[b, : lengths[b]], CONFIG)  # [HKV, 1, n_blocks]
+        big = torch.iinfo(torch.int32).max  # decode ids come unordered: sort them, -1 last
+        got = torch.where(selected[b] >= 0, selected[b], big).sort(-1).values
+        got = got.masked_fill(got == big, -1)
+        assert_valid_selection(got[:, None, :], ref, CONFIG, SCORE_TOL)
