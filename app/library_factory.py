@@ -16,7 +16,7 @@ def open_library(settings: Settings) -> Library:
         settings.index_dir,
         model=retrieval.embedding_model,
         backend=retrieval.embedding_backend,
-        cache_dir=settings.data_dir / "models",
+        cache_dir=retrieval.model_cache_dir or settings.data_dir / "models",
         batch_size=retrieval.embedding_batch_size,
         max_seq_length=retrieval.embedding_max_seq_length,
         index_type=retrieval.index_type,

@@ -68,6 +68,9 @@ class RetrievalSettings(_Section):
         100_000, ge=1, description="below this many papers 'auto' uses an exact (flat) index"
     )
     rrf_k: int = Field(60, ge=1, description="reciprocal-rank fusion constant")
+    model_cache_dir: Path | None = Field(
+        None, description="where exported ONNX embedding models are cached (default: <data_dir>/models)"
+    )
 
 
 class GenerateSettings(_Section):

@@ -7,7 +7,9 @@ Public surface (stable names): `Library.open`, `ingest_jsonl`, `ingest_oai_snaps
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -26,6 +28,7 @@ from retriever.types import Hit, Paper, SearchFilters
 log = logging.getLogger(__name__)
 
 EMBED_CHUNK = 2048  # papers embedded between two commits of their vectors
+ENCODE_CALL = 256  # texts per encode call: sorted by length within it, and the progress bar's step
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,8 @@ class IndexUpdate:
     rebuilt: bool
     index_type: str
     total: int
+    embed_seconds: float = 0.0
+    index_seconds: float = 0.0
 
     def summary(self) -> str:
         """One line for a person."""
@@ -168,8 +173,13 @@ class Library:
         """Embed the papers that have no embedding yet (persisting each chunk, so an
         interrupted run continues), then bring the FAISS index up to date: add new vectors,
         replace re-embedded ones, or rebuild when the index type must change."""
+        started = time.perf_counter()
         embedded = self._embed_missing(show_progress)
-        return self._sync_index(embedded)
+        embedded_at = time.perf_counter()
+        update = self._sync_index(embedded)
+        return dataclasses.replace(
+            update, embed_seconds=embedded_at - started, index_seconds=time.perf_counter() - embedded_at
+        )
 
     def _embed_missing(self, show_progress: bool) -> int:
         pending = self.store.count_unembedded(self.model_name)
@@ -185,10 +195,13 @@ class Library:
                 if not chunk:
                     break
                 rowids = [r for r, _ in chunk]
-                vectors = embedder.encode([t for _, t in chunk])
-                self.store.save_embeddings(self.model_name, rowids, vectors)
+                texts = [t for _, t in chunk]
+                parts = []
+                for start in range(0, len(texts), ENCODE_CALL):
+                    parts.append(embedder.encode(texts[start : start + ENCODE_CALL]))
+                    bar.update(len(parts[-1]))
+                self.store.save_embeddings(self.model_name, rowids, np.concatenate(parts))
                 done += len(chunk)
-                bar.update(len(chunk))
         return done
 
     def _sync_index(self, embedded: int) -> IndexUpdate:

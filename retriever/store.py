@@ -40,10 +40,11 @@ CREATE TABLE IF NOT EXISTS papers (
 );
 CREATE INDEX IF NOT EXISTS papers_published ON papers(published);
 CREATE TABLE IF NOT EXISTS paper_categories (
-    category TEXT NOT NULL,
     paper_id INTEGER NOT NULL REFERENCES papers(id) ON DELETE CASCADE,
-    PRIMARY KEY (category, paper_id)
+    category TEXT NOT NULL,
+    PRIMARY KEY (paper_id, category)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS paper_categories_category ON paper_categories(category, paper_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS papers_fts USING fts5(
     title, abstract, content='papers', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2'
 );
@@ -207,7 +208,7 @@ class PaperStore:
             [(i,) for i in batch],
         )
         self._db.executemany(
-            "INSERT OR IGNORE INTO paper_categories (category, paper_id) SELECT ?, id FROM papers WHERE arxiv_id = ?",
+            "INSERT OR IGNORE INTO paper_categories (paper_id, category) SELECT id, ? FROM papers WHERE arxiv_id = ?",
             [(c, p.arxiv_id) for p in batch.values() for c in p.categories],
         )
         added = len(batch) - len(existing)

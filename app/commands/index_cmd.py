@@ -71,16 +71,15 @@ def index(
                 if ids:
                     reports.append(library.ingest_arxiv(ids=ids))
         for report in reports:
-            console.print(report.summary(), markup=False, highlight=False)
+            typer.echo(report.summary(), err=True)
         if not no_embed:
             update = library.update_index(show_progress=True)
-            console.print(update.summary(), markup=False, highlight=False)
+            typer.echo(update.summary(), err=True)
         stats = library.stats()
-        console.print(
+        typer.echo(
             f"library: {stats['papers']:,} papers ({stats['first_date']} to {stats['last_date']}) in "
             f"{settings.store_path}; {stats['unembedded']:,} not yet embedded",
-            markup=False,
-            highlight=False,
+            err=True,
         )
     finally:
         library.close()

@@ -31,8 +31,10 @@ def slice_jsonl(tmp_path: Path, sample_lines: list[str]) -> Path:
 
 @pytest.fixture(scope="session")
 def model_cache(tmp_path_factory) -> Path:
-    """One ONNX export of the default model for the whole test session."""
-    return tmp_path_factory.mktemp("models")
+    """One ONNX export of the default model for the whole test session (the CLI tests use the same folder)."""
+    path = tmp_path_factory.getbasetemp() / "onnx-model-cache"
+    path.mkdir(exist_ok=True)
+    return path
 
 
 @pytest.fixture(scope="session")

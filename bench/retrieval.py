@@ -1,0 +1,245 @@
+"""Retrieval benchmark: ingest, embed, index and search the 46,670-paper arXiv corpus.
+
+    .venv/bin/python bench/retrieval.py                 # the whole corpus (~15+ min on 2 cores)
+    .venv/bin/python bench/retrieval.py --limit 3000    # a quick partial run
+    .venv/bin/python bench/retrieval.py --levers 384    # embedding speed levers against the reference
+
+Prints progress to stderr and one JSON object on the last line of stdout.
+
+reference_recall: the share of the papers that the human survey "Reinforcement Learning
+for Large Language Models" (surveybench) cites and that are in the corpus, found in our
+top 200. Queries are the topic's name plus the fixed expansions in EXPANSIONS below, written
+from general knowledge of the field before looking at any survey; never from the human
+survey's outline or references.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import platform
+import random
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from retriever.embeddings import load_embedder  # noqa: E402
+from retriever.index import VectorIndex  # noqa: E402
+from retriever.library import Library  # noqa: E402
+from retriever.store import paper_text  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "data"
+CORPUS = SHARED / "arxiv" / "arxiv_cs_CL_LG_AI_2025-03_2026-07.jsonl.gz"
+CITED = SHARED / "surveybench" / "human_survey_cited_arxiv_ids.json"
+TOPIC = "Reinforcement Learning for Large Language Models"
+EXPANSIONS = [
+    "reinforcement learning from human feedback RLHF for language models",
+    "reward modeling for large language model alignment",
+    "policy optimization PPO GRPO for training LLMs",
+    "reinforcement learning with verifiable rewards for mathematical reasoning",
+    "direct preference optimization and preference learning for LLMs",
+    "reinforcement learning for LLM agents and tool use",
+    "long chain-of-thought reasoning models trained with reinforcement learning",
+    "reinforcement learning for code generation with large language models",
+]
+TOP = 200
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message} (load {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
+
+
+def first_lines(path: Path, limit: int | None, out: Path) -> Path:
+    """The corpus, or its first `limit` lines as a new file."""
+    if limit is None:
+        return path
+    with gzip.open(path, "rt", encoding="utf-8") as src, out.open("w", encoding="utf-8") as dst:
+        for number, line in enumerate(src):
+            if number >= limit:
+                break
+            dst.write(line)
+    return out
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q))
+
+
+def recall_at(ids: list[str], relevant: set[str]) -> float:
+    return len(set(ids) & relevant) / len(relevant) if relevant else float("nan")
+
+
+def reference_recall(library: Library) -> dict:
+    """Recall of the human survey's in-corpus citations in our top 200, several ways."""
+    cited_raw = json.loads(CITED.read_text())[TOPIC]["cited_arxiv_ids"]
+    cited = set(json.loads(cited_raw.replace("'", '"')) if isinstance(cited_raw, str) else cited_raw)
+    in_corpus = {p.arxiv_id for p in library.get(sorted(cited))}
+    store = library.store
+    bm25_ids = [p.arxiv_id for p in store.get_by_rowids(store.bm25(TOPIC, TOP)).values()]
+    dense_rows = library._dense([TOPIC], TOP, None)[0]
+    dense_ids = [p.arxiv_id for p in store.get_by_rowids(dense_rows).values()]
+    hybrid_topic = [h.paper.arxiv_id for h in library.search(TOPIC, k=TOP)]
+    hybrid_expanded = [h.paper.arxiv_id for h in library.search_many([TOPIC, *EXPANSIONS], k=TOP)]
+    return {
+        "in_corpus_cited": len(in_corpus),
+        "reference_recall": recall_at(hybrid_expanded, in_corpus),
+        "reference_recall_topic_only": recall_at(hybrid_topic, in_corpus),
+        "reference_recall_bm25_topic": recall_at(bm25_ids, in_corpus),
+        "reference_recall_dense_topic": recall_at(dense_ids, in_corpus),
+        "reference_queries": [TOPIC, *EXPANSIONS],
+    }
+
+
+def run_corpus(args: argparse.Namespace) -> dict:
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="cpmsurvey-bench-"))
+    corpus = first_lines(CORPUS, args.limit, workdir / "corpus.jsonl")
+    library = Library.open(
+        workdir / "papers.sqlite",
+        workdir / "index",
+        backend=args.backend,
+        cache_dir=workdir / "models",
+        max_seq_length=args.max_seq_length,
+        batch_size=args.batch_size,
+        index_type="flat",
+    )
+    log(f"ingesting {corpus} into {workdir}")
+    started = time.perf_counter()
+    report = library.ingest_jsonl(corpus)
+    ingest_s = time.perf_counter() - started
+    log(report.summary())
+    embedder = library.embedder  # load (and export, first time) outside the timed embedding
+    log(f"embedding with {embedder.backend} (max {args.max_seq_length} tokens)")
+    load_start = os.getloadavg()[0]
+    update = library.update_index(show_progress=True)
+    log(update.summary())
+    papers = library.store.count()
+
+    rng = random.Random(0)
+    sample = rng.sample(range(papers), min(200, papers))
+    all_papers = list(library.store.iter_papers())
+    queries = [all_papers[i].title for i in sample]
+
+    # approximate (HNSW) against exact (flat) search, on the stored embeddings
+    ids, vectors = library.store.embeddings(library.model_name)
+    started = time.perf_counter()
+    hnsw = VectorIndex.build(library.model_name, "bench", ids, vectors, "hnsw")
+    hnsw_build_s = time.perf_counter() - started
+    exact = library._loaded_index()
+    query_vectors = embedder.encode(queries)
+    _, want = exact.search(query_vectors, 10)
+    _, got = hnsw.search(query_vectors, 10)
+    ann_recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(want, got, strict=True)]))
+
+    for query in queries[:20]:  # warm caches
+        library.search(query, k=20)
+    latencies = []
+    for query in queries:
+        started = time.perf_counter()
+        library.search(query, k=20)
+        latencies.append((time.perf_counter() - started) * 1000)
+    recall = reference_recall(library)
+    return {
+        "papers": papers,
+        "ingest_s": round(ingest_s, 2),
+        "embed_papers_per_s": round(update.embedded / update.embed_seconds, 2) if update.embedded else None,
+        "embed_s": round(update.embed_seconds, 1),
+        "embedding_backend": embedder.backend,
+        "max_seq_length": args.max_seq_length,
+        "index_build_s": round(update.index_seconds, 3),
+        "index_type": update.index_type,
+        "hnsw_build_s": round(hnsw_build_s, 2),
+        "query_p50_ms": round(percentile(latencies, 50), 2),
+        "query_p95_ms": round(percentile(latencies, 95), 2),
+        "ann_recall_at_10": round(ann_recall, 4),
+        **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in recall.items()},
+        "load_avg_at_embed_start": round(load_start, 2),
+        "load_avg_at_end": round(os.getloadavg()[0], 2),
+    }
+
+
+def run_levers(args: argparse.Namespace) -> dict:
+    """Papers/s and fidelity of each embedding lever on `args.levers` real papers."""
+    with gzip.open(CORPUS, "rt", encoding="utf-8") as handle:
+        records = [json.loads(line) for _, line in zip(range(args.levers * 7), handle, strict=False)][::7]
+    texts = [paper_text(" ".join(r["title"].split()), " ".join(r["abstract"].split())) for r in records]
+    queries = texts[: min(64, len(texts))]
+    cache = Path(args.workdir or tempfile.mkdtemp(prefix="cpmsurvey-levers-")) / "models"
+    results: dict[str, dict] = {}
+
+    def measure(name: str, embedder, unsorted: bool = False) -> np.ndarray:
+        embedder.encode(texts[:8])  # warm
+        started = time.perf_counter()
+        out = _unsorted(embedder, texts) if unsorted else embedder.encode(texts)
+        elapsed = time.perf_counter() - started
+        results[name] = {"papers_per_s": round(len(texts) / elapsed, 2), "load": round(os.getloadavg()[0], 2)}
+        log(f"{name}: {results[name]}")
+        return out
+
+    reference = measure("torch_st_default_256", load_embedder(backend="torch", max_seq_length=256))
+    variants = [
+        ("onnx_fp32_256", dict(quantize=False, max_seq_length=256), False),
+        ("onnx_int8_256_unsorted", dict(quantize=True, max_seq_length=256), True),
+        ("onnx_int8_256", dict(quantize=True, max_seq_length=256), False),
+        ("onnx_int8_128", dict(quantize=True, max_seq_length=128), False),
+    ]
+    reference_top = _neighbours(reference, len(queries))
+    for name, options, unsorted in variants:
+        embedder = load_embedder(backend="onnx", cache_dir=cache, batch_size=args.batch_size, **options)
+        vectors = measure(name, embedder, unsorted=unsorted)
+        cosine = (vectors * reference).sum(axis=1)
+        top = _neighbours(vectors, len(queries))
+        overlap = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(top, reference_top, strict=True)])
+        results[name].update(
+            cosine_min=round(float(cosine.min()), 4),
+            cosine_mean=round(float(cosine.mean()), 4),
+            top10_overlap_with_reference=round(float(overlap), 4),
+        )
+    base = results["torch_st_default_256"]["papers_per_s"]
+    for entry in results.values():
+        entry["speedup"] = round(entry["papers_per_s"] / base, 2)
+    return {"papers": len(texts), "levers": results}
+
+
+def _unsorted(embedder, texts: list[str]) -> np.ndarray:
+    """Embed in corpus order, one batch at a time, so no batch is length-sorted."""
+    size = getattr(embedder, "batch_size", 64)
+    return np.concatenate([embedder.encode(texts[i : i + size]) for i in range(0, len(texts), size)])
+
+
+def _neighbours(vectors: np.ndarray, count: int) -> np.ndarray:
+    """Top 10 rows for each of the first `count` rows used as a query (itself excluded)."""
+    scores = vectors[:count] @ vectors.T
+    np.fill_diagonal(scores[:, :count], -np.inf)
+    return np.argsort(-scores, axis=1)[:, :10]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--limit", type=int, default=None, help="only the corpus's first N papers")
+    parser.add_argument("--levers", type=int, default=None, help="measure embedding levers on N papers instead")
+    parser.add_argument("--backend", default="onnx", choices=["onnx", "torch"])
+    parser.add_argument("--max-seq-length", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--workdir", default=None, help="keep the store, index and ONNX export here")
+    args = parser.parse_args()
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    result = run_levers(args) if args.levers else run_corpus(args)
+    result.update(
+        started=started,
+        machine=f"{platform.machine()} {os.cpu_count()} cpus, {platform.python_version()}",
+        command="bench/retrieval.py " + " ".join(sys.argv[1:]),
+    )
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
