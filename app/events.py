@@ -67,5 +67,6 @@ class EventEmitter:
 
     def warning(self, message: str, node: str | None = None, section: int | None = None) -> None:
         """Report something the user should know about (a fallback, removed citations)."""
-        log.warning("%s", message)
+        # INFO, not WARNING: the sink shows it to the user; a WARNING log would show it twice.
+        log.info("warning: %s", message)
         self.emit("warning", node=node, section=section, message=message)
