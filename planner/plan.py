@@ -114,7 +114,7 @@ def plan_queries(llm: LLM, topic: str, count: int, params: SamplingParams) -> Qu
         plan = parse_json_model(completion.text, QueryPlan)
     except (ValidationError, ValueError) as error:
         note = f"the model's search queries were not valid JSON ({_first_line(error)}); searching with the topic alone"
-        log.warning(note)
+        log.info(note)
         return QueryPlanResult([topic], "fallback", [note], usage)
     queries = _unique([topic, *(_clean_query(q) for q in plan.queries)])[: count + 1]
     if len(queries) == 1:
