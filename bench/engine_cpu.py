@@ -1,8 +1,10 @@
 """Our engine against transformers on the embedded SmolLM2-135M GGUF, on CPU, in one process.
 
 Same prompt, same dtype, greedy, 128 new tokens (EOS ignored on both sides), batch 1.
-prefill: one forward over the prompt into an empty cache (median of 3).
-decode: (time of the whole 128-token generation - prefill) / 127 steps.
+prefill: one forward over the prompt into an empty cache; decode: seconds per step from the first
+generated token to the last (our generation loop; transformers' generate() timed by a streamer).
+The two engines alternate for --rounds rounds (the machine is shared and its load drifts) and
+medians are reported.
 Prints one JSON object on its last line.
 
     .venv/bin/python bench/engine_cpu.py [--threads 2] [--dtype float32] [--new-tokens 128]
@@ -42,70 +44,100 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def median_seconds(fn, repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
-def bench_ours(ids: list[int], new_tokens: int, dtype: str) -> dict:
-    loaded = load_model("embedded", device="cpu", dtype=dtype)
-    model = loaded.model
-    tokens = torch.tensor([ids])
-    positions = torch.arange(len(ids))[None]
-    model.setup_caches(1, len(ids) + new_tokens)
-    with torch.inference_mode():
-        prefill(model, tokens, positions, None, 512)  # warm-up
-        prefill_s = median_seconds(lambda: prefill(model, tokens, positions, None, 512))
-    params = SamplingParams(max_new_tokens=new_tokens)
-
-    def generate() -> list[int]:
-        generation = BatchGeneration(model, loaded.tokenizer, (), [ids], params, [new_tokens])
-        for _ in generation:
-            pass
-        return generation.results[0].token_ids
-
-    generate()  # warm-up
+def timed(fn) -> float:
     started = time.perf_counter()
-    out = generate()
-    total = time.perf_counter() - started
-    return {"prefill_s": prefill_s, "decode_s": (total - prefill_s) / (new_tokens - 1), "tokens": out}
+    fn()
+    return time.perf_counter() - started
 
 
-def bench_transformers(ids: list[int], new_tokens: int, dtype: str) -> dict:
-    from transformers import AutoModelForCausalLM
+class Ours:
+    """Our engine: prefill() into an empty cache, and the full generation loop (sampling, detokenizing)."""
 
-    path = embedded_model_path()
-    model = AutoModelForCausalLM.from_pretrained(
-        str(path.parent), gguf_file=path.name, dtype=getattr(torch, dtype)
-    ).eval()
-    tokens = torch.tensor([ids])
-    with torch.inference_mode():
+    def __init__(self, ids: list[int], new_tokens: int, dtype: str) -> None:
+        self.loaded = load_model("embedded", device="cpu", dtype=dtype)
+        self.ids, self.new_tokens = ids, new_tokens
+        self.loaded.model.setup_caches(1, len(ids) + new_tokens)
+        self.tokens: list[int] = []
+
+    def prefill(self) -> None:
+        with torch.inference_mode():
+            prefill(self.loaded.model, torch.tensor([self.ids]), torch.arange(len(self.ids))[None], None, 512)
+
+    def generate(self) -> float:
+        """Seconds per decode step, from the first generated token to the last."""
+        params = SamplingParams(max_new_tokens=self.new_tokens)
+        loaded = self.loaded
+        generation = BatchGeneration(loaded.model, loaded.tokenizer, (), [self.ids], params, [self.new_tokens])
+        first = None
+        for _ in generation:
+            first = first or (time.perf_counter(), len(generation.results[0].token_ids))
+        end = time.perf_counter()
+        self.tokens = generation.results[0].token_ids
+        return (end - first[0]) / (len(self.tokens) - first[1])
+
+
+class Transformers:
+    """transformers' Llama from the same GGUF: a forward for prefill, generate() for the whole run."""
+
+    def __init__(self, ids: list[int], new_tokens: int, dtype: str) -> None:
+        from transformers import AutoModelForCausalLM
+
+        path = embedded_model_path()
+        self.model = AutoModelForCausalLM.from_pretrained(
+            str(path.parent), gguf_file=path.name, dtype=getattr(torch, dtype)
+        ).eval()
+        self.ids, self.new_tokens = torch.tensor([ids]), new_tokens
+        self.tokens: list[int] = []
+
+    def prefill(self) -> None:
         # logits of the last position only, as generate() asks for and as our prefill computes
-        model(tokens, use_cache=True, logits_to_keep=1)  # warm-up
-        prefill_s = median_seconds(lambda: model(tokens, use_cache=True, logits_to_keep=1))
+        with torch.inference_mode():
+            self.model(self.ids, use_cache=True, logits_to_keep=1)
 
-        def generate():
-            return model.generate(
-                tokens,
-                attention_mask=torch.ones_like(tokens),
-                max_new_tokens=new_tokens,
-                min_new_tokens=new_tokens,
+    def generate(self) -> float:
+        """Seconds per decode step, from the first generated token to the last."""
+        from transformers.generation.streamers import BaseStreamer
+
+        class Clock(BaseStreamer):
+            def __init__(self) -> None:
+                self.times: list[float] = []
+
+            def put(self, value) -> None:  # called with the prompt, then once per new token
+                self.times.append(time.perf_counter())
+
+            def end(self) -> None:
+                self.times.append(time.perf_counter())
+
+        clock = Clock()
+        with torch.inference_mode():
+            out = self.model.generate(
+                self.ids,
+                streamer=clock,
+                attention_mask=torch.ones_like(self.ids),
+                max_new_tokens=self.new_tokens,
+                min_new_tokens=self.new_tokens,
                 do_sample=False,
                 pad_token_id=0,
             )
+        self.tokens = out[0, self.ids.shape[1] :].tolist()
+        return (clock.times[-1] - clock.times[1]) / (len(self.tokens) - 1)
 
-        generate()  # warm-up
-        started = time.perf_counter()
-        out = generate()
-        total = time.perf_counter() - started
+
+def measure(engines: dict, rounds: int) -> dict:
+    """Alternate the engines round by round (the machine's load drifts) and take medians of the
+    prefill seconds and of the seconds per decode step."""
+    prefill_times = {name: [] for name in engines}
+    decode_times = {name: [] for name in engines}
+    for engine in engines.values():  # warm-up
+        engine.prefill()
+        engine.generate()
+    for _ in range(rounds):
+        for name, engine in engines.items():
+            prefill_times[name].append(timed(engine.prefill))
+            decode_times[name].append(engine.generate())
     return {
-        "prefill_s": prefill_s,
-        "decode_s": (total - prefill_s) / (new_tokens - 1),
-        "tokens": out[0, len(ids) :].tolist(),
+        name: {"prefill_s": statistics.median(prefill_times[name]), "decode_s": statistics.median(decode_times[name])}
+        for name in engines
     }
 
 
@@ -114,6 +146,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     parser.add_argument("--new-tokens", type=int, default=128)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating measurement rounds (medians reported)")
     parser.add_argument("--skip-transformers", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -121,24 +154,28 @@ def main() -> None:
 
     tokenizer = ChatTokenizer.from_gguf(embedded_model_path())
     ids = tokenizer.chat_prompt([{"role": "user", "content": PROMPT}])
-    ours = bench_ours(ids, args.new_tokens, args.dtype)
-    ours_rss = peak_rss_mb()
+    engines = {"ours": Ours(ids, args.new_tokens, args.dtype)}
+    engines["ours"].generate()
+    ours_rss = peak_rss_mb()  # before transformers is loaded into the same process
+    if not args.skip_transformers:
+        engines["hf"] = Transformers(ids, args.new_tokens, args.dtype)
+    times = measure(engines, args.rounds)
+    ours = times["ours"]
     result = {
         "model": "SmolLM2-135M-Instruct.Q4_1.gguf (embedded)",
         "dtype": args.dtype,
         "threads": args.threads,
         "prompt_tokens": len(ids),
         "new_tokens": args.new_tokens,
+        "rounds": args.rounds,
         "decode_tok_s": round(1 / ours["decode_s"], 2),
         "prefill_tok_s": round(len(ids) / ours["prefill_s"], 1),
         "peak_rss_mb": round(ours_rss, 1),
     }
     if not args.skip_transformers:
-        theirs = bench_transformers(ids, args.new_tokens, args.dtype)
-        same = next(
-            (i for i, (a, b) in enumerate(zip(ours["tokens"], theirs["tokens"], strict=False)) if a != b),
-            args.new_tokens,
-        )
+        theirs = times["hf"]
+        pairs = zip(engines["ours"].tokens, engines["hf"].tokens, strict=False)
+        same = next((i for i, (a, b) in enumerate(pairs) if a != b), args.new_tokens)
         result |= {
             "hf_decode_tok_s": round(1 / theirs["decode_s"], 2),
             "hf_prefill_tok_s": round(len(ids) / theirs["prefill_s"], 1),

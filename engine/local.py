@@ -35,9 +35,10 @@ class LocalEngine:
         cls, model: str = "embedded", device: str = "auto", dtype: str = "auto", context_window: int | None = None
     ) -> LocalEngine:
         """Load 'embedded' (the bundled SmolLM2-135M), an HF directory, a .gguf file or a hub id."""
-        if device in ("auto", "cpu") and not torch.cuda.is_available():
-            # Both cores for the matmuls; torch's default can undercount in containers.
-            torch.set_num_threads(max(1, len(_available_cpus())))
+        available = len(_available_cpus())
+        if torch.get_num_threads() > available:
+            # torch counts the host's cores; in a container limited to fewer, extra threads only contend.
+            torch.set_num_threads(max(1, available))
         return cls(load_model(model, device, dtype), context_window)
 
     @property

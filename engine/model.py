@@ -156,7 +156,9 @@ class MiniCPMForCausalLM(nn.Module):
         self.rope_sin: torch.Tensor | None = None
 
     def fuse(self) -> MiniCPMForCausalLM:
-        """Concatenate q/k/v and gate/up weights so each layer runs 4 matmuls instead of 7."""
+        """Concatenate q/k/v and gate/up weights so each layer runs 4 matmuls instead of 7 (idempotent)."""
+        if self.model.layers[0].mlp.gate_up_proj is not None:
+            return self
         for layer in self.model.layers:
             layer.self_attn.fuse()
             layer.mlp.fuse()
