@@ -99,8 +99,9 @@ class BatchGeneration:
         self.finished: set[int] = set()
 
     def __iter__(self) -> Iterator[tuple[int, str]]:
-        with torch.inference_mode():
-            yield from self._run()
+        # inference_mode is entered per step, never across a yield: the consumer's code runs between
+        # yields and must not find itself in inference mode.
+        return self._run()
 
     def _run(self) -> Iterator[tuple[int, str]]:
         model, params = self.model, self.params
@@ -111,21 +112,23 @@ class BatchGeneration:
         pads = torch.tensor(pad_counts, device=device) if any(pad_counts) else None
         positions = (torch.arange(length)[None, :] - torch.tensor(pad_counts)[:, None]).clamp(min=0)
         model.setup_caches(batch, length + max(self.max_new))
-        vocab = model.config.vocab_size
-        seen = torch.zeros(batch, vocab, dtype=torch.bool, device=device)
+        seen = torch.zeros(batch, model.config.vocab_size, dtype=torch.bool, device=device)
         if params.repetition_penalty != 1.0:  # the prompt counts as context, its padding does not
             for row, prompt in enumerate(self.prompts):
                 seen[row, torch.tensor(prompt, dtype=torch.long, device=device)] = True
         generators = [self._generator(device) for _ in range(batch)]
-        logits = prefill(model, ids.to(device), positions.to(device), pads, self.chunk)
-        active = [True] * batch
         next_positions = torch.tensor([[len(p)] for p in self.prompts], device=device)  # [B, 1] RoPE positions
+        with torch.inference_mode():
+            logits = prefill(model, ids.to(device), positions.to(device), pads, self.chunk)
+        active = [True] * batch
         for step in range(max(self.max_new)):
-            self._apply_constraints(logits, active)
-            tokens = next_tokens(logits, params, seen, generators)
-            if params.repetition_penalty != 1.0:
-                seen.scatter_(1, tokens[:, None], True)
-            for row, token in enumerate(tokens.tolist()):
+            with torch.inference_mode():
+                self._apply_constraints(logits, active)
+                tokens = next_tokens(logits, params, seen, generators)
+                if params.repetition_penalty != 1.0:
+                    seen.scatter_(1, tokens[:, None], True)
+                sampled = tokens.tolist()
+            for row, token in enumerate(sampled):
                 if active[row]:
                     piece = self._advance(row, token, step)
                     if piece:
@@ -133,8 +136,9 @@ class BatchGeneration:
                     active[row] = row not in self.finished
             if not any(active):
                 break
-            logits = decode_one_token(model, tokens[:, None], next_positions, length + step, pads)
-            next_positions += 1
+            with torch.inference_mode():
+                logits = decode_one_token(model, tokens[:, None], next_positions, length + step, pads)
+                next_positions += 1
         for row, stream in enumerate(self.streams):
             piece = stream.finish()
             self.results[row].text = stream.text

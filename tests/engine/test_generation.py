@@ -220,3 +220,8 @@ def test_schema_through_local_engine_gives_one_valid_constraint_per_row(tiny_eng
         Item.model_validate_json(result.text)
     with pytest.raises(ValueError, match="either schema or grammar"):
         tiny_engine.chat(CONVERSATIONS[0], params, schema=Item, grammar='root ::= "a"')
+
+
+def test_streaming_consumer_is_not_left_in_inference_mode(tiny_engine):
+    for _ in tiny_engine.stream(CONVERSATIONS[0], SamplingParams(max_new_tokens=3)):
+        assert not torch.is_inference_mode_enabled()
