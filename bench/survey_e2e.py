@@ -42,6 +42,7 @@ def main() -> None:
     parser.add_argument("--words", type=int, default=250)
     parser.add_argument("--papers-per-section", type=int, default=8)
     parser.add_argument("--model", default="embedded")
+    parser.add_argument("--batch-sections", action="store_true", help="write all sections in one batch")
     parser.add_argument(
         "--data-dir",
         type=Path,
@@ -62,6 +63,7 @@ def main() -> None:
             "papers_per_section": args.papers_per_section,
             "temperature": 0.7,
             "seed": 0,
+            "batch_sections": args.batch_sections,
         },
     )
     from app.library_factory import open_library
@@ -113,6 +115,7 @@ def main() -> None:
         "citations_resolved_share": round(resolved / len(citations), 4) if citations else None,
         "citations_removed": sum(len(section.removed_citations) for section in survey.sections),
         "tokens_generated": survey.metadata["tokens"].get("completion_tokens", 0),
+        "batch_sections": args.batch_sections,
         "outline_source": survey.metadata["outline_source"],
         "warnings": len(survey.metadata["warnings"]),
         "load_average": [round(x, 2) for x in os.getloadavg()],

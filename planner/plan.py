@@ -9,6 +9,7 @@ silent: the returned ``notes`` say what happened and the workflow reports them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -19,7 +20,15 @@ from pydantic import BaseModel, ValidationError
 
 from engine.types import LLM, Message, SamplingParams
 from planner.prompts import OUTLINE_PROMPT, OUTLINE_REPAIR_PROMPT, PLANNER_SYSTEM, QUERIES_PROMPT, render
-from planner.schema import Outline, OutlineSection, QueryPlan, Subsection, outline_schema, query_plan_schema
+from planner.schema import (
+    Outline,
+    OutlineSection,
+    QueryPlan,
+    Subsection,
+    outline_schema,
+    outline_token_budget,
+    query_plan_schema,
+)
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +198,8 @@ def plan_outline(
     back to :func:`fallback_outline` and says so in the notes.
     """
     usage = Usage()
+    # Room for the longest outline the schema admits, so the JSON is never cut off.
+    params = dataclasses.replace(params, max_new_tokens=outline_token_budget(sections))
     titles = "\n".join(f"- {title}" for title in list(candidate_titles)[:MAX_TITLES_IN_PROMPT])
     messages: list[Message] = [
         {"role": "system", "content": PLANNER_SYSTEM},

@@ -23,11 +23,10 @@ Titles of papers found on this topic:
 
 Plan the body of a survey of these papers with exactly {sections} sections (the introduction and
 the conclusion are written separately, do not include them). For each section give a title, a one
-sentence description, two to four search queries (short keyword phrases) that find its papers, and up
-to three subsections each with a title and a one sentence description. Base the sections on the
-papers listed above. Also give the survey a title.
+sentence description, one or two search queries (short keyword phrases) that find its papers, and up
+to two subsection titles. Base the sections on the papers listed above. Also give the survey a title.
 Answer as JSON with keys "title" and "sections"; each section has "title", "description", "queries"
-and "subsections"; each subsection has "title" and "description"."""
+and "subsections"; each subsection has a "title"."""
 
 OUTLINE_REPAIR_PROMPT = """Your previous answer could not be used: {problem}
 

@@ -48,11 +48,24 @@ class Outline(BaseModel):
 
 # Bounds for constrained decoding: a small model under a bare schema can write an endless
 # list or string until its token budget runs out, which leaves truncated, invalid JSON.
-TITLE_CHARS = 120
-DESCRIPTION_CHARS = 300
-QUERY_CHARS = 80
-MAX_SECTION_QUERIES = 3
-MAX_SUBSECTIONS = 3
+# With these bounds every output the grammar admits fits `outline_token_budget`.
+TITLE_CHARS = 80
+DESCRIPTION_CHARS = 120
+QUERY_CHARS = 50
+MAX_SECTION_QUERIES = 2
+MAX_SUBSECTIONS = 2
+# Tokenizers spend about one token per 2.5 characters on JSON-heavy text; keep a margin.
+CHARS_PER_TOKEN = 2.0
+JSON_OVERHEAD_CHARS = 40
+
+
+def outline_token_budget(sections: int) -> int:
+    """max_new_tokens under which an outline of `sections` sections can never be truncated."""
+    subsection = TITLE_CHARS + JSON_OVERHEAD_CHARS
+    section = (
+        TITLE_CHARS + DESCRIPTION_CHARS + MAX_SECTION_QUERIES * (QUERY_CHARS + 4) + MAX_SUBSECTIONS * subsection
+    ) + 2 * JSON_OVERHEAD_CHARS
+    return int((TITLE_CHARS + JSON_OVERHEAD_CHARS + sections * section) / CHARS_PER_TOKEN) + 16
 
 
 def _text(max_length: int, description: str) -> dict:
@@ -72,9 +85,9 @@ def query_plan_schema(count: int) -> dict:
 
 def outline_schema(sections: int) -> dict:
     """JSON schema of an :class:`Outline` with exactly `sections` sections and bounded fields."""
-    subsection = _object(
-        {"title": _text(TITLE_CHARS, "heading"), "description": _text(DESCRIPTION_CHARS, "what it covers")}
-    )
+    # Subsections are asked for by title only: the writer needs no more, and every character
+    # the model must write costs time on a small CPU model.
+    subsection = _object({"title": _text(TITLE_CHARS, "heading of the subsection")})
     section = _object(
         {
             "title": _text(TITLE_CHARS, "heading of the section"),
