@@ -19,6 +19,7 @@ import numpy as np
 
 from retriever.arxiv_api import ResultsClient, ingest_arxiv
 from retriever.embeddings import DEFAULT_MODEL, Backend, Embedder, load_embedder, resolve_model
+from retriever.errors import EmbeddingError
 from retriever.fusion import reciprocal_rank_fusion
 from retriever.index import VectorIndex, choose_index_type
 from retriever.ingest import IngestReport, SnapshotFilter, ingest_lines
@@ -125,7 +126,7 @@ class Library:
         if self._embedder is None:
             self._embedder = self._embedder_factory()
             if self._embedder.name != self.model_name:
-                raise ValueError(f"embedder {self._embedder.name!r} is not the library's model {self.model_name!r}")
+                raise EmbeddingError(f"embedder {self._embedder.name!r} is not the library's model {self.model_name!r}")
         return self._embedder
 
     def _loaded_index(self) -> VectorIndex | None:
