@@ -25,7 +25,7 @@ from langgraph.types import Send, interrupt
 from app.events import EventEmitter
 from app.outputs import write_outputs
 from app.settings import GenerateSettings
-from app.state import SectionTask, SurveyState, section_key
+from app.state import SectionTask, SurveyState, section_key, stage_seconds
 from engine.types import LLM, SamplingParams
 from planner import Outline, plan_outline, plan_queries
 from retriever.types import Paper, Retriever
@@ -80,17 +80,17 @@ def _planning_params(options: dict[str, Any]) -> SamplingParams:
 
 
 def _timed(name: str, stage: str, deps: GraphDeps):
-    """Wrap a node: start/finish events, its seconds added to `timings[stage]`."""
+    """Wrap a node: start/finish events, its [stage, start, end] span recorded."""
 
     def decorate(node):
         @functools.wraps(node)
         def run(state):
             section = int(state["key"]) if "key" in state else None
             deps.emitter.emit("node_started", node=name, section=section)
-            started = time.perf_counter()
+            started_at, started = time.time(), time.perf_counter()
             update = node(state) or {}
             seconds = time.perf_counter() - started
-            update["timings"] = {stage: seconds}
+            update["spans"] = [[stage, started_at, started_at + seconds]]
             deps.emitter.emit("node_finished", node=name, section=section, seconds=round(seconds, 3))
             return update
 
@@ -418,7 +418,7 @@ def survey_from_state(state: SurveyState) -> Survey:
         },
         "outline_source": state.get("outline_source"),
         "warnings": state.get("warnings", []),
-        "timings_s": {stage: round(seconds, 3) for stage, seconds in state.get("timings", {}).items()},
+        "timings_s": {stage: round(seconds, 3) for stage, seconds in stage_seconds(state.get("spans", [])).items()},
         "tokens": {kind: int(count) for kind, count in state.get("tokens", {}).items()},
         "created_at": options.get("created_at"),
     }

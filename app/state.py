@@ -20,16 +20,35 @@ def merge_sections(left: dict[str, dict] | None, right: dict[str, dict] | None) 
 
 
 def add_numbers(left: dict[str, float] | None, right: dict[str, float] | None) -> dict[str, float]:
-    """Per-key sums (seconds per stage, tokens per kind)."""
+    """Per-key sums (tokens per kind)."""
     total = dict(left or {})
     for key, value in (right or {}).items():
         total[key] = total.get(key, 0) + value
     return total
 
 
+def stage_seconds(spans: list[list]) -> dict[str, float]:
+    """Wall-clock seconds per stage from node spans ``[stage, start, end]`` (epoch seconds):
+    the length of the union of each stage's spans, so that section workers running side by
+    side (or waiting for the model in turn) count once, and the gap of a resumed run not at all."""
+    by_stage: dict[str, list[tuple[float, float]]] = {}
+    for stage, start, end in spans:
+        by_stage.setdefault(stage, []).append((start, end))
+    seconds = {}
+    for stage, intervals in by_stage.items():
+        total, covered_to = 0.0, float("-inf")
+        for start, end in sorted(intervals):
+            if end > covered_to:
+                total += end - max(start, covered_to)
+                covered_to = end
+        seconds[stage] = total
+    return seconds
+
+
 class SurveyState(TypedDict, total=False):
     """One run. `options` are the settings it was started with (kept so a resume writes
-    the same survey); `sections` is keyed by the section's zero-padded index."""
+    the same survey); `sections` is keyed by the section's zero-padded index; `spans` holds
+    each node's [stage, start, end] for :func:`stage_seconds`."""
 
     run_id: str
     topic: str
@@ -41,7 +60,7 @@ class SurveyState(TypedDict, total=False):
     sections: Annotated[dict[str, dict], merge_sections]
     frame: dict[str, Any]
     warnings: Annotated[list[str], operator.add]
-    timings: Annotated[dict[str, float], add_numbers]
+    spans: Annotated[list[list], operator.add]
     tokens: Annotated[dict[str, float], add_numbers]
     output_dir: str
 

@@ -188,3 +188,10 @@ def test_batched_section_writing_uses_one_call_and_still_checks_citations(settin
     for section in survey.sections:
         assert section.citations and set(section.citations) <= set(section.papers)
     assert survey.unresolved_citations == []
+
+
+def test_stage_seconds_counts_overlapping_workers_once_and_skips_gaps():
+    from app.state import stage_seconds
+
+    spans = [["write", 0, 10], ["write", 2, 12], ["write", 100, 105], ["plan", 0, 1], ["plan", 1, 3]]
+    assert stage_seconds(spans) == {"write": 17, "plan": 3}
