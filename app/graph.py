@@ -206,7 +206,9 @@ def build_graph(deps: GraphDeps, checkpointer) -> Any:
     @_timed("retrieve_section", "retrieve", deps)
     def retrieve_section(task: SectionTask) -> dict:
         section, keep = task["section"], task["options"]["papers_per_section"]
-        queries = [section["title"], *section.get("queries", [])]
+        # The topic with the title keeps a section's search on topic even when the model's
+        # own queries for it are poor.
+        queries = [f"{task['topic']} {section['title']}", *section.get("queries", [])]
         hits = deps.retriever.search_many(queries, k=keep * SECTION_OVERFETCH)
         candidate_ids = [record["id"] for record in task["candidates"]]
         papers = rerank([hit.paper for hit in hits], candidate_ids, keep)

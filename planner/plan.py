@@ -154,6 +154,15 @@ def fallback_outline(topic: str, sections: int) -> Outline:
     return Outline(title=f"A Survey of {topic}", sections=outline_sections)
 
 
+# Template text a weak model copies instead of content ("Title 1", "Subsection 2", "query_3").
+_PLACEHOLDER = re.compile(r"^(survey |section |subsection |title |query |heading |keyword )*[_\s#]*\d*$", re.IGNORECASE)
+
+
+def is_placeholder(text: str) -> bool:
+    """Whether `text` is template filler rather than content."""
+    return bool(_PLACEHOLDER.match(text.strip().replace("_", " ")))
+
+
 def repair_outline(outline: Outline, topic: str, sections: int) -> tuple[Outline, list[str]]:
     """Fix, without the model, what makes an outline unusable: blank or duplicate section
     titles, missing queries, too many sections. Returns the outline and notes of each fix;
@@ -163,11 +172,11 @@ def repair_outline(outline: Outline, topic: str, sections: int) -> tuple[Outline
     seen: set[str] = set()
     for section in outline.sections:
         title = " ".join(section.title.split()).strip(" #*")
-        if not title or title.lower() in seen:
-            notes.append(f"dropped a section with a blank or repeated title {section.title!r}")
+        if not title or title.lower() in seen or is_placeholder(title):
+            notes.append(f"dropped a section with a blank, repeated or placeholder title {section.title!r}")
             continue
         seen.add(title.lower())
-        queries = _unique([_clean_query(q) for q in section.queries if q.strip()])
+        queries = _unique([_clean_query(q) for q in section.queries if q.strip() and not is_placeholder(q)])
         if not queries:
             queries = [f"{topic} {title}"]
             notes.append(f"section {title!r} had no search queries; using its title")

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 # Tokens kept free for the chat template's special tokens and tokenizer disagreement.
 TEMPLATE_MARGIN_TOKENS = 64
 TOKENS_PER_WORD = 1.6
+_PREAMBLE = re.compile(r"^\s*(sure|certainly|here is|here's|below is)\b.*:\s*$", re.IGNORECASE)
 _TRAILING_REFERENCES = re.compile(r"\n#+\s*(references|bibliography)\b.*\Z", re.IGNORECASE | re.DOTALL)
 
 
@@ -84,9 +85,10 @@ def build_section_messages(
 
 
 def clean_section_text(text: str, title: str) -> str:
-    """Model output as section body: no repeated title heading, no reference list."""
+    """Model output as section body: no repeated title heading, no chatty preamble
+    ("Here is the introduction:"), no reference list."""
     lines = text.strip().splitlines()
-    while lines and (not lines[0].strip() or _is_title_line(lines[0], title)):
+    while lines and (not lines[0].strip() or _is_title_line(lines[0], title) or _PREAMBLE.match(lines[0])):
         lines.pop(0)
     body = "\n".join(lines).strip()
     return _TRAILING_REFERENCES.sub("", body).strip()

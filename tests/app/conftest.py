@@ -197,7 +197,7 @@ class ScriptedLLM:
             return self.outlines.pop(0) if len(self.outlines) > 1 else self.outlines[0]
         if name == "SupportVerdict":
             self.calls.append(("support", ""))
-            return json.dumps({"supported": "agents" not in prompt, "rewrite": ""})
+            return json.dumps({"supported": "section agents" not in prompt.lower(), "rewrite": ""})
         title = SECTION_TITLE.search(prompt)
         if title:
             self.calls.append(("section", title.group(1)))

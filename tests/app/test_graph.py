@@ -110,8 +110,11 @@ def test_support_check_drops_unsupported_sentences(settings, retriever, make_llm
     settings = settings.model_copy(update={"generate": settings.generate.model_copy(update={"check_support": True})})
     outcome = start(settings, make_llm(), retriever)
     agents = outcome.survey.sections[3]
-    assert agents.support_checks and all(c["action"] == "dropped" for c in agents.support_checks)
-    assert agents.citations == []
+    # The scripted judge rejects exactly the sentences that name "section agents".
+    for check in agents.support_checks:
+        assert check["action"] == ("dropped" if "section agents" in check["sentence"] else "kept")
+    assert any(c["action"] == "dropped" for c in agents.support_checks)
+    assert "Work on section agents" not in agents.text and "Later studies" in agents.text
     assert all(c["action"] == "kept" for s in outcome.survey.sections[:3] for c in s.support_checks)
 
 

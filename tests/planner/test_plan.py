@@ -33,7 +33,8 @@ class Replies:
 
 def outline_json(count: int, **overrides) -> str:
     sections = [
-        {"title": f"Part {i}", "description": "what it covers", "queries": [f"query {i}"], "subsections": []} for i in range(count)
+        {"title": f"Part {i}", "description": "what it covers", "queries": [f"graph learning aspect {i}"], "subsections": []}
+        for i in range(count)
     ]
     return json.dumps({"title": "T", "sections": sections, **overrides})
 
@@ -95,3 +96,18 @@ def test_planning_schemas_are_bounded_and_compile_for_constrained_decoding():
     for candidate in (schema, query_plan_schema(5)):
         xgr.Grammar.from_json_schema(json.dumps(candidate))
     validate(json.loads(outline_json(3, title="A Survey")), schema)
+
+
+def test_placeholder_outlines_are_not_accepted():
+    from planner.plan import is_placeholder
+
+    assert is_placeholder("Title 1") and is_placeholder("query_2") and is_placeholder("Subsection 3")
+    assert not is_placeholder("Reward modelling") and not is_placeholder("RLHF 2")
+    filler = json.dumps(
+        {
+            "title": "A Survey",
+            "sections": [{"title": f"Title {i}", "description": "", "queries": [f"query_{i}"]} for i in range(3)],
+        }
+    )
+    result = plan_outline(Replies(filler), "graph neural networks", ["a"], 3, PARAMS)
+    assert result.source == "fallback"

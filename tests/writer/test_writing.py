@@ -100,3 +100,7 @@ def test_support_check_keeps_rewrites_and_drops_in_one_batch():
     assert judge.batches == [3]
     assert [c["action"] for c in result.checks] == ["kept", "rewritten", "dropped"]
     assert result.text == "### Part\nFirst claim [arXiv:2503.00001]. Softer claim [arXiv:2503.00002]. No citation here."
+
+
+def test_clean_section_text_drops_a_chatty_preamble():
+    assert clean_section_text("Here is the introduction to the survey:\nReal text.", "introduction") == "Real text."
