@@ -30,7 +30,7 @@ from kernels.infllmv2.attention import infllmv2_decode
 from kernels.infllmv2.compress import append_compressed_keys, compress_keys
 from kernels.infllmv2.config import SparseConfig
 from kernels.infllmv2.select import decode_select, prefill_block_scores, prefill_select, topk_blocks, torch_topk_blocks
-from kernels.infllmv2.sparse import block_sparse_decode, block_sparse_prefill
+from kernels.infllmv2.sparse import block_sparse_decode, block_sparse_prefill, block_sparse_prefill_split
 
 N_HEADS, N_KV, DIM = 32, 2, 128
 CONFIG = SparseConfig()
@@ -76,23 +76,24 @@ def dense_prefill_ms(q, k, v, rep):
     return min(gqa, expanded), {"sdpa_gqa_ms": gqa, "sdpa_expanded_ms": expanded}
 
 
-def prefill_row(n: int, log, correlated: bool = False, tiles=(1, 4, 8)) -> dict:
+def prefill_row(n: int, log, correlated: bool = False, tiles=(1, 4), splits=((8, 1), (16, 1), (8, 4))) -> dict:
     q, k, v = make_inputs(n, correlated)
     cu = torch.tensor([0, n], device="cuda", dtype=torch.int32)
     rep = 300 if n <= 32768 else 1500
     n_cols = triton.cdiv(n, CONFIG.block_size)
 
-    def select():
+    def select(scored_only=False):
         c1 = compress_keys(k, cu, n, CONFIG)
-        return prefill_select(q, c1, cu, cu, n, n, CONFIG)
+        return prefill_select(q, c1, cu, cu, n, n, CONFIG, scored_only=scored_only)
 
-    selected = select()
-    row = {"context": n, "queries": "correlated" if correlated else "random", "selection_ms": bench_ms(select, rep)}
+    selected, scored = select(), select(True)
+    row = {"context": n, "queries": "correlated" if correlated else "random"}
+    row["selection_ms"] = bench_ms(lambda: select(True), rep)  # the split path's; the full list costs the same
     if not correlated:
         c1 = compress_keys(k, cu, n, CONFIG)
         chunks = [(start, min(n, start + 16384)) for start in range(0, n, 16384)]
         row["compress_ms"] = bench_ms(lambda: compress_keys(k, cu, n, CONFIG), rep)
-        for rows, per_step in ((128, 16), (64, 16), (128, 32)):
+        for rows, per_step in ((128, 16), (128, 32)):
             row[f"scores_r{rows}_b{per_step}_ms"] = bench_ms(
                 lambda rows=rows, per_step=per_step: [
                     prefill_block_scores(q, c1, cu, cu, n, n_cols, chunk, CONFIG, rows, per_step) for chunk in chunks
@@ -101,16 +102,28 @@ def prefill_row(n: int, log, correlated: bool = False, tiles=(1, 4, 8)) -> dict:
             )
         keys = prefill_block_scores(q, c1, cu, cu, n, n_cols, chunks[-1], CONFIG)
         row["topk_triton_ms"] = bench_ms(lambda: topk_blocks(keys, CONFIG.selected_blocks), rep) * len(chunks)
-        row["topk_torch_ms"] = bench_ms(lambda: torch_topk_blocks(keys, CONFIG.selected_blocks, sort=True), rep) * len(
+        row["topk_torch_ms"] = bench_ms(lambda: topk_blocks(keys, CONFIG.selected_blocks, use_kernel=False), rep) * len(
             chunks
         )
+        assert torch.equal(topk_blocks(keys, CONFIG.selected_blocks), torch_topk_blocks(keys, 96, sort=True))
     for tile in tiles:
         row[f"sparse_tile{tile}_ms"] = bench_ms(
             lambda tile=tile: block_sparse_prefill(q, k, v, selected, cu, cu, n, CONFIG, tile_tokens=tile), rep
         )
-    best_tile = min(tiles, key=lambda tile: row[f"sparse_tile{tile}_ms"])
-    row["sparse_tile"] = best_tile
-    row["sparse_ms"] = row[f"sparse_tile{best_tile}_ms"]
+    for window, tile in splits:
+        row[f"split_w{window}_t{tile}_ms"] = bench_ms(
+            lambda window=window, tile=tile: block_sparse_prefill_split(
+                q, k, v, scored, cu, cu, n, CONFIG, window_tokens=window, tile_tokens=tile
+            ),
+            rep,
+        )
+    variants = [f"sparse_tile{tile}" for tile in tiles] + [f"split_w{w}_t{t}" for w, t in splits]
+    best = min(variants, key=lambda name: row[f"{name}_ms"])
+    row["sparse_variant"] = best
+    row["sparse_ms"] = row[f"{best}_ms"]
+    split_out = block_sparse_prefill_split(q, k, v, scored, cu, cu, n, CONFIG)
+    one_pass = block_sparse_prefill(q, k, v, selected, cu, cu, n, CONFIG, tile_tokens=1)
+    row["split_vs_one_pass_max_abs"] = float((split_out.float() - one_pass.float()).abs().max())
     row["total_ms"] = row["selection_ms"] + row["sparse_ms"]
     row["dense_sdpa_ms"], variants = dense_prefill_ms(q, k, v, rep * 2)
     row.update(variants)
@@ -154,14 +167,17 @@ def decode_row(n: int, log) -> dict:
 
     n_blocks = triton.cdiv(n, CONFIG.block_size)
 
-    def step_triton_topk():
-        selected = decode_select(q, c1_cache, lengths, n_blocks, CONFIG)
+    def step_torch_topk():  # the earlier default: torch.topk over the selection keys
+        selected = decode_select(q, c1_cache, lengths, n_blocks, CONFIG, as_keys=True)
         return block_sparse_decode(q, k_cache, v_cache, lengths, selected, CONFIG)
 
     selected = decode_select(q, c1_cache, lengths, n_blocks, CONFIG)
     row = {"context": n, "eager_ms": bench_ms(step, 200)}
     row["sparse_graph_ms"] = bench_ms(graphed(step).replay, 200)
-    row["graph_triton_topk_ms"] = bench_ms(graphed(step_triton_topk).replay, 200)
+    row["graph_torch_topk_ms"] = bench_ms(graphed(step_torch_topk).replay, 200)
+    row["graph_select_ms"] = bench_ms(
+        graphed(lambda: decode_select(q, c1_cache, lengths, n_blocks, CONFIG)).replay, 200
+    )
     row["graph_select_keys_ms"] = bench_ms(
         graphed(lambda: decode_select(q, c1_cache, lengths, n_blocks, CONFIG, as_keys=True)).replay, 200
     )
@@ -175,7 +191,6 @@ def decode_row(n: int, log) -> dict:
     row["sdpa_expanded_ms"] = bench_ms(graphed(lambda: sdpa(qt, ke, ve, False)).replay, 200)
     row["dense_sdpa_ms"] = min(row["sdpa_gqa_ms"], row["sdpa_expanded_ms"])  # bytes below count HKV heads
     row["dense_triton_ms"] = bench_ms(graphed(lambda: flash_attention_decode(q, k_cache, v_cache, lengths)).replay, 200)
-    row["sparse_graph_ms"] = min(row["sparse_graph_ms"], row["graph_triton_topk_ms"])
     row["speedup"] = row["dense_sdpa_ms"] / row["sparse_graph_ms"]
     sparse_bytes = (CONFIG.selected_blocks * CONFIG.block_size * 2 + c1_cache.shape[1]) * N_KV * DIM * 2
     row["sparse_gbps"] = sparse_bytes / row["sparse_graph_ms"] / 1e6
@@ -203,7 +218,9 @@ def main() -> None:
         "triton": triton.__version__,
         "shape": {"batch": 1, "hq": N_HEADS, "hkv": N_KV, "d": DIM, "dtype": "bfloat16"},
         "prefill": [prefill_row(n, log) for n in args.lengths],
-        "prefill_correlated": [prefill_row(max(args.lengths), log, correlated=True, tiles=(1, 4, 8, 16))],
+        "prefill_correlated": [
+            prefill_row(max(args.lengths), log, correlated=True, tiles=(4, 8), splits=((8, 1), (8, 4), (16, 4)))
+        ],
         "decode": [decode_row(n, log) for n in args.lengths],
     }
     result["seconds"] = round(time.time() - start, 1)

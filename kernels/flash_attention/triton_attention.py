@@ -32,6 +32,9 @@ def _tile_attention_kernel(
     list_ptr,
     bits_ptr,
     count_ptr,
+    lse_ptr,
+    state_o_ptr,
+    state_lse_ptr,
     scale_log2,
     dense_len,
     list_len,
@@ -55,6 +58,11 @@ def _tile_attention_kernel(
     ROWS: tl.constexpr,
     BLOCK_N: tl.constexpr,
     SPARSE: tl.constexpr,
+    WINDOW: tl.constexpr = False,
+    INIT_BLOCKS: tl.constexpr = 0,
+    LOCAL_BLOCKS: tl.constexpr = 0,
+    LSE_OUT: tl.constexpr = False,
+    STATE_IN: tl.constexpr = False,
 ):
     i_tile, i_b, i_hk = tl.program_id(0), tl.program_id(1), tl.program_id(2)
     q_start = tl.load(cu_q_ptr + i_b)
@@ -89,14 +97,36 @@ def _tile_attention_kernel(
             n_listed = list_len
         else:
             n_listed = tl.load(count_ptr + (q_start + i_tile).to(tl.int64) * stride_ct + i_hk * stride_ch)
-        n_iter = tl.where(use_list, n_listed, n_iter)
+        n_dense = n_iter
+        if STATE_IN:  # after a WINDOW pass a dense sequence is complete: nothing is left to add
+            n_dense = 0
+        n_iter = tl.where(use_list, n_listed, n_dense)
+    if WINDOW:  # the init blocks, then the window of every token of the tile; no lists
+        use_win = k_len >= dense_len
+        own = pos // BLOCK_N  # [ROWS]
+        b_last = last_pos // BLOCK_N
+        n_init = tl.minimum(INIT_BLOCKS, b_last + 1)
+        w_start = tl.maximum(INIT_BLOCKS, (k_len - q_len + t0) // BLOCK_N - LOCAL_BLOCKS)
+        n_iter = tl.where(use_win, n_init + tl.maximum(b_last - w_start + 1, 0), n_iter)
 
-    m_i = tl.full([ROWS], -1.0e30, dtype=tl.float32)
-    l_i = tl.zeros([ROWS], dtype=tl.float32)
-    acc = tl.zeros([ROWS, BLOCK_D], dtype=tl.float32)
+    o_qh = o_qt * (stride_ot // stride_oh) + o_h  # [ROWS] row of the fp32 states ([Tq, HQ] layout)
+    if STATE_IN:  # continue the softmax of an earlier pass: (m, l, acc) = (its lse, 1, its output)
+        s_lse = tl.load(state_lse_ptr + o_qh, mask=m_row, other=float("-inf"))
+        m_i = tl.where(s_lse > float("-inf"), s_lse, -1.0e30)
+        l_i = tl.where(s_lse > float("-inf"), 1.0, 0.0)
+        acc = tl.load(
+            state_o_ptr + o_qh[:, None] * HEAD_DIM + o_d[None, :], mask=m_row[:, None] & m_d[None, :], other=0.0
+        )
+    else:
+        m_i = tl.full([ROWS], -1.0e30, dtype=tl.float32)
+        l_i = tl.zeros([ROWS], dtype=tl.float32)
+        acc = tl.zeros([ROWS, BLOCK_D], dtype=tl.float32)
     for u in range(0, n_iter):
         blk = u
         m_use = m_row
+        if WINDOW:
+            blk = tl.where(use_win & (u >= n_init), w_start + u - n_init, u)
+            m_use = m_row & ((blk < INIT_BLOCKS) | (blk >= own - LOCAL_BLOCKS) | (k_len < dense_len))
         if SPARSE:
             listed = tl.load(list_ptr + o_list + u, mask=use_list, other=0)
             if TILE_T == 1:
@@ -128,6 +158,9 @@ def _tile_attention_kernel(
         acc = acc * alpha[:, None] + tl.dot(b_p.to(b_v.dtype), b_v)
         m_i = m_new
     acc = acc / tl.where(l_i > 0, l_i, 1.0)[:, None]
+    if LSE_OUT:  # log2-domain normaliser, for a later STATE_IN pass
+        lse = tl.where(l_i > 0, m_i + tl.log2(tl.where(l_i > 0, l_i, 1.0)), float("-inf"))
+        tl.store(lse_ptr + o_qh, lse, mask=m_row)
     p_o = o_ptr + o_qt[:, None] * stride_ot + o_h[:, None] * stride_oh + o_d[None, :]
     tl.store(p_o, acc.to(o_ptr.dtype.element_ty), mask=m_row[:, None] & m_d[None, :])
 
@@ -276,7 +309,10 @@ def tile_attention(
     counts: torch.Tensor | None = None,
     dense_len: int = 0,
     scale: float | None = None,
-) -> torch.Tensor:
+    window: tuple[int, int] | None = None,
+    state: tuple[torch.Tensor, torch.Tensor] | None = None,
+    lse_out: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Launch the prefill kernel; dense when `blocks` is None, else per-tile block lists.
 
     q [Tq, HQ, D], k and v [Tk, HKV, D] (token strides free, last dim contiguous).
@@ -285,13 +321,22 @@ def tile_attention(
     is 1); bits [Tq, HKV, U] int32: bit i set when token t0 + i of the tile uses the block
     (unused when tile_tokens is 1); counts [Tq, HKV] int32: entries per list (likewise).
     Sequences whose key length is below dense_len ignore the lists and attend densely.
+    window = (init_blocks, local_blocks), without blocks: each token attends to the blocks
+    before init_blocks and to its own block and the local_blocks before it (InfLLM v2's
+    forced blocks), read once per tile. lse_out: return (out fp32, lse [Tq, HQ] fp32, log2
+    domain), a partial result; state = such a pair from a window pass: continue its softmax
+    over the listed blocks (sequences below dense_len, already complete, only copy it).
     """
     _, n_heads, dim = q.shape
     n_kv = k.shape[1]
     group = n_heads // n_kv
     group_pad = _pow2(group)
     rows = _pow2(tile_tokens * group_pad, 16)
-    out = torch.empty_like(q)
+    out = torch.empty(q.shape, device=q.device, dtype=torch.float32 if lse_out else q.dtype)
+    lse = torch.empty(q.shape[:2], device=q.device, dtype=torch.float32) if lse_out else out
+    if state is not None:
+        assert state[0].is_contiguous() and state[1].is_contiguous() and state[0].shape == q.shape
+    state_o, state_lse = state if state is not None else (out, out)
     sparse = blocks is not None
     if not sparse:
         blocks = bits = counts = cu_seqlens_q  # placeholders, never read
@@ -315,6 +360,9 @@ def tile_attention(
         blocks,
         bits,
         counts,
+        lse,
+        state_o,
+        state_lse,
         scale * LOG2E,
         dense_len,
         list_len,
@@ -336,10 +384,15 @@ def tile_attention(
         ROWS=rows,
         BLOCK_N=block_n,
         SPARSE=sparse,
+        WINDOW=window is not None,
+        INIT_BLOCKS=window[0] if window else 0,
+        LOCAL_BLOCKS=window[1] if window else 0,
+        LSE_OUT=lse_out,
+        STATE_IN=state is not None,
         num_warps=4 if rows * _pow2(dim) <= 64 * 128 else 8,
         num_stages=2,
     )
-    return out
+    return (out, lse) if lse_out else out
 
 
 def split_decode_attention(

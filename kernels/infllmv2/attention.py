@@ -18,7 +18,7 @@ from kernels.flash_attention.attention import flash_attention_prefill
 from kernels.infllmv2.compress import compress_keys
 from kernels.infllmv2.config import SparseConfig
 from kernels.infllmv2.select import decode_select, prefill_select
-from kernels.infllmv2.sparse import block_sparse_decode, block_sparse_prefill
+from kernels.infllmv2.sparse import block_sparse_decode, block_sparse_prefill, block_sparse_prefill_split
 
 
 def infllmv2_prefill(
@@ -31,6 +31,7 @@ def infllmv2_prefill(
     max_seqlen_q: int | None = None,
     max_seqlen_k: int | None = None,
     tile_tokens: int = 4,
+    window_tokens: int | None = None,
 ) -> torch.Tensor:
     """Causal InfLLM v2 attention over a varlen batch (dense for contexts below dense_len).
 
@@ -39,10 +40,15 @@ def infllmv2_prefill(
     cu_seqlens [B + 1] int32 cumulative query lengths; cu_seqlens_k [B + 1] int32 cumulative
     key lengths when a sequence has history (its queries are then its last keys; default
     cu_seqlens); max_seqlen_q and max_seqlen_k bound the lengths (read from the cu_seqlens,
-    a host synchronization, when not given); tile_tokens: queries per attention tile (1 or a
-    power of two up to 32; 4, the default, was fastest at every length measured on an H200,
-    and gains most when neighbouring queries pick the same blocks). Returns [Tq, HQ, D] in
-    q's dtype.
+    a host synchronization, when not given). window_tokens: queries per tile of the pass over
+    the forced blocks (init and local window, shared by neighbours), then tile_tokens queries
+    per tile of the pass over the blocks picked by score (sparse.block_sparse_prefill_split);
+    window_tokens=None: one pass over the whole selection, tile_tokens a tile
+    (sparse.block_sparse_prefill). tile_tokens is 1 or a power of two up to 32; more than
+    one gains only when neighbouring queries pick the same blocks. On an H200 at 128K
+    (bench/RESULTS.md) the default, one pass with tile_tokens=4, took 59 ms with correlated
+    queries (as in text) against 80 for window_tokens=8, tile_tokens=1; with random queries
+    105 against 85. Returns [Tq, HQ, D] in q's dtype.
     """
     cu_seqlens_k = cu_seqlens if cu_seqlens_k is None else cu_seqlens_k
     if max_seqlen_q is None:
@@ -52,7 +58,12 @@ def infllmv2_prefill(
     if max_seqlen_k < config.dense_len:
         return flash_attention_prefill(q, k, v, cu_seqlens, cu_seqlens_k, max_seqlen_q)
     c1 = compress_keys(k, cu_seqlens_k, max_seqlen_k, config)
-    selected = prefill_select(q, c1, cu_seqlens, cu_seqlens_k, max_seqlen_q, max_seqlen_k, config)
+    split = window_tokens is not None
+    selected = prefill_select(q, c1, cu_seqlens, cu_seqlens_k, max_seqlen_q, max_seqlen_k, config, scored_only=split)
+    if split:
+        return block_sparse_prefill_split(
+            q, k, v, selected, cu_seqlens, cu_seqlens_k, max_seqlen_q, config, window_tokens, tile_tokens
+        )
     return block_sparse_prefill(q, k, v, selected, cu_seqlens, cu_seqlens_k, max_seqlen_q, config, tile_tokens)
 
 
@@ -72,5 +83,5 @@ def infllmv2_decode(
     shorter than dense_len attend densely. Returns [B, HQ, D] in q's dtype.
     """
     n_blocks = triton.cdiv(k_cache.shape[1], config.block_size)
-    selected = decode_select(q, c1_cache, lengths, n_blocks, config, as_keys=True)
+    selected = decode_select(q, c1_cache, lengths, n_blocks, config)
     return block_sparse_decode(q, k_cache, v_cache, lengths, selected, config)

@@ -4,9 +4,11 @@ max-pooling, then top-k.
 Prefill: a program scores TILE_T query tokens times the G heads of one KV head against all
 compressed keys in two passes (the softmax normaliser, then the probabilities summed over
 the group and max-pooled to blocks), so the query-by-kernel matrix never leaves registers;
-block scores go to a buffer for one chunk of queries at a time and torch.topk picks from it.
+block scores go to a buffer for one chunk of queries at a time and the top-k kernel (a
+bisection on the score bits per row, no sort) picks from it.
 Decode: the kernels are split across programs (one query would leave the GPU idle): one
-kernel writes the logits and per-split softmax statistics, the next pools them to blocks.
+kernel writes the logits and per-split softmax statistics, the next pools them to blocks,
+and the same top-k kernel picks.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from kernels.infllmv2.config import SparseConfig
 LOG2E = 1.4426950408889634
 BIG = 2**31 - 1
 BIG_IN_KERNEL: tl.constexpr = tl.constexpr(BIG)  # kernels may read module constants only as constexpr
+INF_BITS: tl.constexpr = tl.constexpr(0x7F800000)  # fp32 +inf as int32: a forced block
 
 
 @triton.jit
@@ -252,28 +255,50 @@ def _decode_pool_kernel(
 def _topk_kernel(
     keys_ptr,
     out_ptr,
+    n_y,
     n_cols,
     stride_kx,
     stride_ky,
     stride_ox,
     stride_oy,
     K: tl.constexpr,
+    K_OUT: tl.constexpr,
+    SKIP_FORCED: tl.constexpr,
+    ROWS: tl.constexpr,
     BLOCK: tl.constexpr,
     BLOCK_K: tl.constexpr,
 ):
+    # Per row, a bisection on the score bits (the keys' high halves: >= 0 for scores >= 0 and
+    # +inf, < 0 for -inf and padding) for the k-th largest score T; then every block above T
+    # and, of those equal to T, the lowest-indexed ones that fill the k slots (ties to the
+    # lower block). ROWS rows of one x at a time.
     i_x, i_y = tl.program_id(0), tl.program_id(1)
+    o_y = i_y * ROWS + tl.arange(0, ROWS)
+    m_y = o_y < n_y
     o_c = tl.arange(0, BLOCK)
-    p_key = keys_ptr + i_x.to(tl.int64) * stride_kx + i_y.to(tl.int64) * stride_ky + o_c
-    b_key = tl.load(p_key, mask=o_c < n_cols, other=-1)  # [BLOCK] int64, < 0: excluded
-    ordered = tl.sort(b_key, 0, descending=True)
-    kth = tl.sum(tl.where(o_c == K - 1, ordered, 0), 0)  # keys are distinct: exactly K reach it
-    chosen = (b_key >= kth) & (b_key >= 0)
-    count = tl.sum(chosen.to(tl.int32), 0)
-    slot = tl.cumsum(chosen.to(tl.int32), 0) - 1  # ascending block ids, as column order
-    p_out = out_ptr + i_x.to(tl.int64) * stride_ox + i_y.to(tl.int64) * stride_oy
-    tl.store(p_out + slot, o_c, mask=chosen)
+    p_key = keys_ptr + i_x.to(tl.int64) * stride_kx + o_y.to(tl.int64)[:, None] * stride_ky + o_c[None, :]
+    b_key = tl.load(p_key, mask=m_y[:, None] & (o_c < n_cols)[None, :], other=-1)  # [ROWS, BLOCK] int64
+    bits = (b_key >> 32).to(tl.int32)
+    lo = tl.zeros([ROWS], dtype=tl.int32)  # count(bits >= lo) >= K, unless fewer than K are valid
+    hi = tl.full([ROWS], INF_BITS + 1, dtype=tl.int32)  # count(bits >= hi) < K
+    for _ in tl.static_range(31):  # the span [0, 2^31) halves a round
+        mid = lo + (hi - lo) // 2
+        enough = tl.sum((bits >= mid[:, None]).to(tl.int32), 1) >= K
+        lo = tl.where(enough, mid, lo)
+        hi = tl.where(enough, hi, mid)
+    above = bits > lo[:, None]
+    tie = bits == lo[:, None]
+    need = K - tl.sum(above.to(tl.int32), 1)
+    chosen = above | (tie & (tl.cumsum(tie.to(tl.int32), 1) <= need[:, None]))
+    if SKIP_FORCED:
+        chosen = chosen & (bits != INF_BITS)
+    count = tl.sum(chosen.to(tl.int32), 1)
+    slot = tl.cumsum(chosen.to(tl.int32), 1) - 1  # ascending block ids, as column order
+    p_out = out_ptr + i_x.to(tl.int64) * stride_ox + o_y.to(tl.int64)[:, None] * stride_oy
+    tl.store(p_out + slot, o_c[None, :] + tl.zeros([ROWS, BLOCK], dtype=tl.int32), mask=chosen & (slot < K_OUT))
     o_k = tl.arange(0, BLOCK_K)
-    tl.store(p_out + o_k, tl.full([BLOCK_K], -1, dtype=tl.int32), mask=(o_k >= count) & (o_k < K))
+    m_pad = m_y[:, None] & (o_k[None, :] >= count[:, None]) & (o_k < K_OUT)[None, :]
+    tl.store(p_out + o_k[None, :], tl.full([ROWS, BLOCK_K], -1, dtype=tl.int32), mask=m_pad)
 
 
 def scores_from_keys(keys: torch.Tensor) -> torch.Tensor:
@@ -287,35 +312,50 @@ def ids_from_keys(keys: torch.Tensor) -> torch.Tensor:
 
 
 def topk_blocks(
-    keys: torch.Tensor, k: int, out: torch.Tensor | None = None, use_kernel: bool | None = None
+    keys: torch.Tensor,
+    k: int,
+    out: torch.Tensor | None = None,
+    use_kernel: bool = True,
+    skip_forced: bool = False,
+    k_out: int | None = None,
 ) -> torch.Tensor:
-    """The k best blocks of every row of selection keys, in one Triton kernel (a sort per row).
+    """The k best blocks of every row of selection keys, in one Triton kernel (a bisection on
+    the score bits per row: 31 counting steps in registers, then a gather; no sort).
 
-    keys [X, Y, n_blocks] int64 -> [X, Y, k] int32 ascending block ids, -1 padding at the end;
-    out may be a strided view of that shape (e.g. the transpose of a [Y, X, k] tensor).
-    use_kernel defaults to CUDA keys of at most 1024 blocks (64K tokens): on an H200 the
-    per-row sort took 0.04 ms against torch.topk's 0.44 ms at 8K tokens, 1.1 against 3.5 at
-    32K, but 61 against 23 at 128K (bench/RESULTS.md). Triton's interpreter runs the sort
-    network one step at a time, far too slowly, so CPU tensors take torch.topk as well.
+    keys [X, Y, n_blocks] int64 -> [X, Y, k_out] int32 ascending block ids, -1 padding at the
+    end (k_out defaults to k); out may be a strided view of that shape (e.g. the transpose of
+    a [Y, X, k_out] tensor). With skip_forced, the forced blocks (score +inf) are chosen but
+    not written: the list holds only the blocks picked by score. use_kernel=False takes
+    torch.topk instead (a reference; it has no skip_forced).
     """
     x, y, n_cols = keys.shape
+    k_out = k if k_out is None else k_out
     if out is None:
-        out = torch.empty(x, y, k, device=keys.device, dtype=torch.int32)
-    if not (keys.is_cuda and n_cols <= 1024 if use_kernel is None else use_kernel):
+        out = torch.empty(x, y, k_out, device=keys.device, dtype=torch.int32)
+    if not use_kernel:
+        assert not skip_forced and k_out == k
         out.copy_(torch_topk_blocks(keys, k, sort=True))
         return out
-    _topk_kernel[(x, y)](
+    block = triton.next_power_of_2(n_cols)
+    # rows per program: enough for 2048 columns on a GPU; under the interpreter, whose cost
+    # grows with program instances, many more
+    rows = min(triton.next_power_of_2(y), max(1, (2048 if keys.is_cuda else 16384) // block))
+    _topk_kernel[(x, triton.cdiv(y, rows))](
         keys,
         out,
+        y,
         n_cols,
         keys.stride(0),
         keys.stride(1),
         out.stride(0),
         out.stride(1),
         K=k,
-        BLOCK=triton.next_power_of_2(n_cols),
-        BLOCK_K=triton.next_power_of_2(k),
-        num_warps=8 if n_cols > 512 else 4,
+        K_OUT=k_out,
+        SKIP_FORCED=skip_forced,
+        ROWS=rows,
+        BLOCK=block,
+        BLOCK_K=triton.next_power_of_2(k_out),
+        num_warps=max(1, min(8, rows * block // 256)),
     )
     return out
 
@@ -414,6 +454,7 @@ def prefill_select(
     chunk_tokens: int = 16384,
     tile_rows: int = 128,
     blocks_per_step: int = 16,
+    scored_only: bool = False,
 ) -> torch.Tensor:
     """Selected key blocks of every query of a varlen batch.
 
@@ -421,19 +462,36 @@ def prefill_select(
     [B + 1] int32 (each sequence's queries are its last keys); max_seqlen_q and max_seqlen_k
     bound the lengths. Scores are built and reduced chunk_tokens query rows at a time;
     tile_rows and blocks_per_step shape the scoring kernel (prefill_block_scores).
-    Returns [Tq, HKV, selected_blocks] int32, ascending block ids, -1 padding at the end.
+    Returns [Tq, HKV, selected_blocks] int32, ascending block ids, -1 padding at the end;
+    with scored_only, [Tq, HKV, scored_width(config)] of the same form holding only the
+    blocks chosen by score (the forced ones, init and window, left out: see
+    sparse.block_sparse_prefill_split, which attends to those by position).
     """
     n_q = q.shape[0]
     n_kv = c1.shape[2]
     n_cols = triton.cdiv(max_seqlen_k, config.block_size)
-    selected = torch.empty(n_q, n_kv, config.selected_blocks, device=q.device, dtype=torch.int32)
+    width = scored_width(config) if scored_only else config.selected_blocks
+    selected = torch.empty(n_q, n_kv, width, device=q.device, dtype=torch.int32)
     for start in range(0, n_q, chunk_tokens):
         end = min(n_q, start + chunk_tokens)
         scores = prefill_block_scores(
             q, c1, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, n_cols, (start, end), config, tile_rows, blocks_per_step
         )
-        topk_blocks(scores, config.selected_blocks, out=selected[start:end].transpose(0, 1))
+        topk_blocks(
+            scores,
+            config.selected_blocks,
+            out=selected[start:end].transpose(0, 1),
+            skip_forced=scored_only,
+            k_out=width,
+        )
     return selected
+
+
+def scored_width(config: SparseConfig) -> int:
+    """Most blocks a query picks by score: selected_blocks less the forced init blocks, the
+    query's own block and the local_blocks before it (fewer are forced only where the window
+    overlaps the init blocks, and then no block is left to pick by score)."""
+    return max(1, config.topk - config.init_blocks - 1)
 
 
 def decode_select(

@@ -184,3 +184,59 @@ def block_sparse_decode(
         blocks=selected,
         dense_len=config.dense_len,
     )
+
+
+def block_sparse_prefill_split(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    scored: torch.Tensor,
+    cu_seqlens_q: torch.Tensor,
+    cu_seqlens_k: torch.Tensor,
+    max_seqlen_q: int,
+    config: SparseConfig,
+    window_tokens: int = 8,
+    tile_tokens: int = 1,
+) -> torch.Tensor:
+    """block_sparse_prefill in two passes that together attend to the same blocks.
+
+    The forced blocks (the init blocks, the query's own block and the local_blocks before it)
+    depend on the position only, so window_tokens neighbouring queries share them: the first
+    pass reads them once per tile of window_tokens tokens (no lists) and keeps its softmax
+    state in fp32; the second continues it over scored [Tq, HKV, W] int32, the blocks each
+    query picked by score (prefill_select(..., scored_only=True)), tile_tokens tokens a tile
+    (merged lists as in block_sparse_prefill when more than one). Returns [Tq, HQ, D] in q's
+    dtype.
+    """
+    window = (config.init_blocks, config.local_blocks)
+    state = tile_attention(
+        q,
+        k,
+        v,
+        cu_seqlens_q,
+        cu_seqlens_k,
+        max_seqlen_q,
+        config.block_size,
+        window_tokens,
+        dense_len=config.dense_len,
+        window=window,
+        lse_out=True,
+    )
+    if tile_tokens == 1:
+        lists = {"blocks": scored}
+    else:
+        blocks, bits, counts = merge_tile_selections(scored, cu_seqlens_q, max_seqlen_q, tile_tokens)
+        lists = {"blocks": blocks, "bits": bits, "counts": counts}
+    return tile_attention(
+        q,
+        k,
+        v,
+        cu_seqlens_q,
+        cu_seqlens_k,
+        max_seqlen_q,
+        config.block_size,
+        tile_tokens,
+        dense_len=config.dense_len,
+        state=state,
+        **lists,
+    )

@@ -29,18 +29,24 @@ def score_tolerance(scores):
     return 0.05 * float(scores[torch.isfinite(scores)].abs().max())
 
 
-@pytest.mark.parametrize("tile_tokens", [1, 4])
-def test_prefill_32k_selection_and_sparse_attention(tile_tokens):
+@pytest.mark.parametrize(("window_tokens", "tile_tokens"), [(None, 1), (None, 4), (8, 1), (16, 4)])
+def test_prefill_32k_selection_and_sparse_attention(window_tokens, tile_tokens):
     from kernels.infllmv2.compress import compress_keys
     from kernels.infllmv2.select import prefill_select
-    from kernels.infllmv2.sparse import block_sparse_prefill
+    from kernels.infllmv2.sparse import block_sparse_prefill, block_sparse_prefill_split
 
     lengths = [32768, 9000]
     q, k, v = make_qkv(sum(lengths), sum(lengths), seed=tile_tokens)
     cu = cu_seqlens(lengths, "cuda")
     c1 = compress_keys(k, cu, max(lengths), CONFIG)
     selected = prefill_select(q, c1, cu, cu, max(lengths), max(lengths), CONFIG)
-    out = block_sparse_prefill(q, k, v, selected, cu, cu, max(lengths), CONFIG, tile_tokens=tile_tokens)
+    if window_tokens is None:
+        out = block_sparse_prefill(q, k, v, selected, cu, cu, max(lengths), CONFIG, tile_tokens=tile_tokens)
+    else:
+        scored = prefill_select(q, c1, cu, cu, max(lengths), max(lengths), CONFIG, scored_only=True)
+        out = block_sparse_prefill_split(
+            q, k, v, scored, cu, cu, max(lengths), CONFIG, window_tokens=window_tokens, tile_tokens=tile_tokens
+        )
     for b in range(2):
         end = int(cu[b + 1])
         rows, keys = slice(end - TAIL, end), slice(int(cu[b]), end)
@@ -76,7 +82,7 @@ def test_varlen_below_and_above_dense_len_and_decode_tail():
     lengths = [5000, 20000]
     q, k, v = make_qkv(sum(lengths), sum(lengths), seed=4)
     cu = cu_seqlens(lengths, "cuda")
-    prefill = infllmv2_prefill(q, k, v, cu, CONFIG, tile_tokens=4)
+    prefill = infllmv2_prefill(q, k, v, cu, CONFIG)
     dense_rows = slice(0, 5000)
     assert rel_err(prefill[dense_rows], naive.attention(q[dense_rows], k[dense_rows], v[dense_rows])) < BF16_TOLERANCE
 

@@ -122,9 +122,27 @@ def test_topk_kernel_matches_torch_topk():
     scores[1, 2, 9] = float("inf")
     index = torch.arange(13, device=DEVICE)
     keys = (scores.view(torch.int32).to(torch.int64) << 32) | (2**31 - 1 - index)
-    got = topk_blocks(keys, 6, use_kernel=True)
+    got = topk_blocks(keys, 6)
     assert torch.equal(got, torch_topk_blocks(keys, 6, sort=True))
     assert got[1, 0].tolist() == [0, 1, 2, 3, -1, -1]
+    scored = topk_blocks(keys, 6, skip_forced=True)  # the +inf blocks chosen, not listed
+    for x in range(2):
+        for y in range(3):
+            rest = [b for b in got[x, y].tolist() if b >= 0 and scores[x, y, b] < float("inf")]
+            assert scored[x, y].tolist() == rest + [-1] * (6 - len(rest))
+
+
+def test_topk_kernel_on_many_ties_and_wide_rows():
+    from kernels.infllmv2.select import topk_blocks, torch_topk_blocks
+
+    generator = torch.Generator().manual_seed(11)
+    scores = torch.randint(0, 4, (3, 2, 300), generator=generator).float() / 4  # heavy ties
+    scores[0, :, :40] = float("inf")
+    scores[1, :, 250:] = float("-inf")
+    scores[2, 1, 3:] = float("-inf")
+    keys = (scores.view(torch.int32).to(torch.int64) << 32) | (2**31 - 1 - torch.arange(300))
+    keys = keys.to(DEVICE)
+    assert torch.equal(topk_blocks(keys, 96), torch_topk_blocks(keys, 96, sort=True))
 
 
 @pytest.mark.parametrize(("tile_tokens", "n_heads", "n_kv"), [(1, 4, 1), (4, 8, 2), (8, 6, 3)])
@@ -184,10 +202,11 @@ def test_prefill_entry_point_below_and_above_dense_len():
     lengths = [50, 110]  # 50 < dense_len = 64 <= 110
     q, k, v = make_qkv(lengths, 8, 2, 32, seed=7)
     cu = cu_seqlens(lengths, DEVICE)
-    out = infllmv2_prefill(q, k, v, cu, CONFIG, tile_tokens=8)
-    for b in range(2):
-        s = slice(cu[b], cu[b + 1])
-        assert rel_err(out[s], naive.infllmv2_attention(q[s], k[s], v[s], CONFIG)) < TOLERANCE
+    for window_tokens, tile_tokens in ((None, 8), (8, 1)):
+        out = infllmv2_prefill(q, k, v, cu, CONFIG, tile_tokens=tile_tokens, window_tokens=window_tokens)
+        for b in range(2):
+            s = slice(cu[b], cu[b + 1])
+            assert rel_err(out[s], naive.infllmv2_attention(q[s], k[s], v[s], CONFIG)) < TOLERANCE
     short = infllmv2_prefill(q[:50], k[:50], v[:50], cu[:2], CONFIG)  # all below dense_len: the dense kernel
     assert rel_err(short, naive.attention(q[:50], k[:50], v[:50])) < TOLERANCE
 
@@ -200,7 +219,7 @@ def test_decode_of_the_last_tokens_equals_the_tail_of_a_prefill():
     lengths = [120, 40]  # sparse and dense decode in one batch
     q, k, v = make_qkv(lengths, n_heads, n_kv, dim, seed=8)
     cu = cu_seqlens(lengths, DEVICE)
-    prefill = infllmv2_prefill(q, k, v, cu, CONFIG, tile_tokens=8)
+    prefill = infllmv2_prefill(q, k, v, cu, CONFIG, tile_tokens=8, window_tokens=8)
     k_cache = torch.zeros(2, capacity, n_kv, dim, device=DEVICE, dtype=DTYPE)
     v_cache = torch.zeros_like(k_cache)
     c1_cache = torch.zeros(2, 39, n_kv, dim, device=DEVICE, dtype=DTYPE)
@@ -236,3 +255,38 @@ def test_decode_selection_is_a_top_k_of_the_reference_scores():
         got = torch.where(selected[b] >= 0, selected[b], big).sort(-1).values
         got = got.masked_fill(got == big, -1)
         assert_valid_selection(got[:, None, :], ref, CONFIG, SCORE_TOL)
+
+
+@pytest.mark.parametrize(
+    ("window_tokens", "tile_tokens", "n_heads", "n_kv"), [(4, 1, 8, 2), (8, 4, 6, 3), (16, 1, 4, 1)]
+)
+def test_split_prefill_window_then_scored_blocks_matches_reference(window_tokens, tile_tokens, n_heads, n_kv):
+    from kernels.infllmv2.compress import compress_keys
+    from kernels.infllmv2.select import prefill_select
+    from kernels.infllmv2.sparse import block_sparse_prefill_split
+
+    k_lengths, q_lengths = [110, 70, 45], [30, 21, 45]  # history; the last sequence is dense
+    q, _, _ = make_qkv(q_lengths, n_heads, n_kv, 40, seed=12)
+    _, k, v = make_qkv(k_lengths, n_heads, n_kv, 40, seed=13)
+    cu_q, cu_k = cu_seqlens(q_lengths, DEVICE), cu_seqlens(k_lengths, DEVICE)
+    c1 = compress_keys(k, cu_k, max(k_lengths), CONFIG)
+    args = (q, c1, cu_q, cu_k, max(q_lengths), max(k_lengths), CONFIG)
+    selected, scored = prefill_select(*args), prefill_select(*args, scored_only=True)
+    out = block_sparse_prefill_split(
+        q, k, v, scored, cu_q, cu_k, max(q_lengths), CONFIG, window_tokens=window_tokens, tile_tokens=tile_tokens
+    )
+    for b in range(len(q_lengths)):
+        qs, ks = slice(cu_q[b], cu_q[b + 1]), slice(cu_k[b], cu_k[b + 1])
+        if k_lengths[b] < CONFIG.dense_len:
+            ref = naive.attention(q[qs], k[ks], v[ks])
+        else:
+            ref = naive.block_sparse_attention(q[qs], k[ks], v[ks], selected[qs].transpose(0, 1), CONFIG.block_size)
+            pos = torch.arange(k_lengths[b] - q_lengths[b], k_lengths[b])  # scored = selected less forced
+            own = (pos // CONFIG.block_size)[:, None, None]
+            full = selected[qs].cpu().long()
+            forced = (full < CONFIG.init_blocks) | (full >= own - CONFIG.local_blocks)
+            for t in range(full.shape[0]):
+                for h in range(n_kv):
+                    rest = full[t, h][(full[t, h] >= 0) & ~forced[t, h]].tolist()
+                    assert scored[cu_q[b] + t, h].tolist() == rest + [-1] * (scored.shape[-1] - len(rest))
+        assert rel_err(out[qs], ref) < TOLERANCE
