@@ -18,7 +18,10 @@ logger = logging.getLogger(__name__)
 
 
 class LocalEngine:
-    """A MiniCPM4 or Llama-family checkpoint run by our engine. Calls are serialised by a lock."""
+    """A MiniCPM4 or Llama-family checkpoint run by our engine.
+
+    Calls are serialised by a lock; a `stream` holds it until the stream is exhausted or closed,
+    so other threads wait for it (batch several conversations with `batch_chat` instead)."""
 
     def __init__(self, loaded: LoadedModel, context_window: int | None = None, prefill_chunk: int = 512) -> None:
         self.loaded = loaded
