@@ -167,46 +167,55 @@ def run_corpus(args: argparse.Namespace) -> dict:
 
 
 def run_levers(args: argparse.Namespace) -> dict:
-    """Papers/s and fidelity of each embedding lever on `args.levers` real papers."""
+    """Papers/s and fidelity of each embedding lever on `args.levers` real papers.
+
+    The levers are timed interleaved (each round runs every lever once; the median of the
+    rounds is reported), so a change of machine load during the run hits them alike."""
     with gzip.open(CORPUS, "rt", encoding="utf-8") as handle:
         records = [json.loads(line) for _, line in zip(range(args.levers * 7), handle, strict=False)][::7]
     texts = [paper_text(" ".join(r["title"].split()), " ".join(r["abstract"].split())) for r in records]
-    queries = texts[: min(64, len(texts))]
     cache = Path(args.workdir or tempfile.mkdtemp(prefix="cpmsurvey-levers-")) / "models"
-    results: dict[str, dict] = {}
-
-    def measure(name: str, embedder, unsorted: bool = False) -> np.ndarray:
+    int8_256 = load_embedder(backend="onnx", cache_dir=cache, batch_size=args.batch_size, max_seq_length=256)
+    levers = {
+        "torch_st_default_256": (load_embedder(backend="torch", max_seq_length=256), False),
+        "onnx_fp32_256": (
+            load_embedder(backend="onnx", cache_dir=cache, batch_size=args.batch_size, quantize=False),
+            False,
+        ),
+        "onnx_int8_256_unsorted": (int8_256, True),
+        "onnx_int8_256": (int8_256, False),
+        "onnx_int8_128": (
+            load_embedder(backend="onnx", cache_dir=cache, batch_size=args.batch_size, max_seq_length=128),
+            False,
+        ),
+    }
+    rates: dict[str, list[float]] = {name: [] for name in levers}
+    vectors: dict[str, np.ndarray] = {}
+    for embedder, _ in levers.values():
         embedder.encode(texts[:8])  # warm
-        started = time.perf_counter()
-        out = _unsorted(embedder, texts) if unsorted else embedder.encode(texts)
-        elapsed = time.perf_counter() - started
-        results[name] = {"papers_per_s": round(len(texts) / elapsed, 2), "load": round(os.getloadavg()[0], 2)}
-        log(f"{name}: {results[name]}")
-        return out
-
-    reference = measure("torch_st_default_256", load_embedder(backend="torch", max_seq_length=256))
-    variants = [
-        ("onnx_fp32_256", dict(quantize=False, max_seq_length=256), False),
-        ("onnx_int8_256_unsorted", dict(quantize=True, max_seq_length=256), True),
-        ("onnx_int8_256", dict(quantize=True, max_seq_length=256), False),
-        ("onnx_int8_128", dict(quantize=True, max_seq_length=128), False),
-    ]
-    reference_top = _neighbours(reference, len(queries))
-    for name, options, unsorted in variants:
-        embedder = load_embedder(backend="onnx", cache_dir=cache, batch_size=args.batch_size, **options)
-        vectors = measure(name, embedder, unsorted=unsorted)
-        cosine = (vectors * reference).sum(axis=1)
-        top = _neighbours(vectors, len(queries))
+    for round_number in range(args.rounds):
+        for name, (embedder, unsorted) in levers.items():
+            started = time.perf_counter()
+            vectors[name] = _unsorted(embedder, texts) if unsorted else embedder.encode(texts)
+            rates[name].append(len(texts) / (time.perf_counter() - started))
+        log(f"round {round_number + 1}: " + ", ".join(f"{n} {r[-1]:.2f}/s" for n, r in rates.items()))
+    reference = vectors["torch_st_default_256"]
+    reference_top = _neighbours(reference, min(64, len(texts)))
+    base = float(np.median(rates["torch_st_default_256"]))
+    results: dict[str, dict] = {}
+    for name, found in vectors.items():
+        cosine = (found * reference).sum(axis=1)
+        top = _neighbours(found, min(64, len(texts)))
         overlap = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(top, reference_top, strict=True)])
-        results[name].update(
-            cosine_min=round(float(cosine.min()), 4),
-            cosine_mean=round(float(cosine.mean()), 4),
-            top10_overlap_with_reference=round(float(overlap), 4),
-        )
-    base = results["torch_st_default_256"]["papers_per_s"]
-    for entry in results.values():
-        entry["speedup"] = round(entry["papers_per_s"] / base, 2)
-    return {"papers": len(texts), "levers": results}
+        median = float(np.median(rates[name]))
+        results[name] = {
+            "papers_per_s": round(median, 2),
+            "speedup": round(median / base, 2),
+            "cosine_min": round(float(cosine.min()), 4),
+            "cosine_mean": round(float(cosine.mean()), 4),
+            "top10_overlap_with_reference": round(float(overlap), 4),
+        }
+    return {"papers": len(texts), "rounds": args.rounds, "levers": results, "load_avg_at_end": os.getloadavg()[0]}
 
 
 def _unsorted(embedder, texts: list[str]) -> np.ndarray:
@@ -226,6 +235,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, default=None, help="only the corpus's first N papers")
     parser.add_argument("--levers", type=int, default=None, help="measure embedding levers on N papers instead")
+    parser.add_argument("--rounds", type=int, default=3, help="with --levers: interleaved timing rounds")
     parser.add_argument("--backend", default="onnx", choices=["onnx", "torch"])
     parser.add_argument("--max-seq-length", type=int, default=256)
     parser.add_argument("--batch-size", type=int, default=64)
