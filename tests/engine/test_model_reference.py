@@ -152,3 +152,31 @@ def test_longrope_uses_long_factors_and_magnitude_beyond_original_context():
     inv_short, magnitude_short = inverse_frequencies(short)
     torch.testing.assert_close(inv_short, base)  # short factors are all 1 in the preset
     assert magnitude_short == 1.0
+
+
+def test_sparse_seam_equals_dense_when_every_block_is_selected(monkeypatch):
+    """A sparse_config model past dense_len goes through kernels.infllmv2; with top-k and the window
+    covering every block it must equal dense attention (checks the seam's head and row layout)."""
+    from engine.config import SparseConfig
+    from kernels.infllmv2 import naive
+
+    calls = []
+    specification = naive.infllmv2_attention
+    monkeypatch.setattr(naive, "infllmv2_attention", lambda *args: calls.append(1) or specification(*args))
+
+    dense = random_model(tiny_config()).fuse()
+    sparse = MiniCPMForCausalLM(tiny_config(sparse_config=SparseConfig(window_size=2048, dense_len=64))).eval()
+    sparse.load_state_dict(random_model(tiny_config()).state_dict())
+    sparse.fuse()
+    ids = torch.randint(0, 256, (1, 90), generator=torch.Generator().manual_seed(5))
+    positions = torch.arange(90)[None]
+    with torch.no_grad():
+        dense.setup_caches(1, 96)
+        sparse.setup_caches(1, 96)
+        expected = dense(ids, positions, 0, use_cache=True)
+        got = sparse(ids, positions, 0, use_cache=True)
+        step = sparse(ids[:, :1], torch.tensor([[90]]), 90, use_cache=True)  # decode past dense_len
+        step_expected = dense(ids[:, :1], torch.tensor([[90]]), 90, use_cache=True)
+    assert len(calls) == 2 * 2  # two layers, prefill and one decode step
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(step, step_expected, rtol=1e-4, atol=1e-4)
