@@ -76,8 +76,16 @@ class LLM(Protocol):
         """Prompt plus generated tokens the model can attend to."""
         ...
 
-    def chat(self, messages: Sequence[Message], params: SamplingParams, schema: Schema | None = None) -> Completion:
-        """Answer one conversation; with `schema` the text is JSON that validates."""
+    def chat(
+        self,
+        messages: Sequence[Message],
+        params: SamplingParams,
+        schema: Schema | None = None,
+        grammar: str | None = None,
+    ) -> Completion:
+        """Answer one conversation. With `schema` the text is JSON that validates; with
+        `grammar` (EBNF in xgrammar's dialect, which vLLM and SGLang accept too) the text
+        matches the grammar. At most one of the two."""
         ...
 
     def stream(
