@@ -33,7 +33,12 @@ class Replies:
 
 def outline_json(count: int, **overrides) -> str:
     sections = [
-        {"title": f"Part {i}", "description": "what it covers", "queries": [f"graph learning aspect {i}"], "subsections": []}
+        {
+            "title": f"Part {i}",
+            "description": "what it covers",
+            "queries": [f"graph learning aspect {i}"],
+            "subsections": [],
+        }
         for i in range(count)
     ]
     return json.dumps({"title": "T", "sections": sections, **overrides})
