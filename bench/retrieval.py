@@ -16,11 +16,13 @@ survey's outline or references.
 from __future__ import annotations
 
 import argparse
+import csv
 import gzip
 import json
 import os
 import platform
 import random
+import re
 import sys
 import tempfile
 import time
@@ -32,10 +34,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from retriever.embeddings import load_embedder  # noqa: E402
+from retriever.embeddings import DEFAULT_MAX_SEQ_LENGTH, load_embedder  # noqa: E402
+from retriever.fusion import reciprocal_rank_fusion  # noqa: E402
 from retriever.index import VectorIndex  # noqa: E402
 from retriever.library import Library  # noqa: E402
-from retriever.store import paper_text  # noqa: E402
+from retriever.store import PaperStore, paper_text  # noqa: E402
+from retriever.types import Paper  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 CORPUS = SHARED / "arxiv" / "arxiv_cs_CL_LG_AI_2025-03_2026-07.jsonl.gz"
@@ -231,18 +235,170 @@ def _neighbours(vectors: np.ndarray, count: int) -> np.ndarray:
     return np.argsort(-scores, axis=1)[:, :10]
 
 
+# --- quality of the embedding levers -------------------------------------------------------
+
+DEEPSCHOLAR = SHARED / "deepscholar" / "citations.csv"
+_ARXIV_ID = re.compile(r"(\d{4}\.\d{4,5})")
+QUALITY_LEVERS = {  # name: (backend, max_seq_length)
+    "torch_256": ("torch", 256),
+    "int8_256": ("onnx", 256),
+    "int8_128": ("onnx", 128),
+    "int8_96": ("onnx", 96),
+}
+
+
+def deepscholar_pairs() -> tuple[dict[str, Paper], dict[str, Paper], dict[str, set[str]]]:
+    """DeepScholar-Bench: its parent papers (queries), the arXiv papers they cite that come
+    with a title and abstract (relevant), and parent id -> cited ids. Few of the cited papers
+    fall in our 2025-03.. corpus (3 of 889), so the cited papers are added to the slice."""
+    parents: dict[str, Paper] = {}
+    cited: dict[str, Paper] = {}
+    links: dict[str, set[str]] = {}
+    with DEEPSCHOLAR.open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            child = _ARXIV_ID.search(row.get("cited_paper_arxiv_link") or "")
+            parent = _ARXIV_ID.search(row["parent_paper_arxiv_id"] or "")
+            abstract = " ".join((row.get("cited_paper_abstract") or "").split())
+            if not child or not parent or not abstract:
+                continue
+            cited[child.group(1)] = Paper(child.group(1), " ".join(row["cited_paper_title"].split()), abstract)
+            links.setdefault(parent.group(1), set()).add(child.group(1))
+    with (SHARED / "deepscholar" / "papers.csv").open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            pid = _ARXIV_ID.search(row["arxiv_id"]).group(1)
+            if pid in links:
+                parents[pid] = Paper(pid, " ".join(row["title"].split()), " ".join(row["abstract"].split()))
+    links = {p: c - {p} for p, c in links.items() if p in parents and len(c - {p}) >= 2}
+    return parents, cited, links
+
+
+def run_quality(args: argparse.Namespace) -> dict:
+    """Retrieval quality and speed of each embedding lever on one fixed corpus slice.
+
+    Slice: the surveybench topic's in-corpus cited papers, DeepScholar's cited arXiv papers,
+    and `args.quality` random corpus papers (seed 0) as distractors; the same for every
+    lever. Speed: the slice is embedded in chunks, every lever in turn per chunk (ratios, not
+    absolutes, on a shared machine)."""
+    cited_raw = json.loads(CITED.read_text())[TOPIC]["cited_arxiv_ids"]
+    survey_cited = set(json.loads(cited_raw.replace("'", '"')) if isinstance(cited_raw, str) else cited_raw)
+    with gzip.open(CORPUS, "rt", encoding="utf-8") as handle:
+        records = [json.loads(line) for line in handle]
+    rng = random.Random(0)
+    chosen = [r for r in records if r["id"] in survey_cited]
+    in_corpus = {r["id"] for r in chosen}
+    rest = [r for r in records if r["id"] not in survey_cited]
+    chosen += rng.sample(rest, args.quality)
+    papers = {r["id"]: Paper(r["id"], " ".join(r["title"].split()), " ".join(r["abstract"].split())) for r in chosen}
+    parents, ds_cited, links = deepscholar_pairs()
+    for pid, paper in ds_cited.items():
+        papers.setdefault(pid, paper)
+    workdir = Path(tempfile.mkdtemp(prefix="cpmsurvey-quality-"))
+    store = PaperStore(workdir / "slice.sqlite")
+    store.upsert(papers.values())
+    ids = list(papers)
+    rowid_of = {p.arxiv_id: r for r, p in store.get_by_rowids(range(1, len(ids) + 10)).items()}
+    row_ids = np.array([rowid_of[i] for i in ids])
+    texts = [paper_text(p.title, p.abstract) for p in papers.values()]
+    order = rng.sample(range(len(texts)), len(texts))  # chunks mix the slice's sources
+    cache = Path(args.workdir or workdir) / "models"
+    embedders = {
+        name: load_embedder(backend=b, cache_dir=cache, batch_size=args.batch_size, max_seq_length=n)
+        for name, (b, n) in QUALITY_LEVERS.items()
+    }
+    vectors = {name: np.zeros((len(texts), 384), dtype=np.float32) for name in embedders}
+    seconds = dict.fromkeys(embedders, 0.0)
+    loads = []
+    for e in embedders.values():
+        e.encode(texts[:8])
+    chunk = 128
+    for start in range(0, len(order), chunk):
+        rows = order[start : start + chunk]
+        loads.append(os.getloadavg()[0])
+        for name, embedder in embedders.items():
+            started = time.perf_counter()
+            vectors[name][rows] = embedder.encode([texts[i] for i in rows])
+            seconds[name] += time.perf_counter() - started
+        log(
+            f"embedded {min(start + chunk, len(order))}/{len(order)}: "
+            + ", ".join(f"{n} {(min(start + chunk, len(order))) / s:.1f}/s" for n, s in seconds.items())
+        )
+    ref_rate = len(texts) / seconds["torch_256"]
+    survey_queries = [TOPIC, *EXPANSIONS]
+    bm25_survey = [store.bm25(q, TOP) for q in survey_queries]
+    ds_parents = sorted(links)
+    ds_queries = [paper_text(parents[p].title, parents[p].abstract) for p in ds_parents]
+    bm25_ds = [store.bm25(q, DS_TOP + 1) for q in ds_queries]
+    arxiv_of_row = dict(zip(row_ids.tolist(), ids, strict=True))
+    results = {}
+    for name, embedder in embedders.items():
+        matrix = vectors[name]
+
+        def dense(queries: list[str], depth: int, matrix=matrix, embedder=embedder) -> list[list[int]]:
+            scores = embedder.encode(queries) @ matrix.T
+            return [row_ids[np.argsort(-s, kind="stable")[:depth]].tolist() for s in scores]
+
+        dense_survey = dense(survey_queries, TOP)
+        survey_dense = _ids(reciprocal_rank_fusion([("dense", d) for d in dense_survey]), arxiv_of_row, TOP)
+        survey_hybrid = _ids(
+            reciprocal_rank_fusion([("bm25", b) for b in bm25_survey] + [("dense", d) for d in dense_survey]),
+            arxiv_of_row,
+            TOP,
+        )
+        dense_ds = dense(ds_queries, DS_TOP + 1)
+        ds_dense, ds_hybrid = [], []
+        for parent, d, b in zip(ds_parents, dense_ds, bm25_ds, strict=True):
+            relevant = links[parent]
+            found_d = [arxiv_of_row[k] for k in d if arxiv_of_row[k] != parent]
+            fused = reciprocal_rank_fusion([("dense", d), ("bm25", b)])
+            found_h = [i for i in _ids(fused, arxiv_of_row, DS_TOP + 1) if i != parent]
+            ds_dense.append(recall_at(found_d[:DS_TOP], relevant))
+            ds_hybrid.append(recall_at(found_h[:DS_TOP], relevant))
+        results[name] = {
+            "papers_per_s": round(len(texts) / seconds[name], 2),
+            "speedup_vs_torch_256": round(len(texts) / seconds[name] / ref_rate, 2),
+            "reference_recall_dense": round(recall_at(survey_dense, in_corpus), 4),
+            "reference_recall_hybrid": round(recall_at(survey_hybrid, in_corpus), 4),
+            f"deepscholar_recall_at_{DS_TOP}_dense": round(float(np.mean(ds_dense)), 4),
+            f"deepscholar_recall_at_{DS_TOP}_hybrid": round(float(np.mean(ds_hybrid)), 4),
+        }
+    store.close()
+    return {
+        "slice_papers": len(texts),
+        "survey_cited_in_slice": len(in_corpus),
+        "deepscholar_queries": len(ds_parents),
+        "deepscholar_cited": sum(len(v) for v in links.values()),
+        "distractors": args.quality,
+        "reference_recall_bm25": round(
+            recall_at(_ids(reciprocal_rank_fusion([("bm25", b) for b in bm25_survey]), arxiv_of_row, TOP), in_corpus), 4
+        ),
+        "levers": results,
+        "load_avg_per_chunk": [round(x, 2) for x in loads],
+    }
+
+
+DS_TOP = 50
+
+
+def _ids(fused, arxiv_of_row: dict[int, str], limit: int) -> list[str]:
+    """Arxiv ids of the first `limit` entries of a fused list."""
+    return [arxiv_of_row[f.key] for f in fused[:limit]]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, default=None, help="only the corpus's first N papers")
     parser.add_argument("--levers", type=int, default=None, help="measure embedding levers on N papers instead")
+    parser.add_argument(
+        "--quality", type=int, default=None, help="recall and speed of embedding levers on a slice with N distractors"
+    )
     parser.add_argument("--rounds", type=int, default=3, help="with --levers: interleaved timing rounds")
     parser.add_argument("--backend", default="onnx", choices=["onnx", "torch"])
-    parser.add_argument("--max-seq-length", type=int, default=256)
+    parser.add_argument("--max-seq-length", type=int, default=DEFAULT_MAX_SEQ_LENGTH)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--workdir", default=None, help="keep the store, index and ONNX export here")
     args = parser.parse_args()
     started = datetime.now(UTC).isoformat(timespec="seconds")
-    result = run_levers(args) if args.levers else run_corpus(args)
+    result = run_quality(args) if args.quality else run_levers(args) if args.levers else run_corpus(args)
     result.update(
         started=started,
         machine=f"{platform.machine()} {os.cpu_count()} cpus, {platform.python_version()}",

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from retriever.arxiv_api import ResultsClient, ingest_arxiv
-from retriever.embeddings import DEFAULT_MODEL, Backend, Embedder, load_embedder, resolve_model
+from retriever.embeddings import DEFAULT_MAX_SEQ_LENGTH, DEFAULT_MODEL, Backend, Embedder, load_embedder, resolve_model
 from retriever.errors import EmbeddingError
 from retriever.fusion import reciprocal_rank_fusion
 from retriever.index import VectorIndex, choose_index_type
@@ -95,7 +95,7 @@ class Library:
         backend: Backend = "auto",
         cache_dir: Path | None = None,
         batch_size: int = 64,
-        max_seq_length: int = 256,
+        max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH,
         index_type: str = "auto",
         exact_index_max_papers: int = 100_000,
         rrf_k: int = 60,

@@ -94,10 +94,12 @@ def test_several_queries_are_fused(built, records, monkeypatch):
     first, second = records[3]["title"], records[150]["title"]
     hits = built.search_many([first, second], k=10)
     ids = [h.paper.arxiv_id for h in hits]
-    # each query's own best paper is near the top; a paper both queries rank well may lead
-    assert records[3]["id"] in ids[:3] and records[150]["id"] in ids[:3]
+    # each query's own best paper is near the top; papers both queries rank well may lead
+    # (at 128 tokens two such papers do: ranks 5+3 and 11+5 across the two queries)
+    assert records[3]["id"] in ids[:4] and records[150]["id"] in ids[:4]
     best = {h.paper.arxiv_id: h.ranks for h in hits}
     assert best[records[3]["id"]] == {"dense": 1, "bm25": 1}
+    assert best[records[150]["id"]] == {"dense": 1, "bm25": 1}
     assert len(set(ids)) == len(ids)
 
 
