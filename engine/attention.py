@@ -69,7 +69,6 @@ class SparseAttention:
     def __init__(self, config: SparseConfig, num_groups: int) -> None:
         self.config = config
         self.num_groups = num_groups
-        self._kernel_config = None
 
     def __call__(
         self,
@@ -86,12 +85,8 @@ class SparseAttention:
     def _sparse(
         self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, first_key: torch.Tensor | None
     ) -> torch.Tensor:
-        from kernels.infllmv2 import config as kernel_config  # lazy: Triton is imported only for long contexts
-        from kernels.infllmv2 import naive
+        from kernels.infllmv2 import naive  # lazy: only long contexts need it
 
-        if self._kernel_config is None:
-            fields = {name: getattr(self.config, name) for name in self.config.__slots__}
-            self._kernel_config = kernel_config.SparseConfig(**fields)
         batch, kv_heads, rows, dim = q.shape
         n_keys = k.shape[2]
         out = torch.empty_like(q)
@@ -103,6 +98,6 @@ class SparseAttention:
             qb = q[b].view(kv_heads, group, tokens, dim).permute(2, 0, 1, 3).reshape(tokens, kv_heads * group, dim)
             kb = k[b, :, start:n_keys].transpose(0, 1)
             vb = v[b, :, start:n_keys].transpose(0, 1)
-            ob = naive.infllmv2_attention(qb.float(), kb.float(), vb.float(), self._kernel_config)
+            ob = naive.infllmv2_attention(qb.float(), kb.float(), vb.float(), self.config)
             out[b] = ob.view(tokens, kv_heads, group, dim).permute(1, 2, 0, 3).reshape(kv_heads, rows, dim).to(q.dtype)
         return out

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from engine.errors import CheckpointError
+from kernels.infllmv2.config import SparseConfig  # one definition, validated where the kernels need it
 
 SUPPORTED_ARCHITECTURES = ("llama", "minicpm")
 # HF `architectures` entries and the model family each one is.
@@ -62,23 +63,12 @@ class RopeScaling:
         )
 
 
-@dataclass(slots=True)
-class SparseConfig:
-    """InfLLM v2 sparse attention (DESIGN.md section 4). Contexts shorter than dense_len use dense attention."""
-
-    kernel_size: int = 32
-    kernel_stride: int = 16
-    init_blocks: int = 1
-    block_size: int = 64
-    window_size: int = 2048
-    topk: int = 64
-    use_nope: bool = False
-    dense_len: int = 8192
-
-    def __post_init__(self) -> None:
-        for name in ("kernel_size", "kernel_stride", "block_size", "window_size", "topk", "dense_len"):
-            if getattr(self, name) <= 0:
-                raise CheckpointError(f"sparse_config.{name} must be > 0, got {getattr(self, name)}")
+def _sparse_config(raw: dict[str, Any] | None) -> SparseConfig | None:
+    """The checkpoint's `sparse_config` through the kernels' own validation, as a CheckpointError."""
+    try:
+        return SparseConfig.from_dict(raw)
+    except ValueError as exc:
+        raise CheckpointError(f"config.json sparse_config is not usable: {exc}") from None
 
 
 @dataclass(slots=True)
@@ -188,7 +178,7 @@ class ModelConfig:
                 scale_depth=float(raw["scale_depth"]) if "scale_depth" in raw else None,
                 dim_model_base=float(raw["dim_model_base"]) if "dim_model_base" in raw else None,
                 tie_word_embeddings=bool(raw.get("tie_word_embeddings", architecture == "minicpm")),
-                sparse_config=SparseConfig(**raw["sparse_config"]) if raw.get("sparse_config") else None,
+                sparse_config=_sparse_config(raw.get("sparse_config")),
                 architecture=architecture,
                 bos_token_id=raw.get("bos_token_id"),
                 eos_token_ids=_as_ids(raw.get("eos_token_id")),
