@@ -3,7 +3,9 @@ only through :func:`render`, which refuses a missing or an unexpected value."""
 
 from __future__ import annotations
 
-from string import Formatter
+# Re-exported: callers fill these templates through this module.
+from engine.templates import placeholders as placeholders
+from engine.templates import render as render
 
 PLANNER_SYSTEM = (
     "You are a research librarian planning a literature survey. You answer with JSON only, "
@@ -32,18 +34,3 @@ OUTLINE_REPAIR_PROMPT = """Your previous answer could not be used: {problem}
 
 Answer again with the JSON outline only, exactly {sections} sections, each with a non-empty title and
 at least one search query."""
-
-
-def placeholders(template: str) -> set[str]:
-    """Names of the ``{named}`` placeholders in a template."""
-    return {name for _, name, _, _ in Formatter().parse(template) if name}
-
-
-def render(template: str, **values: object) -> str:
-    """Fill a template; a missing or an unused value is a programming error and raises."""
-    names = placeholders(template)
-    missing = names - values.keys()
-    extra = values.keys() - names
-    if missing or extra:
-        raise KeyError(f"prompt placeholders missing {sorted(missing)}, unexpected {sorted(extra)}")
-    return template.format(**values)

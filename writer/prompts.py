@@ -3,7 +3,9 @@ through :func:`render`, which refuses a missing or an unexpected value."""
 
 from __future__ import annotations
 
-from string import Formatter
+# Re-exported: callers fill these templates through this module.
+from engine.templates import placeholders as placeholders
+from engine.templates import render as render
 
 WRITER_SYSTEM = (
     "You are an expert researcher writing one section of a literature survey. You write precise, "
@@ -52,18 +54,3 @@ citations. {instruction}"""
 ABSTRACT_INSTRUCTION = "State the scope of the survey, how it is organised and its main observations."
 INTRODUCTION_INSTRUCTION = "Motivate the topic, define its scope and announce the sections in order."
 CONCLUSION_INSTRUCTION = "Summarise the main findings across the sections and name open problems."
-
-
-def placeholders(template: str) -> set[str]:
-    """Names of the ``{named}`` placeholders in a template."""
-    return {name for _, name, _, _ in Formatter().parse(template) if name}
-
-
-def render(template: str, **values: object) -> str:
-    """Fill a template; a missing or an unused value is a programming error and raises."""
-    names = placeholders(template)
-    missing = names - values.keys()
-    extra = values.keys() - names
-    if missing or extra:
-        raise KeyError(f"prompt placeholders missing {sorted(missing)}, unexpected {sorted(extra)}")
-    return template.format(**values)
