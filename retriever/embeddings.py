@@ -92,6 +92,12 @@ def cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
+def embedding_key(model_name: str, max_seq_length: int | None) -> str:
+    """What identifies a set of vectors in the store and the index: the model and the input
+    length it was run at (vectors of one model at different lengths must not be mixed)."""
+    return model_name if max_seq_length is None else f"{model_name}@{max_seq_length}"
+
+
 class TorchEmbedder:
     """sentence-transformers with its default torch backend: the reference implementation."""
 
@@ -112,7 +118,7 @@ class TorchEmbedder:
             ) from None
         if max_seq_length is not None:
             self._model.max_seq_length = min(max_seq_length, self._model.max_seq_length or max_seq_length)
-        self.name = resolved.name
+        self.name = embedding_key(resolved.name, max_seq_length)
         self.dimension = int(self._model.get_embedding_dimension())
         self.batch_size = batch_size
 
@@ -157,7 +163,7 @@ class OnnxEmbedder:
         self._pooling = pipeline.pooling
         self._normalize = pipeline.normalize
         self._pad_id = pipeline.pad_token_id
-        self.name = resolved.name
+        self.name = embedding_key(resolved.name, max_seq_length)
         self.dimension = pipeline.dimension
         self.batch_size = batch_size
 

@@ -121,7 +121,8 @@ class VectorIndex:
                 f"the index in {directory} was built with embedding model {meta.model!r} "
                 f"(dimension {meta.dimension}), not {model!r}"
                 + (f" (dimension {dimension})" if dimension is not None else "")
-                + f"; set retrieval.embedding_model={meta.model!r}, or delete {directory} to rebuild"
+                + "; set retrieval.embedding_model and retrieval.embedding_max_seq_length to match "
+                + f"{meta.model!r} (model@length), or delete {directory} to rebuild"
             )
         try:
             index = faiss.read_index(str(index_path))

@@ -18,7 +18,15 @@ from pathlib import Path
 import numpy as np
 
 from retriever.arxiv_api import ResultsClient, ingest_arxiv
-from retriever.embeddings import DEFAULT_MAX_SEQ_LENGTH, DEFAULT_MODEL, Backend, Embedder, load_embedder, resolve_model
+from retriever.embeddings import (
+    DEFAULT_MAX_SEQ_LENGTH,
+    DEFAULT_MODEL,
+    Backend,
+    Embedder,
+    embedding_key,
+    load_embedder,
+    resolve_model,
+)
 from retriever.errors import EmbeddingError
 from retriever.fusion import reciprocal_rank_fusion
 from retriever.index import VectorIndex, choose_index_type
@@ -114,7 +122,7 @@ class Library:
             store,
             index_dir,
             factory,
-            resolved.name,
+            embedding_key(resolved.name, max_seq_length),
             index_type=index_type,
             exact_index_max_papers=exact_index_max_papers,
             rrf_k=rrf_k,

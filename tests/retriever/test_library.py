@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from retriever import library as library_module
+from retriever.embeddings import DEFAULT_MODEL, embedding_key
 from retriever.errors import IndexMismatchError, VectorIndexError
 from retriever.index import META_FILE, VectorIndex
 from retriever.library import Library
@@ -115,6 +116,17 @@ def test_another_model_is_refused(built, onnx_embedder):
         other.search("anything", k=3)
     with pytest.raises(IndexMismatchError, match="dimension 384"):
         VectorIndex.load(directory / "index", onnx_embedder.name, dimension=768)
+
+
+def test_vectors_of_another_input_length_are_not_mixed(built, onnx_embedder):
+    """The same model run at another max_seq_length makes other vectors: refused, not mixed in."""
+    model, _, length = onnx_embedder.name.partition("@")
+    assert model == DEFAULT_MODEL and length, "the embedding key names the input length"
+    other_key = embedding_key(DEFAULT_MODEL, int(length) * 2)
+    assert built.store.count_unembedded(other_key) == built.store.stats()["papers"]
+    other = _open(built.store.path.parent, onnx_embedder, model_name=other_key)
+    with pytest.raises(IndexMismatchError, match="embedding_max_seq_length"):
+        other.search("anything", k=3)
 
 
 class _CrashingEmbedder:
