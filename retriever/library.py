@@ -178,19 +178,23 @@ class Library:
 
     # --- embedding and indexing -----------------------------------------------------------
 
-    def update_index(self, show_progress: bool = False) -> IndexUpdate:
+    def update_index(
+        self, show_progress: bool = False, on_chunk: Callable[[int, float], None] | None = None
+    ) -> IndexUpdate:
         """Embed the papers that have no embedding yet (persisting each chunk, so an
         interrupted run continues), then bring the FAISS index up to date: add new vectors,
-        replace re-embedded ones, or rebuild when the index type must change."""
+        replace re-embedded ones, or rebuild when the index type must change.
+
+        `on_chunk(papers, seconds)` is called after each chunk of vectors is committed."""
         started = time.perf_counter()
-        embedded = self._embed_missing(show_progress)
+        embedded = self._embed_missing(show_progress, on_chunk)
         embedded_at = time.perf_counter()
         update = self._sync_index(embedded)
         return dataclasses.replace(
             update, embed_seconds=embedded_at - started, index_seconds=time.perf_counter() - embedded_at
         )
 
-    def _embed_missing(self, show_progress: bool) -> int:
+    def _embed_missing(self, show_progress: bool, on_chunk: Callable[[int, float], None] | None) -> int:
         pending = self.store.count_unembedded(self.model_name)
         if pending == 0:
             return 0
@@ -200,6 +204,7 @@ class Library:
         done = 0
         with tqdm(total=pending, desc="embedding", unit="paper", disable=not show_progress, smoothing=0.1) as bar:
             while True:
+                chunk_started = time.perf_counter()
                 chunk = self.store.unembedded(self.model_name, EMBED_CHUNK)
                 if not chunk:
                     break
@@ -211,6 +216,8 @@ class Library:
                     bar.update(len(parts[-1]))
                 self.store.save_embeddings(self.model_name, rowids, np.concatenate(parts))
                 done += len(chunk)
+                if on_chunk is not None:
+                    on_chunk(len(chunk), time.perf_counter() - chunk_started)
         return done
 
     def _sync_index(self, embedded: int) -> IndexUpdate:

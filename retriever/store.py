@@ -68,6 +68,9 @@ CREATE TABLE IF NOT EXISTS embeddings (
     indexed INTEGER NOT NULL DEFAULT 0,  -- 1 once the saved FAISS index holds this vector
     PRIMARY KEY (model, paper_id)
 ) WITHOUT ROWID;
+-- the triggers above delete a paper's embeddings by paper_id alone: without this index each
+-- updated or deleted paper scanned every stored vector (27 ms a paper at 46,670 papers)
+CREATE INDEX IF NOT EXISTS embeddings_paper ON embeddings(paper_id);
 CREATE TABLE IF NOT EXISTS ingest_progress (
     source TEXT PRIMARY KEY,    -- a source file with its filters
     fingerprint TEXT NOT NULL,  -- size and mtime: a changed file starts over

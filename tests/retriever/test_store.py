@@ -127,3 +127,28 @@ def test_store_reopens_and_reports_stats(tmp_path: Path, slice_jsonl):
     stats = again.stats()
     assert stats["papers"] == 1000 and stats["first_date"] >= "2025-03-18"
     assert again._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_deleting_a_papers_embeddings_uses_an_index(tmp_path):
+    """The update/delete triggers remove embeddings by paper_id alone; a full scan there made
+    re-ingesting changed papers quadratic in the number of stored vectors."""
+    store = PaperStore(tmp_path / "papers.sqlite")
+    plan = store._db.execute("EXPLAIN QUERY PLAN DELETE FROM embeddings WHERE paper_id = 1").fetchall()
+    details = " ".join(row[-1] for row in plan)
+    assert "USING" in details and "INDEX" in details and "SCAN embeddings" not in details, details
+
+
+def test_updated_paper_loses_only_its_own_embeddings(tmp_path, slice_jsonl):
+    import dataclasses
+
+    import numpy as np
+
+    store = PaperStore(tmp_path / "papers.sqlite")
+    ingest_lines(store, slice_jsonl)
+    rowids = store.filter_rowids(SearchFilters())[:5].tolist()
+    store.save_embeddings("m@128", rowids, np.eye(5, 8, dtype=np.float32))
+    changed = dataclasses.replace(store.get_by_rowids([rowids[2]])[rowids[2]], title="A new title")
+    with store.transaction():
+        store.upsert([changed])
+    kept, _ = store.embeddings("m@128")
+    assert kept.tolist() == rowids[:2] + rowids[3:]
