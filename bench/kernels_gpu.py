@@ -5,6 +5,8 @@ sparse_config): prefill time of our selection (compressed keys, block scores, to
 our block-sparse attention, their sum, dense causal SDPA (flash backend) on the same
 tensors and the speedup; then one decode step likewise (every decode variant captured in a
 CUDA graph, as the engine runs it, so that host launch overhead is left out of all of them).
+"selection_ms", "total_ms", "speedup" and the decode step use the coarse c2 normaliser
+(SparseConfig(coarse_normaliser=True)); the "_exact" fields the exact one.
 Prefill also runs with correlated queries (neighbouring tokens alike, as in real text) at the
 longest length, where merging the selections of several tokens per tile pays. Medians of
 triton.testing.do_bench after warm-up.
@@ -27,13 +29,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kernels.flash_attention.attention import flash_attention_decode, flash_attention_prefill
 from kernels.infllmv2.attention import infllmv2_decode
-from kernels.infllmv2.compress import append_compressed_keys, compress_keys
+from kernels.infllmv2.compress import append_compressed_keys, compress_keys, compressed_count
 from kernels.infllmv2.config import SparseConfig
-from kernels.infllmv2.select import decode_select, prefill_block_scores, prefill_select, topk_blocks, torch_topk_blocks
+from kernels.infllmv2.select import decode_select, prefill_block_scores, prefill_select
 from kernels.infllmv2.sparse import block_sparse_decode, block_sparse_prefill, block_sparse_prefill_split
+from kernels.infllmv2.topk import topk_blocks, torch_topk_blocks
 
 N_HEADS, N_KV, DIM = 32, 2, 128
-CONFIG = SparseConfig()
+CONFIG = SparseConfig()  # MiniCPM4's sparse_config: the exact normaliser
+COARSE = SparseConfig(coarse_normaliser=True)  # the same with the c2 normaliser: the headline figures
 
 
 def bench_ms(fn, rep_ms: float) -> float:
@@ -76,36 +80,69 @@ def dense_prefill_ms(q, k, v, rep):
     return min(gqa, expanded), {"sdpa_gqa_ms": gqa, "sdpa_expanded_ms": expanded}
 
 
+def select_fn(q, k, cu, n, config, scored_only=False):
+    def select():
+        c1 = compress_keys(k, cu, n, config)
+        c2 = compress_keys(k, cu, n, config, coarse=True) if config.coarse_normaliser else None
+        return prefill_select(q, c1, cu, cu, n, n, config, scored_only=scored_only, c2=c2)
+
+    return select
+
+
+def scored_kernels(n: int, size: int, stride: int) -> int:
+    """Sum over the n queries of the compressed keys (of that size and stride) each one sees."""
+    pos = torch.arange(n, dtype=torch.int64)
+    return int(torch.where(pos + 1 >= size, (pos + 1 - size) // stride + 1, 0).sum())
+
+
+def selection_details(row: dict, q, k, cu, n: int, rep: float) -> None:
+    """Stage times of the selection (compressed keys, block scores, top-k) and how far the
+    coarse normaliser's picks agree with the exact ones."""
+    n_cols = triton.cdiv(n, CONFIG.block_size)
+    chunks = [(start, min(n, start + 16384)) for start in range(0, n, 16384)]
+    c1 = compress_keys(k, cu, n, CONFIG)
+    c2 = compress_keys(k, cu, n, COARSE, coarse=True)
+    row["compress_ms"] = bench_ms(lambda: compress_keys(k, cu, n, CONFIG), rep)
+    row["compress_coarse_ms"] = bench_ms(lambda: compress_keys(k, cu, n, CONFIG, coarse=True), rep)
+    c1_flop = 2 * DIM * N_HEADS * scored_kernels(n, CONFIG.kernel_size, CONFIG.kernel_stride)
+    c2_flop = 2 * DIM * N_HEADS * scored_kernels(n, COARSE.coarse_kernel_size, COARSE.coarse_kernel_stride)
+    for name, config, flop in (("exact", CONFIG, 2 * c1_flop), ("coarse", COARSE, c1_flop + c2_flop)):
+        row[f"scores_{name}_ms"] = bench_ms(
+            lambda config=config: [
+                prefill_block_scores(q, c1, cu, cu, n, n_cols, chunk, config, c2=c2) for chunk in chunks
+            ],
+            rep,
+        )
+        row[f"scores_{name}_tflops"] = flop / row[f"scores_{name}_ms"] / 1e9
+    scores = prefill_block_scores(q, c1, cu, cu, n, n_cols, chunks[-1], CONFIG)
+    for name, one_warp in (("one_warp", True), ("eight_warps", False)):
+        row[f"topk_{name}_ms"] = bench_ms(
+            lambda one_warp=one_warp: topk_blocks(scores, CONFIG.selected_blocks, one_warp=one_warp), rep
+        ) * len(chunks)
+        assert torch.equal(
+            topk_blocks(scores, CONFIG.selected_blocks, one_warp=one_warp),
+            torch_topk_blocks(scores, CONFIG.selected_blocks),
+        )
+    row["topk_torch_ms"] = bench_ms(lambda: torch_topk_blocks(scores, CONFIG.selected_blocks), rep) * len(chunks)
+    exact, coarse = (select_fn(q, k, cu, n, config)()[-16384:] for config in (CONFIG, COARSE))
+    picked = [torch.zeros(*exact.shape[:2], n_cols + 1, device="cuda") for _ in range(2)]
+    for mask, ids in zip(picked, (exact, coarse), strict=True):
+        mask.scatter_(-1, ids.long().masked_fill(ids < 0, n_cols), 1.0)
+    row["coarse_exact_overlap"] = float((picked[0] * picked[1])[..., :n_cols].sum() / picked[0][..., :n_cols].sum())
+
+
 def prefill_row(n: int, log, correlated: bool = False, tiles=(1, 4), splits=((8, 1), (16, 1), (8, 4))) -> dict:
     q, k, v = make_inputs(n, correlated)
     cu = torch.tensor([0, n], device="cuda", dtype=torch.int32)
     rep = 300 if n <= 32768 else 1500
-    n_cols = triton.cdiv(n, CONFIG.block_size)
-
-    def select(scored_only=False):
-        c1 = compress_keys(k, cu, n, CONFIG)
-        return prefill_select(q, c1, cu, cu, n, n, CONFIG, scored_only=scored_only)
-
-    selected, scored = select(), select(True)
     row = {"context": n, "queries": "correlated" if correlated else "random"}
-    row["selection_ms"] = bench_ms(lambda: select(True), rep)  # the split path's; the full list costs the same
+    # the split path's selection; the full list costs the same
+    row["selection_ms"] = bench_ms(select_fn(q, k, cu, n, COARSE, scored_only=True), rep)
+    row["selection_exact_ms"] = bench_ms(select_fn(q, k, cu, n, CONFIG, scored_only=True), rep)
     if not correlated:
-        c1 = compress_keys(k, cu, n, CONFIG)
-        chunks = [(start, min(n, start + 16384)) for start in range(0, n, 16384)]
-        row["compress_ms"] = bench_ms(lambda: compress_keys(k, cu, n, CONFIG), rep)
-        for rows, per_step in ((128, 16), (128, 32)):
-            row[f"scores_r{rows}_b{per_step}_ms"] = bench_ms(
-                lambda rows=rows, per_step=per_step: [
-                    prefill_block_scores(q, c1, cu, cu, n, n_cols, chunk, CONFIG, rows, per_step) for chunk in chunks
-                ],
-                rep,
-            )
-        keys = prefill_block_scores(q, c1, cu, cu, n, n_cols, chunks[-1], CONFIG)
-        row["topk_triton_ms"] = bench_ms(lambda: topk_blocks(keys, CONFIG.selected_blocks), rep) * len(chunks)
-        row["topk_torch_ms"] = bench_ms(lambda: topk_blocks(keys, CONFIG.selected_blocks, use_kernel=False), rep) * len(
-            chunks
-        )
-        assert torch.equal(topk_blocks(keys, CONFIG.selected_blocks), torch_topk_blocks(keys, 96, sort=True))
+        selection_details(row, q, k, cu, n, rep)
+    selected = select_fn(q, k, cu, n, COARSE)()
+    scored = select_fn(q, k, cu, n, COARSE, scored_only=True)()
     for tile in tiles:
         row[f"sparse_tile{tile}_ms"] = bench_ms(
             lambda tile=tile: block_sparse_prefill(q, k, v, selected, cu, cu, n, CONFIG, tile_tokens=tile), rep
@@ -125,11 +162,14 @@ def prefill_row(n: int, log, correlated: bool = False, tiles=(1, 4), splits=((8,
     one_pass = block_sparse_prefill(q, k, v, selected, cu, cu, n, CONFIG, tile_tokens=1)
     row["split_vs_one_pass_max_abs"] = float((split_out.float() - one_pass.float()).abs().max())
     row["total_ms"] = row["selection_ms"] + row["sparse_ms"]
+    row["total_exact_ms"] = row["selection_exact_ms"] + row["sparse_ms"]
     row["dense_sdpa_ms"], variants = dense_prefill_ms(q, k, v, rep * 2)
     row.update(variants)
     if not correlated:
-        row["dense_triton_ms"] = bench_ms(lambda: flash_attention_prefill(q, k, v, cu, cu, n), rep * 2)
+        cu_n = torch.tensor([0, n], device="cuda", dtype=torch.int32)
+        row["dense_triton_ms"] = bench_ms(lambda: flash_attention_prefill(q, k, v, cu_n, cu_n, n), rep * 2)
     row["speedup"] = row["dense_sdpa_ms"] / row["total_ms"]
+    row["speedup_exact"] = row["dense_sdpa_ms"] / row["total_exact_ms"]
     sparse_flop = 4 * DIM * N_HEADS * attended_keys(n)
     dense_flop = 4 * DIM * N_HEADS * n * (n + 1) // 2
     row["sparse_tflops"] = sparse_flop / row["sparse_ms"] / 1e9
@@ -157,32 +197,31 @@ def decode_row(n: int, log) -> dict:
     v_cache = torch.randn(1, n, N_KV, DIM, device="cuda", dtype=torch.bfloat16, generator=generator)
     q = torch.randn(1, N_HEADS, DIM, device="cuda", dtype=torch.bfloat16, generator=generator)
     lengths = torch.tensor([n], device="cuda", dtype=torch.int32)
-    c1_cache = torch.empty(
-        1, (n - CONFIG.kernel_size) // CONFIG.kernel_stride + 1, N_KV, DIM, device="cuda", dtype=torch.bfloat16
+    c1_cache, c2_cache = (
+        torch.empty(1, compressed_count(n, CONFIG, coarse), N_KV, DIM, device="cuda", dtype=torch.bfloat16)
+        for coarse in (False, True)
     )
-    append_compressed_keys(k_cache, c1_cache, torch.zeros_like(lengths), lengths, CONFIG)
-
-    def step():
-        return infllmv2_decode(q, k_cache, v_cache, c1_cache, lengths, CONFIG)
-
+    append_compressed_keys(k_cache, c1_cache, torch.zeros_like(lengths), lengths, CONFIG, c2_cache=c2_cache)
     n_blocks = triton.cdiv(n, CONFIG.block_size)
-
-    def step_torch_topk():  # the earlier default: torch.topk over the selection keys
-        selected = decode_select(q, c1_cache, lengths, n_blocks, CONFIG, as_keys=True)
-        return block_sparse_decode(q, k_cache, v_cache, lengths, selected, CONFIG)
-
-    selected = decode_select(q, c1_cache, lengths, n_blocks, CONFIG)
-    row = {"context": n, "eager_ms": bench_ms(step, 200)}
-    row["sparse_graph_ms"] = bench_ms(graphed(step).replay, 200)
-    row["graph_torch_topk_ms"] = bench_ms(graphed(step_torch_topk).replay, 200)
-    row["graph_select_ms"] = bench_ms(
-        graphed(lambda: decode_select(q, c1_cache, lengths, n_blocks, CONFIG)).replay, 200
-    )
-    row["graph_select_keys_ms"] = bench_ms(
-        graphed(lambda: decode_select(q, c1_cache, lengths, n_blocks, CONFIG, as_keys=True)).replay, 200
-    )
+    row = {"context": n}
+    for name, config, c2 in (("", COARSE, c2_cache), ("_exact", CONFIG, None)):
+        row[f"sparse_graph{name}_ms"] = bench_ms(
+            graphed(
+                lambda config=config, c2=c2: infllmv2_decode(q, k_cache, v_cache, c1_cache, lengths, config, c2)
+            ).replay,
+            200,
+        )
+        row[f"graph_select{name}_ms"] = bench_ms(
+            graphed(lambda config=config, c2=c2: decode_select(q, c1_cache, lengths, n_blocks, config, c2)).replay, 200
+        )
+    selected = decode_select(q, c1_cache, lengths, n_blocks, COARSE, c2_cache)
     row["graph_attention_ms"] = bench_ms(
         graphed(lambda: block_sparse_decode(q, k_cache, v_cache, lengths, selected, CONFIG)).replay, 200
+    )
+    scores = torch.rand(1, N_KV, n_blocks, device="cuda")
+    row["graph_topk_ms"] = bench_ms(graphed(lambda: topk_blocks(scores, CONFIG.selected_blocks)).replay, 200)
+    row["graph_topk_eight_warps_ms"] = bench_ms(
+        graphed(lambda: topk_blocks(scores, CONFIG.selected_blocks, one_warp=False)).replay, 200
     )
     qt = q[:, :, None]  # [1, HQ, 1, D]
     kt, vt = (t.transpose(1, 2).contiguous() for t in (k_cache, v_cache))  # [1, HKV, n, D]
@@ -192,7 +231,9 @@ def decode_row(n: int, log) -> dict:
     row["dense_sdpa_ms"] = min(row["sdpa_gqa_ms"], row["sdpa_expanded_ms"])  # bytes below count HKV heads
     row["dense_triton_ms"] = bench_ms(graphed(lambda: flash_attention_decode(q, k_cache, v_cache, lengths)).replay, 200)
     row["speedup"] = row["dense_sdpa_ms"] / row["sparse_graph_ms"]
-    sparse_bytes = (CONFIG.selected_blocks * CONFIG.block_size * 2 + c1_cache.shape[1]) * N_KV * DIM * 2
+    row["speedup_exact"] = row["dense_sdpa_ms"] / row["sparse_graph_exact_ms"]
+    compressed = c1_cache.shape[1] + c2_cache.shape[1]
+    sparse_bytes = (CONFIG.selected_blocks * CONFIG.block_size * 2 + compressed) * N_KV * DIM * 2
     row["sparse_gbps"] = sparse_bytes / row["sparse_graph_ms"] / 1e6
     row["dense_sdpa_gbps"] = 2 * n * N_KV * DIM * 2 / row["dense_sdpa_ms"] / 1e6
     log(row)

@@ -18,7 +18,6 @@ import triton
 import triton.language as tl
 
 LOG2E = 1.4426950408889634
-KEY_LOW: tl.constexpr = tl.constexpr(2**31 - 1)  # selection keys hold KEY_LOW - block id in their low half
 
 
 @triton.jit
@@ -196,7 +195,6 @@ def _decode_split_kernel(
     ROWS: tl.constexpr,
     BLOCK_N: tl.constexpr,
     SPARSE: tl.constexpr,
-    KEYS: tl.constexpr,
 ):
     i_bh, i_s = tl.program_id(0), tl.program_id(1)
     i_b = i_bh // N_KV
@@ -227,8 +225,6 @@ def _decode_split_kernel(
         blk = u
         if SPARSE:  # an unused slot (-1) points just past the keys, where everything is masked
             listed = tl.load(list_ptr + i_b.to(tl.int64) * stride_lb + i_hk * stride_lh + u, mask=use_list, other=0)
-            if KEYS:  # an int64 selection key: score bits high, KEY_LOW - block id low, < 0 when excluded
-                listed = tl.where(listed >= 0, -(listed & 0xFFFFFFFF) + KEY_LOW, -1).to(tl.int32)
             blk = tl.where(use_list, tl.where(listed >= 0, listed, n_key_blocks), u)
         o_n = blk * BLOCK_N + tl.arange(0, BLOCK_N)
         m_n = o_n < length
@@ -410,8 +406,7 @@ def split_decode_attention(
     """Launch split decode and its combine: one query token per sequence.
 
     q [B, HQ, D]; k_cache and v_cache [B, capacity, HKV, D]; lengths [B] int32 (keys in use,
-    the query's own included); blocks [B, HKV, S] int32 (-1 = none), or int64 selection
-    keys as kernels/infllmv2/select.py makes them, or None for dense.
+    the query's own included); blocks [B, HKV, S] int32 (-1 = none), or None for dense.
     Split i covers slots [i * slots_per_split, (i + 1) * slots_per_split): key blocks in
     dense mode, list entries in sparse mode. Sequences shorter than dense_len attend densely.
     """
@@ -458,7 +453,6 @@ def split_decode_attention(
         ROWS=rows,
         BLOCK_N=block_n,
         SPARSE=sparse,
-        KEYS=blocks.dtype == torch.int64,
         num_warps=4,
         num_stages=2,
     )

@@ -5,8 +5,10 @@ A decode loop keeps, per layer, k_cache and v_cache [B, capacity, HKV, D] and c1
 `compress_keys` (or `append_compressed_keys` from length 0 to L); at every step it writes
 the new K and V, calls `append_compressed_keys(k_cache, c1_cache, old, new)` (every
 kernel_stride = 16 new tokens complete one entry: the window ending at the new length),
-then `infllmv2_decode`. Nothing in a step synchronizes with the host or changes shape
-with the lengths, so the whole step can be captured in a CUDA graph.
+then `infllmv2_decode`. With config.coarse_normaliser it also keeps c2_cache [B,
+compressed_count(capacity, config, coarse=True), HKV, D] through the same calls
+(`c2_cache=`). Nothing in a step synchronizes with the host or changes shape with the
+lengths, so the whole step can be captured in a CUDA graph.
 """
 
 from __future__ import annotations
@@ -58,8 +60,11 @@ def infllmv2_prefill(
     if max_seqlen_k < config.dense_len:
         return flash_attention_prefill(q, k, v, cu_seqlens, cu_seqlens_k, max_seqlen_q)
     c1 = compress_keys(k, cu_seqlens_k, max_seqlen_k, config)
+    c2 = compress_keys(k, cu_seqlens_k, max_seqlen_k, config, coarse=True) if config.coarse_normaliser else None
     split = window_tokens is not None
-    selected = prefill_select(q, c1, cu_seqlens, cu_seqlens_k, max_seqlen_q, max_seqlen_k, config, scored_only=split)
+    selected = prefill_select(
+        q, c1, cu_seqlens, cu_seqlens_k, max_seqlen_q, max_seqlen_k, config, scored_only=split, c2=c2
+    )
     if split:
         return block_sparse_prefill_split(
             q, k, v, selected, cu_seqlens, cu_seqlens_k, max_seqlen_q, config, window_tokens, tile_tokens
@@ -74,14 +79,16 @@ def infllmv2_decode(
     c1_cache: torch.Tensor,
     lengths: torch.Tensor,
     config: SparseConfig,
+    c2_cache: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """One decode step of InfLLM v2 attention for a batch of sequences.
 
     q [B, HQ, D] the new tokens' queries; k_cache and v_cache [B, capacity, HKV, D] with the
     new keys and values already written; c1_cache [B, c1_capacity, HKV, D] kept current by
-    append_compressed_keys; lengths [B] int32 keys in use, the new token included. Sequences
-    shorter than dense_len attend densely. Returns [B, HQ, D] in q's dtype.
+    append_compressed_keys (c2_cache likewise, required when config.coarse_normaliser);
+    lengths [B] int32 keys in use, the new token included. Sequences shorter than dense_len
+    attend densely. Returns [B, HQ, D] in q's dtype.
     """
     n_blocks = triton.cdiv(k_cache.shape[1], config.block_size)
-    selected = decode_select(q, c1_cache, lengths, n_blocks, config)
+    selected = decode_select(q, c1_cache, lengths, n_blocks, config, c2_cache)
     return block_sparse_decode(q, k_cache, v_cache, lengths, selected, config)

@@ -1,4 +1,5 @@
-"""Compressed keys c1 (DESIGN.md section 4, step 1): the mean of each complete key window."""
+"""Compressed keys (DESIGN.md section 4, step 1): the mean of each complete key window, c1
+(kernel 32, stride 16) and, for an approximate softmax normaliser, c2 (kernel 128, stride 64)."""
 
 from __future__ import annotations
 
@@ -49,11 +50,13 @@ def _compress_kernel(
 
 
 @triton.jit
-def _append_kernel(
+def _append_windows(
     k_ptr,
-    c1_ptr,
-    old_len_ptr,
-    new_len_ptr,
+    c_ptr,
+    i_b,
+    i_hk,
+    old_len,
+    new_len,
     stride_kb,
     stride_kt,
     stride_kh,
@@ -65,9 +68,6 @@ def _append_kernel(
     HEAD_DIM: tl.constexpr,
     BLOCK_D: tl.constexpr,
 ):
-    i_b, i_hk = tl.program_id(0), tl.program_id(1)
-    old_len = tl.load(old_len_ptr + i_b)
-    new_len = tl.load(new_len_ptr + i_b)
     j_lo = tl.where(old_len >= KERNEL_SIZE, (old_len - KERNEL_SIZE) // KERNEL_STRIDE + 1, 0)
     j_hi = tl.where(new_len >= KERNEL_SIZE, (new_len - KERNEL_SIZE) // KERNEL_STRIDE + 1, 0)
     o_t = tl.arange(0, KERNEL_SIZE)
@@ -77,27 +77,103 @@ def _append_kernel(
         o_k = i_b.to(tl.int64) * stride_kb + (j * KERNEL_STRIDE + o_t).to(tl.int64)[:, None] * stride_kt
         b_k = tl.load(k_ptr + o_k + i_hk * stride_kh + o_d[None, :], mask=m_d[None, :], other=0.0)
         mean = tl.sum(b_k.to(tl.float32), 0) / KERNEL_SIZE  # [BLOCK_D]
-        p_c = c1_ptr + i_b.to(tl.int64) * stride_cb + j * stride_cj + i_hk * stride_ch + o_d
-        tl.store(p_c, mean.to(c1_ptr.dtype.element_ty), mask=m_d)
+        p_c = c_ptr + i_b.to(tl.int64) * stride_cb + j * stride_cj + i_hk * stride_ch + o_d
+        tl.store(p_c, mean.to(c_ptr.dtype.element_ty), mask=m_d)
 
 
-def compressed_count(n_keys: int, config: SparseConfig) -> int:
-    """Complete windows among n_keys keys: the c1 entries a context of that length has."""
-    if n_keys < config.kernel_size:
+@triton.jit
+def _append_kernel(
+    k_ptr,
+    c1_ptr,
+    c2_ptr,
+    old_len_ptr,
+    new_len_ptr,
+    stride_kb,
+    stride_kt,
+    stride_kh,
+    stride_cb,
+    stride_cj,
+    stride_ch,
+    stride_c2b,
+    stride_c2j,
+    stride_c2h,
+    KERNEL_SIZE: tl.constexpr,
+    KERNEL_STRIDE: tl.constexpr,
+    C2_SIZE: tl.constexpr,
+    C2_STRIDE: tl.constexpr,
+    HAS_C2: tl.constexpr,
+    HEAD_DIM: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+):
+    i_b, i_hk = tl.program_id(0), tl.program_id(1)
+    old_len = tl.load(old_len_ptr + i_b)
+    new_len = tl.load(new_len_ptr + i_b)
+    _append_windows(
+        k_ptr,
+        c1_ptr,
+        i_b,
+        i_hk,
+        old_len,
+        new_len,
+        stride_kb,
+        stride_kt,
+        stride_kh,
+        stride_cb,
+        stride_cj,
+        stride_ch,
+        KERNEL_SIZE,
+        KERNEL_STRIDE,
+        HEAD_DIM,
+        BLOCK_D,
+    )
+    if HAS_C2:
+        _append_windows(
+            k_ptr,
+            c2_ptr,
+            i_b,
+            i_hk,
+            old_len,
+            new_len,
+            stride_kb,
+            stride_kt,
+            stride_kh,
+            stride_c2b,
+            stride_c2j,
+            stride_c2h,
+            C2_SIZE,
+            C2_STRIDE,
+            HEAD_DIM,
+            BLOCK_D,
+        )
+
+
+def _window(config: SparseConfig, coarse: bool) -> tuple[int, int]:
+    if coarse:
+        return config.coarse_kernel_size, config.coarse_kernel_stride
+    return config.kernel_size, config.kernel_stride
+
+
+def compressed_count(n_keys: int, config: SparseConfig, coarse: bool = False) -> int:
+    """Complete windows among n_keys keys: the c1 entries (coarse: c2) a context of that length has."""
+    size, stride = _window(config, coarse)
+    if n_keys < size:
         return 0
-    return (n_keys - config.kernel_size) // config.kernel_stride + 1
+    return (n_keys - size) // stride + 1
 
 
-def compress_keys(k: torch.Tensor, cu_seqlens_k: torch.Tensor, max_seqlen_k: int, config: SparseConfig) -> torch.Tensor:
-    """c1 of every sequence of a varlen batch.
+def compress_keys(
+    k: torch.Tensor, cu_seqlens_k: torch.Tensor, max_seqlen_k: int, config: SparseConfig, coarse: bool = False
+) -> torch.Tensor:
+    """c1 (coarse: c2, the windows of config.coarse_kernel_size) of every sequence of a varlen batch.
 
     k [Tk, HKV, D] (fp16/bf16; fp32 under the interpreter), cu_seqlens_k [B + 1] int32,
     max_seqlen_k >= every key length. Returns c1 [B, n, HKV, D] in k's dtype with
-    n = compressed_count(max_seqlen_k); entries past a sequence's own count are zero.
+    n = compressed_count(max_seqlen_k, config, coarse); entries past a sequence's own count are zero.
     """
     n_kv, dim = k.shape[1], k.shape[2]
     batch = cu_seqlens_k.shape[0] - 1
-    n_c1 = compressed_count(max_seqlen_k, config)
+    size, stride = _window(config, coarse)
+    n_c1 = compressed_count(max_seqlen_k, config, coarse)
     block_j = 64
     c1 = torch.empty(batch, triton.cdiv(max(n_c1, 1), block_j) * block_j, n_kv, dim, device=k.device, dtype=k.dtype)
     _compress_kernel[(triton.cdiv(max(n_c1, 1), block_j), batch, n_kv)](
@@ -109,8 +185,8 @@ def compress_keys(k: torch.Tensor, cu_seqlens_k: torch.Tensor, max_seqlen_k: int
         c1.stride(0),
         c1.stride(1),
         c1.stride(2),
-        KERNEL_SIZE=config.kernel_size,
-        KERNEL_STRIDE=config.kernel_stride,
+        KERNEL_SIZE=size,
+        KERNEL_STRIDE=stride,
         HEAD_DIM=dim,
         BLOCK_D=triton.next_power_of_2(dim),
         BLOCK_J=block_j,
@@ -125,19 +201,24 @@ def append_compressed_keys(
     old_lengths: torch.Tensor,
     new_lengths: torch.Tensor,
     config: SparseConfig,
+    c2_cache: torch.Tensor | None = None,
 ) -> None:
-    """Add the c1 entries that keys written since the last call complete (in place).
+    """Add the c1 (and c2) entries that keys written since the last call complete (in place).
 
     k_cache [B, capacity, HKV, D]; c1_cache [B, c1_capacity, HKV, D], same dtype, with
     c1_capacity >= compressed_count(capacity); old_lengths and new_lengths [B] int32: keys in
     the cache before and after the new tokens were written. Every kernel_stride new tokens
     complete one entry; a decode loop calls this once per step, after writing K, with no
-    host synchronization, so it can live inside a CUDA graph.
+    host synchronization, so it can live inside a CUDA graph. c2_cache [B, c2_capacity, HKV,
+    D], c2_capacity >= compressed_count(capacity, config, coarse=True), for
+    config.coarse_normaliser: one entry every coarse_kernel_stride new tokens, in the same launch.
     """
     batch, _, n_kv, dim = k_cache.shape
+    c2 = c1_cache if c2_cache is None else c2_cache
     _append_kernel[(batch, n_kv)](
         k_cache,
         c1_cache,
+        c2,
         old_lengths,
         new_lengths,
         k_cache.stride(0),
@@ -146,8 +227,14 @@ def append_compressed_keys(
         c1_cache.stride(0),
         c1_cache.stride(1),
         c1_cache.stride(2),
+        c2.stride(0),
+        c2.stride(1),
+        c2.stride(2),
         KERNEL_SIZE=config.kernel_size,
         KERNEL_STRIDE=config.kernel_stride,
+        C2_SIZE=config.coarse_kernel_size,
+        C2_STRIDE=config.coarse_kernel_stride,
+        HAS_C2=c2_cache is not None,
         HEAD_DIM=dim,
         BLOCK_D=triton.next_power_of_2(dim),
         num_warps=4,

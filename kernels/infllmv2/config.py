@@ -17,6 +17,9 @@ class SparseConfig:
     topk: blocks chosen by score on top of the window; a query attends to
     `selected_blocks = topk + window_size // block_size` blocks in all, forced ones included.
     dense_len: contexts shorter than this (in tokens, history included) use dense attention.
+    coarse_normaliser: not a checkpoint setting. False: the softmax of the block scores is
+    normalised exactly over the c1 kernels; True: approximated over the coarse c2 kernels
+    (kernel and stride 4x c1's: 128 and 64), which DESIGN.md allows and which is ~4x cheaper.
     """
 
     kernel_size: int = 32
@@ -27,6 +30,7 @@ class SparseConfig:
     topk: int = 64
     use_nope: bool = False
     dense_len: int = 8192
+    coarse_normaliser: bool = False
 
     def __post_init__(self) -> None:
         if self.kernel_size != 2 * self.kernel_stride:
@@ -57,6 +61,16 @@ class SparseConfig:
     def selected_blocks(self) -> int:
         """Blocks each query attends to (top-k plus window, forced blocks included)."""
         return self.topk + self.local_blocks
+
+    @property
+    def coarse_kernel_size(self) -> int:
+        """Window of the coarse compressed keys c2 (4 x kernel_size)."""
+        return 4 * self.kernel_size
+
+    @property
+    def coarse_kernel_stride(self) -> int:
+        """Stride of the coarse compressed keys c2 (4 x kernel_stride)."""
+        return 4 * self.kernel_stride
 
     @property
     def pool_ratio(self) -> int:

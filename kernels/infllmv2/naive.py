@@ -13,9 +13,12 @@ import torch
 from kernels.infllmv2.config import SparseConfig
 
 
-def compress_keys(k: torch.Tensor, config: SparseConfig) -> torch.Tensor:
-    """c1[j] = mean(k[j*stride : j*stride + size]) over complete windows: [Tk, HKV, D] -> [n_c1, HKV, D]."""
+def compress_keys(k: torch.Tensor, config: SparseConfig, coarse: bool = False) -> torch.Tensor:
+    """c1[j] = mean(k[j*stride : j*stride + size]) over complete windows: [Tk, HKV, D] -> [n_c1, HKV, D].
+    coarse: c2 instead, with config.coarse_kernel_size and config.coarse_kernel_stride."""
     size, stride = config.kernel_size, config.kernel_stride
+    if coarse:
+        size, stride = config.coarse_kernel_size, config.coarse_kernel_stride
     n_c1 = (k.shape[0] - size) // stride + 1 if k.shape[0] >= size else 0
     if n_c1 == 0:
         return k.new_zeros(0, *k.shape[1:], dtype=torch.float32)
@@ -23,7 +26,9 @@ def compress_keys(k: torch.Tensor, config: SparseConfig) -> torch.Tensor:
     return windows.mean(-1)
 
 
-def block_scores(q: torch.Tensor, c1: torch.Tensor, n_keys: int, config: SparseConfig) -> torch.Tensor:
+def block_scores(
+    q: torch.Tensor, c1: torch.Tensor, n_keys: int, config: SparseConfig, c2: torch.Tensor | None = None
+) -> torch.Tensor:
     """Score of every key block for every query, forced and excluded blocks applied.
 
     q [Tq, HQ, D], c1 [n_c1, HKV, D] -> [HKV, Tq, n_blocks] fp32, n_blocks = ceil(n_keys / block_size).
@@ -31,6 +36,9 @@ def block_scores(q: torch.Tensor, c1: torch.Tensor, n_keys: int, config: SparseC
     query; p summed over the G heads of a KV group; a block scores the max over the kernels
     overlapping it (max-pool of size ratio + 1, stride ratio, padding 1); block 0..init_blocks-1
     and the query's own block with the local_blocks before it score +inf; later blocks -inf.
+    With c2 [n_c2, HKV, D] (config.coarse_normaliser), each head's normaliser is the sum of
+    exp(q . c2 / sqrt(D)) over the c2 kernels that end at or before the query instead: p =
+    exp(q . c1 / sqrt(D)) / that sum, not summing to 1 (0 for a query that sees no c2 kernel).
     """
     n_q, n_heads, dim = q.shape
     n_kv = c1.shape[1]
@@ -41,7 +49,15 @@ def block_scores(q: torch.Tensor, c1: torch.Tensor, n_keys: int, config: SparseC
     qg = q.float().view(n_q, n_kv, group, dim)
     logits = torch.einsum("tkgd,jkd->ktgj", qg, c1.float()) / math.sqrt(dim)  # [HKV, Tq, G, n_c1]
     logits = logits.masked_fill(~visible[None, :, None, :], float("-inf"))
-    probs = torch.softmax(logits, dim=-1).nan_to_num(0.0)  # a query that sees no kernel scores 0
+    if c2 is None:
+        probs = torch.softmax(logits, dim=-1).nan_to_num(0.0)  # a query that sees no kernel scores 0
+    else:
+        coarse_start = torch.arange(c2.shape[0], device=q.device) * config.coarse_kernel_stride
+        coarse_visible = coarse_start[None, :] + config.coarse_kernel_size - 1 <= pos[:, None]  # [Tq, n_c2]
+        coarse = torch.einsum("tkgd,jkd->ktgj", qg, c2.float()) / math.sqrt(dim)  # [HKV, Tq, G, n_c2]
+        normaliser = coarse.masked_fill(~coarse_visible[None, :, None, :], float("-inf")).logsumexp(-1, keepdim=True)
+        seen = normaliser > float("-inf")  # a query that sees no c2 kernel scores 0
+        probs = torch.where(seen, (logits - normaliser.masked_fill(~seen, 0.0)).exp(), 0.0)
     summed = probs.sum(2)  # [HKV, Tq, n_c1]
 
     ratio = config.pool_ratio
@@ -107,5 +123,6 @@ def infllmv2_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, config
     else compressed keys, block scores, top-k and block-sparse attention. -> [Tq, HQ, D] fp32."""
     if k.shape[0] < config.dense_len:
         return attention(q, k, v)
-    scores = block_scores(q, compress_keys(k, config), k.shape[0], config)
+    c2 = compress_keys(k, config, coarse=True) if config.coarse_normaliser else None
+    scores = block_scores(q, compress_keys(k, config), k.shape[0], config, c2)
     return block_sparse_attention(q, k, v, select_blocks(scores, config), config.block_size)

@@ -168,8 +168,7 @@ def block_sparse_decode(
     """One decode step over the selected blocks, split across programs and merged.
 
     q [B, HQ, D]; k_cache and v_cache [B, capacity, HKV, D]; lengths [B] int32 keys in use
-    (the query's own included); selected [B, HKV, S] int32 from decode_select (-1 = none),
-    or its int64 keys (decode_select(..., as_keys=True)).
+    (the query's own included); selected [B, HKV, S] int32 from decode_select (-1 = none).
     Sequences shorter than config.dense_len attend densely. Returns [B, HQ, D] in q's dtype.
     """
     num_splits, per_split = decode_splits(config, q.shape[0] * k_cache.shape[2])

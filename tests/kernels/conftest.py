@@ -20,6 +20,7 @@ if not ON_GPU and os.environ.get("TRITON_INTERPRET") != "1":
     for name in (  # defined before this ran, compiled for a GPU: define them again, dependencies first
         "kernels.flash_attention.triton_attention",
         "kernels.infllmv2.compress",
+        "kernels.infllmv2.topk",
         "kernels.infllmv2.select",
         "kernels.infllmv2.sparse",
         "kernels.flash_attention.attention",

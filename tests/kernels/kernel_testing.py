@@ -45,5 +45,7 @@ def assert_valid_selection(selected: torch.Tensor, scores: torch.Tensor, config:
 
 
 def reference_scores(q: torch.Tensor, k: torch.Tensor, config: SparseConfig) -> torch.Tensor:
-    """naive block scores of one sequence whose queries are the last of its keys."""
-    return naive.block_scores(q, naive.compress_keys(k, config), k.shape[0], config)
+    """naive block scores of one sequence whose queries are the last of its keys (with the c2
+    normaliser when config.coarse_normaliser)."""
+    c2 = naive.compress_keys(k, config, coarse=True) if config.coarse_normaliser else None
+    return naive.block_scores(q, naive.compress_keys(k, config), k.shape[0], config, c2)

@@ -29,8 +29,14 @@ def score_tolerance(scores):
     return 0.05 * float(scores[torch.isfinite(scores)].abs().max())
 
 
-@pytest.mark.parametrize(("window_tokens", "tile_tokens"), [(None, 1), (None, 4), (8, 1), (16, 4)])
-def test_prefill_32k_selection_and_sparse_attention(window_tokens, tile_tokens):
+COARSE = SparseConfig(coarse_normaliser=True)
+
+
+@pytest.mark.parametrize(
+    ("window_tokens", "tile_tokens", "config"),
+    [(None, 1, CONFIG), (None, 4, CONFIG), (8, 1, CONFIG), (16, 4, CONFIG), (8, 1, COARSE)],
+)
+def test_prefill_32k_selection_and_sparse_attention(window_tokens, tile_tokens, config):
     from kernels.infllmv2.compress import compress_keys
     from kernels.infllmv2.select import prefill_select
     from kernels.infllmv2.sparse import block_sparse_prefill, block_sparse_prefill_split
@@ -38,20 +44,21 @@ def test_prefill_32k_selection_and_sparse_attention(window_tokens, tile_tokens):
     lengths = [32768, 9000]
     q, k, v = make_qkv(sum(lengths), sum(lengths), seed=tile_tokens)
     cu = cu_seqlens(lengths, "cuda")
-    c1 = compress_keys(k, cu, max(lengths), CONFIG)
-    selected = prefill_select(q, c1, cu, cu, max(lengths), max(lengths), CONFIG)
+    c1 = compress_keys(k, cu, max(lengths), config)
+    c2 = compress_keys(k, cu, max(lengths), config, coarse=True) if config.coarse_normaliser else None
+    selected = prefill_select(q, c1, cu, cu, max(lengths), max(lengths), config, c2=c2)
     if window_tokens is None:
-        out = block_sparse_prefill(q, k, v, selected, cu, cu, max(lengths), CONFIG, tile_tokens=tile_tokens)
+        out = block_sparse_prefill(q, k, v, selected, cu, cu, max(lengths), config, tile_tokens=tile_tokens)
     else:
-        scored = prefill_select(q, c1, cu, cu, max(lengths), max(lengths), CONFIG, scored_only=True)
+        scored = prefill_select(q, c1, cu, cu, max(lengths), max(lengths), config, scored_only=True, c2=c2)
         out = block_sparse_prefill_split(
-            q, k, v, scored, cu, cu, max(lengths), CONFIG, window_tokens=window_tokens, tile_tokens=tile_tokens
+            q, k, v, scored, cu, cu, max(lengths), config, window_tokens=window_tokens, tile_tokens=tile_tokens
         )
     for b in range(2):
         end = int(cu[b + 1])
         rows, keys = slice(end - TAIL, end), slice(int(cu[b]), end)
-        ref_scores = reference_scores(q[rows], k[keys], CONFIG)
-        assert_valid_selection(selected[rows].transpose(0, 1), ref_scores, CONFIG, score_tolerance(ref_scores))
+        ref_scores = reference_scores(q[rows], k[keys], config)
+        assert_valid_selection(selected[rows].transpose(0, 1), ref_scores, config, score_tolerance(ref_scores))
         ref = naive.block_sparse_attention(q[rows], k[keys], v[keys], selected[rows].transpose(0, 1), 64)
         assert rel_err(out[rows], ref) < BF16_TOLERANCE
         assert not out[keys].isnan().any()

@@ -11,6 +11,7 @@ from kernels.infllmv2 import naive
 from kernels.infllmv2.config import SparseConfig
 
 CONFIG = SparseConfig.tiny(dense_len=64)
+COARSE = SparseConfig.tiny(dense_len=64, coarse_normaliser=True)  # c2: kernels of 32, stride 16
 SCORE_TOL = 1e-5 if torch.float32 == DTYPE else 3e-3
 
 
@@ -40,15 +41,16 @@ def test_config_reads_checkpoint_dict():
         SparseConfig(kernel_size=24)
 
 
-def test_compress_keys_varlen():
+@pytest.mark.parametrize("coarse", [False, True])
+def test_compress_keys_varlen(coarse):
     from kernels.infllmv2.compress import compress_keys
 
     lengths = [5, 37, 100]
     _, k, _ = make_qkv(lengths, 2, 2, 48)
     cu = cu_seqlens(lengths, DEVICE)
-    c1 = compress_keys(k, cu, max(lengths), CONFIG)
+    c1 = compress_keys(k, cu, max(lengths), CONFIG, coarse=coarse)
     for b in range(len(lengths)):
-        ref = naive.compress_keys(k[cu[b] : cu[b + 1]], CONFIG)
+        ref = naive.compress_keys(k[cu[b] : cu[b + 1]], CONFIG, coarse=coarse)
         assert (
             c1[b, : ref.shape[0]].float().cpu().allclose(ref.cpu(), atol=2e-3 if DTYPE is not torch.float32 else 1e-6)
         )
@@ -61,32 +63,36 @@ def test_append_compressed_keys_matches_prefill_compression():
     batch, capacity, n_kv, dim = 3, 90, 2, 40
     k_cache = torch.randn(batch, capacity, n_kv, dim).to(DEVICE, DTYPE)
     c1_cache = torch.full((batch, 21, n_kv, dim), float("nan"), device=DEVICE, dtype=DTYPE)
+    c2_cache = torch.full((batch, 4, n_kv, dim), float("nan"), device=DEVICE, dtype=DTYPE)
     lengths = torch.tensor([3, 30, 61], device=DEVICE, dtype=torch.int32)
-    append_compressed_keys(k_cache, c1_cache, torch.zeros_like(lengths), lengths, CONFIG)
+    append_compressed_keys(k_cache, c1_cache, torch.zeros_like(lengths), lengths, CONFIG, c2_cache=c2_cache)
     for step in (1, 1, 5, 17):  # decode steps, then a speculative burst
-        append_compressed_keys(k_cache, c1_cache, lengths, lengths + step, CONFIG)
+        append_compressed_keys(k_cache, c1_cache, lengths, lengths + step, CONFIG, c2_cache=c2_cache)
         lengths = lengths + step
-    for b in range(batch):
+    for b in range(batch):  # lengths 27, 54, 85: 5, 12, 20 c1 entries and 0, 2, 4 c2 entries
         length = int(lengths[b])
-        ref = compress_keys(k_cache[b, :length], cu_seqlens([length], DEVICE), length, CONFIG)[0]
-        assert rel_err(c1_cache[b, : ref.shape[0]], ref) < TOLERANCE
+        for cache, coarse in ((c1_cache, False), (c2_cache, True)):
+            ref = compress_keys(k_cache[b, :length], cu_seqlens([length], DEVICE), length, CONFIG, coarse=coarse)[0]
+            if ref.shape[0]:
+                assert rel_err(cache[b, : ref.shape[0]], ref) < TOLERANCE
+    assert bool(c2_cache[2, :4].isfinite().all()) and bool(c2_cache[2, 4:].isnan().all())
 
 
-@pytest.mark.parametrize(("n_heads", "n_kv"), [(2, 2), (12, 3), (16, 1)])
-def test_block_scores_varlen_with_history(n_heads, n_kv):
+@pytest.mark.parametrize(("n_heads", "n_kv", "config"), [(2, 2, CONFIG), (12, 3, CONFIG), (16, 1, COARSE)])
+def test_block_scores_varlen_with_history(n_heads, n_kv, config):
     from kernels.infllmv2.compress import compress_keys
-    from kernels.infllmv2.select import prefill_block_scores, scores_from_keys
+    from kernels.infllmv2.select import prefill_block_scores
 
     k_lengths, q_lengths = [13, 90, 70], [13, 90, 29]  # the last sequence has 41 tokens of history
     q, _, _ = make_qkv(q_lengths, n_heads, n_kv, 48, seed=1)
     _, k, _ = make_qkv(k_lengths, n_heads, n_kv, 48, seed=2)
     cu_q, cu_k = cu_seqlens(q_lengths, DEVICE), cu_seqlens(k_lengths, DEVICE)
-    c1 = compress_keys(k, cu_k, max(k_lengths), CONFIG)
+    c1 = compress_keys(k, cu_k, max(k_lengths), config)
+    c2 = compress_keys(k, cu_k, max(k_lengths), config, coarse=True) if config.coarse_normaliser else None
     n_cols = 8
-    keys = prefill_block_scores(q, c1, cu_q, cu_k, max(q_lengths), n_cols, (0, q.shape[0]), CONFIG)
-    scores = scores_from_keys(keys)
+    scores = prefill_block_scores(q, c1, cu_q, cu_k, max(q_lengths), n_cols, (0, q.shape[0]), config, c2=c2)
     for b in range(3):
-        ref = reference_scores(q[cu_q[b] : cu_q[b + 1]], k[cu_k[b] : cu_k[b + 1]], CONFIG).cpu()
+        ref = reference_scores(q[cu_q[b] : cu_q[b + 1]], k[cu_k[b] : cu_k[b + 1]], config).cpu()
         got = scores[:, cu_q[b] : cu_q[b + 1]].cpu()
         assert torch.equal(torch.isinf(got[..., : ref.shape[-1]]), torch.isinf(ref))
         assert bool((got[..., ref.shape[-1] :] == float("-inf")).all())
@@ -113,36 +119,34 @@ def test_selection_is_a_top_k_of_the_reference_scores():
 
 
 def test_topk_kernel_matches_torch_topk():
-    from kernels.infllmv2.select import topk_blocks, torch_topk_blocks
+    from kernels.infllmv2.topk import topk_blocks, torch_topk_blocks
 
     scores = torch.rand(2, 3, 13, device=DEVICE)
     scores[0, 0, 5:7] = 0.5  # a tie: the lower block wins
     scores[0, 1, :] = float("inf")
     scores[1, 0, 4:] = float("-inf")  # fewer allowed blocks than slots
     scores[1, 2, 9] = float("inf")
-    index = torch.arange(13, device=DEVICE)
-    keys = (scores.view(torch.int32).to(torch.int64) << 32) | (2**31 - 1 - index)
-    got = topk_blocks(keys, 6)
-    assert torch.equal(got, torch_topk_blocks(keys, 6, sort=True))
+    got = topk_blocks(scores, 6)
+    assert torch.equal(got, torch_topk_blocks(scores, 6, sort=True))
     assert got[1, 0].tolist() == [0, 1, 2, 3, -1, -1]
-    scored = topk_blocks(keys, 6, skip_forced=True)  # the +inf blocks chosen, not listed
+    scored = topk_blocks(scores, 6, skip_forced=True)  # the +inf blocks chosen, not listed
     for x in range(2):
         for y in range(3):
             rest = [b for b in got[x, y].tolist() if b >= 0 and scores[x, y, b] < float("inf")]
             assert scored[x, y].tolist() == rest + [-1] * (6 - len(rest))
 
 
-def test_topk_kernel_on_many_ties_and_wide_rows():
-    from kernels.infllmv2.select import topk_blocks, torch_topk_blocks
+@pytest.mark.parametrize("one_warp", [True, False])
+def test_topk_kernel_on_many_ties_and_wide_rows(one_warp):
+    from kernels.infllmv2.topk import topk_blocks, torch_topk_blocks
 
     generator = torch.Generator().manual_seed(11)
     scores = torch.randint(0, 4, (3, 2, 300), generator=generator).float() / 4  # heavy ties
     scores[0, :, :40] = float("inf")
     scores[1, :, 250:] = float("-inf")
     scores[2, 1, 3:] = float("-inf")
-    keys = (scores.view(torch.int32).to(torch.int64) << 32) | (2**31 - 1 - torch.arange(300))
-    keys = keys.to(DEVICE)
-    assert torch.equal(topk_blocks(keys, 96), torch_topk_blocks(keys, 96, sort=True))
+    scores = scores.to(DEVICE)
+    assert torch.equal(topk_blocks(scores, 96, one_warp=one_warp), torch_topk_blocks(scores, 96, sort=True))
 
 
 @pytest.mark.parametrize(("tile_tokens", "n_heads", "n_kv"), [(1, 4, 1), (4, 8, 2), (8, 6, 3)])
@@ -202,16 +206,17 @@ def test_prefill_entry_point_below_and_above_dense_len():
     lengths = [50, 110]  # 50 < dense_len = 64 <= 110
     q, k, v = make_qkv(lengths, 8, 2, 32, seed=7)
     cu = cu_seqlens(lengths, DEVICE)
-    for window_tokens, tile_tokens in ((None, 8), (8, 1)):
-        out = infllmv2_prefill(q, k, v, cu, CONFIG, tile_tokens=tile_tokens, window_tokens=window_tokens)
+    for window_tokens, tile_tokens, config in ((None, 8, CONFIG), (8, 1, CONFIG), (None, 4, COARSE)):
+        out = infllmv2_prefill(q, k, v, cu, config, tile_tokens=tile_tokens, window_tokens=window_tokens)
         for b in range(2):
             s = slice(cu[b], cu[b + 1])
-            assert rel_err(out[s], naive.infllmv2_attention(q[s], k[s], v[s], CONFIG)) < TOLERANCE
+            assert rel_err(out[s], naive.infllmv2_attention(q[s], k[s], v[s], config)) < TOLERANCE
     short = infllmv2_prefill(q[:50], k[:50], v[:50], cu[:2], CONFIG)  # all below dense_len: the dense kernel
     assert rel_err(short, naive.attention(q[:50], k[:50], v[:50])) < TOLERANCE
 
 
-def test_decode_of_the_last_tokens_equals_the_tail_of_a_prefill():
+@pytest.mark.parametrize("config", [CONFIG, COARSE])
+def test_decode_of_the_last_tokens_equals_the_tail_of_a_prefill(config):
     from kernels.infllmv2.attention import infllmv2_decode, infllmv2_prefill
     from kernels.infllmv2.compress import append_compressed_keys
 
@@ -219,25 +224,27 @@ def test_decode_of_the_last_tokens_equals_the_tail_of_a_prefill():
     lengths = [120, 40]  # sparse and dense decode in one batch
     q, k, v = make_qkv(lengths, n_heads, n_kv, dim, seed=8)
     cu = cu_seqlens(lengths, DEVICE)
-    prefill = infllmv2_prefill(q, k, v, cu, CONFIG, tile_tokens=8, window_tokens=8)
+    prefill = infllmv2_prefill(q, k, v, cu, config, tile_tokens=8, window_tokens=8)
     k_cache = torch.zeros(2, capacity, n_kv, dim, device=DEVICE, dtype=DTYPE)
     v_cache = torch.zeros_like(k_cache)
     c1_cache = torch.zeros(2, 39, n_kv, dim, device=DEVICE, dtype=DTYPE)
+    c2_cache = torch.zeros(2, 9, n_kv, dim, device=DEVICE, dtype=DTYPE) if config.coarse_normaliser else None
     steps = 3
     length = torch.tensor([n - steps for n in lengths], device=DEVICE, dtype=torch.int32)
     for b, n in enumerate(lengths):
         k_cache[b, :n] = k[cu[b] : cu[b + 1]]
         v_cache[b, :n] = v[cu[b] : cu[b + 1]]
-    append_compressed_keys(k_cache, c1_cache, torch.zeros_like(length), length, CONFIG)
+    append_compressed_keys(k_cache, c1_cache, torch.zeros_like(length), length, config, c2_cache=c2_cache)
     for step in range(steps):
-        append_compressed_keys(k_cache, c1_cache, length, length + 1, CONFIG)
+        append_compressed_keys(k_cache, c1_cache, length, length + 1, config, c2_cache=c2_cache)
         length = length + 1
         rows = cu[1:] - steps + step
-        out = infllmv2_decode(q[rows.long()], k_cache, v_cache, c1_cache, length, CONFIG)
+        out = infllmv2_decode(q[rows.long()], k_cache, v_cache, c1_cache, length, config, c2_cache=c2_cache)
         assert rel_err(out, prefill[rows.long()]) < TOLERANCE
 
 
-def test_decode_selection_is_a_top_k_of_the_reference_scores():
+@pytest.mark.parametrize("config", [CONFIG, COARSE])
+def test_decode_selection_is_a_top_k_of_the_reference_scores(config):
     from kernels.infllmv2.compress import append_compressed_keys
     from kernels.infllmv2.select import decode_select
 
@@ -247,14 +254,15 @@ def test_decode_selection_is_a_top_k_of_the_reference_scores():
     q = torch.randn(batch, n_heads, dim, generator=generator).to(DEVICE, DTYPE)
     lengths = torch.tensor([20, 131, 200], device=DEVICE, dtype=torch.int32)
     c1_cache = torch.zeros(batch, 49, n_kv, dim, device=DEVICE, dtype=DTYPE)
-    append_compressed_keys(k_cache, c1_cache, torch.zeros_like(lengths), lengths, CONFIG)
-    selected = decode_select(q, c1_cache, lengths, 13, CONFIG)
+    c2_cache = torch.zeros(batch, 11, n_kv, dim, device=DEVICE, dtype=DTYPE) if config.coarse_normaliser else None
+    append_compressed_keys(k_cache, c1_cache, torch.zeros_like(lengths), lengths, config, c2_cache=c2_cache)
+    selected = decode_select(q, c1_cache, lengths, 13, config, c2_cache)
     for b in range(batch):
-        ref = reference_scores(q[b : b + 1], k_cache[b, : lengths[b]], CONFIG)  # [HKV, 1, n_blocks]
+        ref = reference_scores(q[b : b + 1], k_cache[b, : lengths[b]], config)  # [HKV, 1, n_blocks]
         big = torch.iinfo(torch.int32).max  # decode ids come unordered: sort them, -1 last
         got = torch.where(selected[b] >= 0, selected[b], big).sort(-1).values
         got = got.masked_fill(got == big, -1)
-        assert_valid_selection(got[:, None, :], ref, CONFIG, SCORE_TOL)
+        assert_valid_selection(got[:, None, :], ref, config, SCORE_TOL)
 
 
 @pytest.mark.parametrize(

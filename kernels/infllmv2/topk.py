@@ -1,0 +1,138 @@
+"""Top-k of block scores (DESIGN.md section 4, step 3) without a sort.
+
+Per row, a bisection on the fp32 score bits finds the k-th largest score T: scores are >= 0
+or +-inf, so their bit patterns, read as int32, order like the values (-inf, with the sign
+bit, below all). Then every block above T and, of those equal to T, the lowest-indexed ones
+that fill the k slots are taken (ties to the lower block, as in naive.select_blocks).
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+BIG = 2**31 - 1
+INF_BITS: tl.constexpr = tl.constexpr(0x7F800000)  # fp32 +inf as int32: a forced block
+
+
+@triton.jit
+def _topk_kernel(
+    scores_ptr,
+    out_ptr,
+    n_y,
+    n_cols,
+    stride_sx,
+    stride_sy,
+    stride_ox,
+    stride_oy,
+    K: tl.constexpr,
+    K_OUT: tl.constexpr,
+    SKIP_FORCED: tl.constexpr,
+    ROWS: tl.constexpr,
+    BLOCK: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+):
+    # ROWS rows of one x at a time; count(bits >= lo) >= K (unless fewer than K blocks are
+    # allowed) and count(bits >= hi) < K hold throughout, and the span [0, 2^31) halves a round
+    i_x, i_y = tl.program_id(0), tl.program_id(1)
+    o_y = i_y * ROWS + tl.arange(0, ROWS)
+    m_y = o_y < n_y
+    o_c = tl.arange(0, BLOCK)
+    p_score = scores_ptr + i_x.to(tl.int64) * stride_sx + o_y.to(tl.int64)[:, None] * stride_sy + o_c[None, :]
+    b_score = tl.load(p_score, mask=m_y[:, None] & (o_c < n_cols)[None, :], other=float("-inf"))  # [ROWS, BLOCK]
+    bits = b_score.to(tl.int32, bitcast=True)
+    lo = tl.zeros([ROWS], dtype=tl.int32)
+    hi = tl.full([ROWS], INF_BITS + 1, dtype=tl.int32)
+    for _ in tl.static_range(31):
+        mid = lo + (hi - lo) // 2
+        enough = tl.sum((bits >= mid[:, None]).to(tl.int32), 1) >= K
+        lo = tl.where(enough, mid, lo)
+        hi = tl.where(enough, hi, mid)
+    above = bits > lo[:, None]
+    tie = bits == lo[:, None]
+    need = K - tl.sum(above.to(tl.int32), 1)
+    chosen = above | (tie & (tl.cumsum(tie.to(tl.int32), 1) <= need[:, None]))
+    if SKIP_FORCED:
+        chosen = chosen & (bits != INF_BITS)
+    count = tl.sum(chosen.to(tl.int32), 1)
+    slot = tl.cumsum(chosen.to(tl.int32), 1) - 1  # ascending block ids, as column order
+    p_out = out_ptr + i_x.to(tl.int64) * stride_ox + o_y.to(tl.int64)[:, None] * stride_oy
+    tl.store(p_out + slot, o_c[None, :] + tl.zeros([ROWS, BLOCK], dtype=tl.int32), mask=chosen & (slot < K_OUT))
+    o_k = tl.arange(0, BLOCK_K)
+    m_pad = m_y[:, None] & (o_k[None, :] >= count[:, None]) & (o_k < K_OUT)[None, :]
+    tl.store(p_out + o_k[None, :], tl.full([ROWS, BLOCK_K], -1, dtype=tl.int32), mask=m_pad)
+
+
+def topk_launch(n_rows: int, n_cols: int, on_gpu: bool, one_warp: bool = True) -> tuple[int, int]:
+    """(rows per program, warps per program) of the top-k kernel. one_warp: a row's counts are
+    reduced inside one warp (shuffles only, no barrier: 31 rounds of them are the cost), rows of
+    up to 1024 columns' worth per program; else up to 2048 columns' worth spread over up to 8
+    warps. Under the interpreter, whose cost grows with program instances, many rows a program."""
+    block = triton.next_power_of_2(n_cols)
+    if not on_gpu:
+        return min(triton.next_power_of_2(n_rows), max(1, 16384 // block)), 1
+    if one_warp:
+        return min(triton.next_power_of_2(n_rows), max(1, 1024 // block)), 1
+    rows = min(triton.next_power_of_2(n_rows), max(1, 2048 // block))
+    return rows, max(1, min(8, rows * block // 256))
+
+
+def topk_blocks(
+    scores: torch.Tensor,
+    k: int,
+    out: torch.Tensor | None = None,
+    skip_forced: bool = False,
+    k_out: int | None = None,
+    one_warp: bool = True,
+) -> torch.Tensor:
+    """The k best blocks of every row of block scores, in one Triton kernel (a bisection on the
+    score bits per row: 31 counting steps in registers, then a gather; no sort).
+
+    scores [X, Y, n_blocks] fp32 (>= 0, +inf forced, -inf excluded; last dim contiguous) ->
+    [X, Y, k_out] int32 ascending block ids, -1 padding at the end (k_out defaults to k); out may
+    be a strided view of that shape (e.g. the transpose of a [Y, X, k_out] tensor). With
+    skip_forced, the forced blocks (+inf) are chosen but not written: the list holds only the
+    blocks picked by score. one_warp: see topk_launch. torch_topk_blocks is the reference.
+    """
+    x, y, n_cols = scores.shape
+    k_out = k if k_out is None else k_out
+    if out is None:
+        out = torch.empty(x, y, k_out, device=scores.device, dtype=torch.int32)
+    rows, warps = topk_launch(y, n_cols, scores.is_cuda, one_warp)
+    _topk_kernel[(x, triton.cdiv(y, rows))](
+        scores,
+        out,
+        y,
+        n_cols,
+        scores.stride(0),
+        scores.stride(1),
+        out.stride(0),
+        out.stride(1),
+        K=k,
+        K_OUT=k_out,
+        SKIP_FORCED=skip_forced,
+        ROWS=rows,
+        BLOCK=triton.next_power_of_2(n_cols),
+        BLOCK_K=triton.next_power_of_2(k_out),
+        num_warps=warps,
+    )
+    return out
+
+
+def torch_topk_blocks(scores: torch.Tensor, k: int, sort: bool = True) -> torch.Tensor:
+    """torch.topk's answer to topk_blocks: [..., n_blocks] fp32 scores -> [..., k] int32 block
+    ids, -1 for unused slots. The scores become int64 keys, score bits high and BIG - block id
+    low, so that equal scores order by the lower block first; -inf blocks are never taken."""
+    n_cols = scores.shape[-1]
+    low = BIG - torch.arange(n_cols, device=scores.device, dtype=torch.int64)
+    keys = (scores.contiguous().view(torch.int32).to(torch.int64) << 32) | low
+    take = min(k, n_cols)
+    best = keys.topk(take, dim=-1, sorted=False).values
+    index = (BIG - (best & 0xFFFFFFFF)).to(torch.int32).masked_fill(best < 0, -1)
+    if sort:
+        index = index.masked_fill(index < 0, BIG).sort(-1).values
+        index = index.masked_fill(index == BIG, -1)
+    if take < k:
+        index = torch.nn.functional.pad(index, (0, k - take), value=-1)
+    return index
