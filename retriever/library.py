@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from retriever.arxiv_api import ResultsClient, ingest_arxiv
+from retriever.bm25 import Bm25Matrix
 from retriever.embeddings import (
     DEFAULT_MAX_SEQ_LENGTH,
     DEFAULT_MODEL,
@@ -36,6 +37,9 @@ from retriever.types import Hit, Paper, SearchFilters
 
 log = logging.getLogger(__name__)
 
+# past this many changed papers a search asks FTS5 rather than re-tokenizing them first;
+# `update_index` brings the BM25 matrix up to date whatever the number
+BM25_SEARCH_SYNC_MAX = 2000
 EMBED_CHUNK = 2048  # papers embedded between two commits of their vectors
 ENCODE_CALL = 256  # texts per encode call: sorted by length within it, and the progress bar's step
 
@@ -52,6 +56,8 @@ class IndexUpdate:
     total: int
     embed_seconds: float = 0.0
     index_seconds: float = 0.0
+    bm25_papers: int = 0  # papers (re-)tokenized into the BM25 matrix
+    bm25_seconds: float = 0.0
 
     def summary(self) -> str:
         """One line for a person."""
@@ -92,6 +98,8 @@ class Library:
         self._embedder: Embedder | None = None
         self._index: VectorIndex | None = None
         self._index_loaded = False
+        self._bm25: Bm25Matrix | None = None
+        self._bm25_loaded = False
 
     @classmethod
     def open(
@@ -190,9 +198,40 @@ class Library:
         embedded = self._embed_missing(show_progress, on_chunk)
         embedded_at = time.perf_counter()
         update = self._sync_index(embedded)
+        indexed_at = time.perf_counter()
+        bm25_papers = self._sync_bm25(limit=None)
         return dataclasses.replace(
-            update, embed_seconds=embedded_at - started, index_seconds=time.perf_counter() - embedded_at
+            update,
+            embed_seconds=embedded_at - started,
+            index_seconds=indexed_at - embedded_at,
+            bm25_papers=bm25_papers,
+            bm25_seconds=time.perf_counter() - indexed_at,
         )
+
+    def _sync_bm25(self, limit: int | None) -> int | None:
+        """Bring the BM25 matrix up to the store (building it when there is none) and save
+        it; how many papers were tokenized, or None when more than `limit` changed (the
+        matrix is then left as it was)."""
+        if not self._bm25_loaded:
+            self._bm25 = Bm25Matrix.load(self.index_dir, self.store.store_id)
+            self._bm25_loaded = True
+        matrix = self._bm25
+        if matrix is None:
+            if limit is not None:
+                return None
+            log.info("building the BM25 matrix over %d papers", self.store.count())
+            matrix = Bm25Matrix.build(self.store)
+            tokenized = matrix.papers
+        else:
+            if self.store.fts_change_seq() == matrix.synced_seq:
+                return 0
+            if limit is not None and len(self.store.fts_changed_since(matrix.synced_seq)) > limit:
+                return None
+            matrix, tokenized = matrix.sync(self.store)
+        if matrix is not self._bm25 or tokenized:
+            matrix.save(self.index_dir)
+        self._bm25 = matrix
+        return tokenized
 
     def _embed_missing(self, show_progress: bool, on_chunk: Callable[[int, float], None] | None) -> int:
         pending = self.store.count_unembedded(self.model_name)
@@ -266,15 +305,30 @@ class Library:
             return []
         depth = max(k, self.candidate_depth)
         active = filters if filters and (filters.date_from or filters.date_to or filters.categories) else None
+        allowed = self.store.filter_rowids(active) if active is not None else None
         runs: list[tuple[str, Sequence[int]]] = []
         for query in queries:
-            runs.append(("bm25", self.store.bm25(query, depth, active)))
-        runs.extend(("dense", ids) for ids in self._dense(queries, depth, active))
+            runs.append(("bm25", self.bm25(query, depth, active, allowed)))
+        runs.extend(("dense", ids) for ids in self._dense(queries, depth, allowed))
         fused = reciprocal_rank_fusion(runs, self.rrf_k)[:k]
         papers = self.store.get_by_rowids([f.key for f in fused])
         return [Hit(paper=papers[f.key], score=f.score, ranks=dict(f.ranks)) for f in fused if f.key in papers]
 
-    def _dense(self, queries: Sequence[str], depth: int, filters: SearchFilters | None) -> list[list[int]]:
+    def bm25(
+        self, query: str, limit: int, filters: SearchFilters | None = None, allowed: np.ndarray | None = None
+    ) -> list[int]:
+        """Row ids of the best `limit` papers by BM25, ranked exactly as FTS5's bm25()
+        (`PaperStore.bm25`): from the saved term matrix when it is current or a few papers
+        behind (it is synced first), from FTS5 otherwise. `allowed`: `filters` as row ids."""
+        if self._sync_bm25(limit=BM25_SEARCH_SYNC_MAX) is not None and self._bm25 is not None:
+            if filters is not None and allowed is None:
+                allowed = self.store.filter_rowids(filters)
+            found = self._bm25.search(query, limit, allowed)
+            if found is not None:
+                return found
+        return self.store.bm25(query, limit, filters)
+
+    def _dense(self, queries: Sequence[str], depth: int, allowed: np.ndarray | None) -> list[list[int]]:
         index = self._loaded_index()
         if index is None or index.count == 0:
             log.warning("no vector index yet (run `cpmsurvey index`); searching with BM25 only")
@@ -282,7 +336,6 @@ class Library:
         if index.meta.store_id != self.store.store_id:
             log.warning("the vector index belongs to another store; searching with BM25 only until it is rebuilt")
             return []
-        allowed = self.store.filter_rowids(filters) if filters is not None else None
         vectors = self.embedder.encode(list(queries))
         _, ids = index.search(vectors, depth, allowed)
         return [[int(i) for i in row if i >= 0] for row in ids]

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from retriever import library as library_module
+from retriever.bm25 import BM25_FILE
 from retriever.embeddings import DEFAULT_MODEL, embedding_key
 from retriever.errors import IndexMismatchError, VectorIndexError
 from retriever.index import META_FILE, VectorIndex
@@ -52,6 +53,8 @@ def built(tmp_path_factory, records, onnx_embedder) -> Library:
     library.ingest_jsonl(_write_jsonl(directory / "papers.jsonl", records))
     update = library.update_index()
     assert (update.embedded, update.total, update.index_type) == (LIBRARY_PAPERS, LIBRARY_PAPERS, "flat")
+    assert update.bm25_papers == LIBRARY_PAPERS and (directory / "index" / BM25_FILE).exists()
+    assert library.update_index().bm25_papers == 0
     return library
 
 
