@@ -34,6 +34,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from retriever.bm25 import Bm25Matrix  # noqa: E402
 from retriever.embeddings import DEFAULT_MAX_SEQ_LENGTH, load_embedder  # noqa: E402
 from retriever.fusion import reciprocal_rank_fusion  # noqa: E402
 from retriever.index import VectorIndex  # noqa: E402
@@ -88,7 +89,7 @@ def reference_recall(library: Library) -> dict:
     cited = set(json.loads(cited_raw.replace("'", '"')) if isinstance(cited_raw, str) else cited_raw)
     in_corpus = {p.arxiv_id for p in library.get(sorted(cited))}
     store = library.store
-    bm25_ids = [p.arxiv_id for p in store.get_by_rowids(store.bm25(TOPIC, TOP)).values()]
+    bm25_ids = [p.arxiv_id for p in store.get_by_rowids(library.bm25(TOPIC, TOP)).values()]
     dense_rows = library._dense([TOPIC], TOP, None)[0]
     dense_ids = [p.arxiv_id for p in store.get_by_rowids(dense_rows).values()]
     hybrid_topic = [h.paper.arxiv_id for h in library.search(TOPIC, k=TOP)]
@@ -168,6 +169,11 @@ def run_corpus(args: argparse.Namespace) -> dict:
     _, got = hnsw.search(query_vectors, 10)
     ann_recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(want, got, strict=True)]))
 
+    started = time.perf_counter()  # the BM25 term matrix, timed apart from update_index as well
+    Bm25Matrix.build(library.store)
+    bm25_build_s = time.perf_counter() - started
+    bm25 = _bm25_against_fts5(library, queries)
+
     for query in queries[:20]:  # warm caches
         library.search(query, k=20)
     latencies = []
@@ -193,8 +199,33 @@ def run_corpus(args: argparse.Namespace) -> dict:
         "query_p50_ms": round(percentile(latencies, 50), 2),
         "query_p95_ms": round(percentile(latencies, 95), 2),
         "ann_recall_at_10": round(ann_recall, 4),
+        "bm25_build_s": round(bm25_build_s, 1),
+        **bm25,
         **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in recall.items()},
         "load_avg_at_end": round(os.getloadavg()[0], 2),
+    }
+
+
+def _bm25_against_fts5(library: Library, queries: list[str], depth: int = 100) -> dict:
+    """BM25 from the term matrix (what search uses) against FTS5's bm25() (the reference) on
+    the same queries: latency of each, interleaved per query, and whether the rankings agree."""
+    for query in queries[:20]:
+        library.bm25(query, depth)
+    matrix_ms, fts5_ms, identical = [], [], 0
+    for query in queries:
+        started = time.perf_counter()
+        fast = library.bm25(query, depth)
+        matrix_ms.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        reference = library.store.bm25(query, depth)
+        fts5_ms.append((time.perf_counter() - started) * 1000)
+        identical += fast == reference
+    return {
+        "bm25_matrix_p50_ms": round(percentile(matrix_ms, 50), 2),
+        "bm25_matrix_p95_ms": round(percentile(matrix_ms, 95), 2),
+        "bm25_fts5_p50_ms": round(percentile(fts5_ms, 50), 2),
+        "bm25_fts5_p95_ms": round(percentile(fts5_ms, 95), 2),
+        "bm25_rankings_identical": f"{identical}/{len(queries)} (top {depth})",
     }
 
 
