@@ -36,7 +36,10 @@ def small_query_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mas
         scores = torch.matmul(q, k.transpose(-1, -2)).float() * (q.shape[-1] ** -0.5)
         if mask is not None:
             scores = scores.masked_fill(~mask, float("-inf"))
-        return torch.matmul(scores.softmax(dim=-1).to(v.dtype), v)
+        # A left-padding query sees no key: its softmax is NaN. Zero it, as SDPA does, or the NaN
+        # reaches that slot's keys and values in the next layer, and 0 * NaN poisons real rows.
+        probs = scores.softmax(dim=-1).nan_to_num_(0.0) if mask is not None else scores.softmax(dim=-1)
+        return torch.matmul(probs.to(v.dtype), v)
 
 
 @contextmanager

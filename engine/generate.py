@@ -57,7 +57,11 @@ def prefill(
 def decode_one_token(
     model: MiniCPMForCausalLM, tokens: torch.Tensor, positions: torch.Tensor, input_pos: int, pads: torch.Tensor | None
 ) -> torch.Tensor:
-    """One step: tokens, positions [B, 1] at cache slot input_pos -> logits [B, V]."""
+    """One step: tokens, positions [B, 1] at cache slot input_pos -> logits [B, V]. Runs in C
+    (engine.native) where the model has a native decoder, else through the torch forward."""
+    native = model.native_decoder
+    if native is not None and native.can_decode(input_pos):
+        return native.decode(tokens, positions, input_pos, pads)
     mask = None if pads is None else padded_mask(pads, input_pos, input_pos + 1)
     return model(tokens, positions, input_pos, mask, use_cache=True, first_key=pads)[:, -1]
 

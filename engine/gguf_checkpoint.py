@@ -17,6 +17,7 @@ import torch
 
 from engine.config import ModelConfig, RopeScaling
 from engine.errors import CheckpointError
+from engine.native.weights import BLOCK_LAYOUT, RawWeight
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +89,15 @@ def dequantize(tensor) -> torch.Tensor:
 
 def read_gguf(path: Path) -> tuple[ModelConfig, dict[str, torch.Tensor], dict[str, Any]]:
     """ModelConfig, HF-named fp32 state dict and metadata of a llama/minicpm GGUF file."""
+    config, state, meta, _ = read_gguf_with_blocks(path)
+    return config, state, meta
+
+
+def read_gguf_with_blocks(
+    path: Path,
+) -> tuple[ModelConfig, dict[str, torch.Tensor], dict[str, Any], dict[str, RawWeight]]:
+    """As `read_gguf`, plus every 2-D weight whose GGML type engine.native reads (F32, F16, Q4_0,
+    Q4_1, Q8_0) in its stored blocks, HF-named and with q/k rows un-permuted like the fp32 copy."""
     reader = _reader(path)
     meta = read_metadata(reader)
     config = ModelConfig.from_gguf_metadata(meta)
@@ -97,11 +107,33 @@ def read_gguf(path: Path) -> tuple[ModelConfig, dict[str, torch.Tensor], dict[st
     if rope_factors:
         config.rope_scaling = _rope_scaling(config, meta, rope_factors)
     state: dict[str, torch.Tensor] = {}
+    blocks: dict[str, RawWeight] = {}
     for name, tensor in tensors.items():
         if name in _ROPE_TENSORS:
             continue
-        state[_hf_name(name, path)] = _oriented(name, dequantize(tensor), config)
-    return config, state, meta
+        hf_name = _hf_name(name, path)
+        state[hf_name] = _oriented(name, dequantize(tensor), config)
+        raw = _blocks(tensor, state[hf_name].shape)
+        if raw is not None:
+            blocks[hf_name] = _oriented_blocks(name, raw, config)
+    return config, state, meta, blocks
+
+
+def _blocks(tensor, shape: torch.Size) -> RawWeight | None:
+    """The tensor's stored bytes as a RawWeight, or None for 1-D tensors and types without a native kernel."""
+    kind = int(tensor.tensor_type)
+    if len(shape) != 2 or kind not in BLOCK_LAYOUT or shape[1] % 32:
+        return None
+    return RawWeight(kind, tensor.data, int(shape[0]), int(shape[1]))
+
+
+def _oriented_blocks(name: str, weight: RawWeight, config: ModelConfig) -> RawWeight:
+    heads = {"attn_q.weight": config.num_heads, "attn_k.weight": config.num_kv_heads}
+    for suffix, count in heads.items():
+        if name.endswith(suffix):
+            order = unpermute(torch.arange(weight.rows)[:, None], count)[:, 0].numpy()
+            return weight.permute_rows(order)
+    return weight
 
 
 def _oriented(name: str, weight: torch.Tensor, config: ModelConfig) -> torch.Tensor:

@@ -14,6 +14,8 @@ from engine.config import ModelConfig
 from engine.embedded import embedded_model_path
 from engine.errors import CheckpointError
 from engine.model import MiniCPMForCausalLM
+from engine.native.decoder import NativeDecoder
+from engine.native.weights import RawWeight
 from engine.tokenizer import ChatTokenizer
 
 logger = logging.getLogger(__name__)
@@ -75,13 +77,18 @@ def build_model(config: ModelConfig, state: dict[str, torch.Tensor], source: str
     return model.eval().requires_grad_(False)
 
 
-def load_model(reference: str = "embedded", device: str = "auto", dtype: str = "auto") -> LoadedModel:
-    """Load weights, tokenizer and EOS ids; the model is fused and placed on `device` in `dtype`."""
+def load_model(
+    reference: str = "embedded", device: str = "auto", dtype: str = "auto", native: bool = True
+) -> LoadedModel:
+    """Load weights, tokenizer and EOS ids; the model is fused and placed on `device` in `dtype`.
+    native: on CPU in fp32, decode steps run in C (engine.native), reading GGUF weights in their
+    stored blocks; False keeps every step in torch."""
     target = resolve_device(device)
     precision = resolve_dtype(dtype, target)
     path = embedded_model_path() if reference == "embedded" else Path(reference).expanduser()
+    blocks: dict[str, RawWeight] = {}
     if path.is_file() and path.suffix == ".gguf":
-        config, state, _ = gguf_checkpoint.read_gguf(path)
+        config, state, _, blocks = gguf_checkpoint.read_gguf_with_blocks(path)
         tokenizer = ChatTokenizer.from_gguf(path)
         name = path.stem
     elif path.is_dir():
@@ -98,9 +105,17 @@ def load_model(reference: str = "embedded", device: str = "auto", dtype: str = "
         )
     model = build_model(config, state, str(path))
     model.to(device=target, dtype=precision).fuse()
+    if native:
+        model.native_decoder = NativeDecoder.create(model, blocks)
     eos = tuple(config.eos_token_ids) or ((tokenizer.eos_token_id,) if tokenizer.eos_token_id is not None else ())
     logger.info(
-        "loaded %s (%s, %d layers) on %s in %s", name, config.architecture, config.num_layers, target, precision
+        "loaded %s (%s, %d layers) on %s in %s%s",
+        name,
+        config.architecture,
+        config.num_layers,
+        target,
+        precision,
+        ", native CPU decode" if model.native_decoder is not None else "",
     )
     return LoadedModel(model, tokenizer, eos, name)
 

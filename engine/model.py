@@ -154,6 +154,8 @@ class MiniCPMForCausalLM(nn.Module):
         self.caches: list[KVCache] | None = None
         self.rope_cos: torch.Tensor | None = None
         self.rope_sin: torch.Tensor | None = None
+        # engine.native.NativeDecoder when the CPU decode step runs in C (set by engine.loading)
+        self.native_decoder = None
 
     def fuse(self) -> MiniCPMForCausalLM:
         """Concatenate q/k/v and gate/up weights so each layer runs 4 matmuls instead of 7 (idempotent)."""
@@ -174,12 +176,16 @@ class MiniCPMForCausalLM(nn.Module):
             for _ in self.model.layers
         ]
 
+    def rope_tables(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """cos, sin [max_position_embeddings, head_dim] fp32 on `device`, built once."""
+        if self.rope_cos is None or self.rope_cos.device != device:
+            self.rope_cos, self.rope_sin = rope_tables(self.config, int(self.config.max_position_embeddings), device)
+        return self.rope_cos, self.rope_sin
+
     def _rope(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        needed = int(self.config.max_position_embeddings)
-        if self.rope_cos is None or self.rope_cos.device != positions.device:
-            self.rope_cos, self.rope_sin = rope_tables(self.config, needed, positions.device)
+        cos, sin = self.rope_tables(positions.device)
         # [B, T] -> [B, T, 1, D]
-        return self.rope_cos[positions].unsqueeze(2), self.rope_sin[positions].unsqueeze(2)
+        return cos[positions].unsqueeze(2), sin[positions].unsqueeze(2)
 
     def forward(
         self,
