@@ -64,7 +64,8 @@ class IndexUpdate:
         how = "rebuilt" if self.rebuilt else "updated"
         return (
             f"embedded {self.embedded} papers; index {how} ({self.index_type}): "
-            f"{self.added} added, {self.replaced} replaced, {self.total} in all"
+            f"{self.added} added, {self.replaced} replaced, {self.total} in all; "
+            f"BM25 matrix: {self.bm25_papers} papers tokenized"
         )
 
 
