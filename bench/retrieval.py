@@ -241,6 +241,7 @@ def run_levers(args: argparse.Namespace) -> dict:
     int8_256 = load_embedder(backend="onnx", cache_dir=cache, batch_size=args.batch_size, max_seq_length=256)
     levers = {
         "torch_st_default_256": (load_embedder(backend="torch", max_seq_length=256), False),
+        "torch_st_128": (load_embedder(backend="torch", max_seq_length=128), False),
         "onnx_fp32_256": (
             load_embedder(backend="onnx", cache_dir=cache, batch_size=args.batch_size, quantize=False),
             False,

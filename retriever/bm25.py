@@ -113,7 +113,8 @@ class Bm25Matrix:
         self.term_ids = {t: i for i, t in enumerate(terms)}
         self.indptr = indptr  # [terms + 1] int64
         self.indices = indices  # [postings] int32 row ids, sorted within a term
-        self.counts = counts  # [postings] float64 weighted counts
+        # [postings] weighted counts: small integers, exact in float32; scored in float64 as FTS5 does
+        self.counts = counts.astype(np.float32)
         self.lengths = lengths  # [rows] float64 tokens per paper
         self.present = present  # [rows] bool
         self.store_id = store_id
@@ -189,7 +190,7 @@ class Bm25Matrix:
         keep = ~np.isin(self.indices, replaced) if len(replaced) else np.ones(len(self.indices), bool)
         all_terms = np.concatenate([old_terms[keep], *new_terms])
         all_docs = np.concatenate([self.indices[keep].astype(np.int64), *new_docs])
-        all_weights = np.concatenate([self.counts[keep], *new_weights])
+        all_weights = np.concatenate([self.counts[keep].astype(np.float64), *new_weights])
 
         rows_needed = max(len(self.present), (max(added_docs) + 1) if added_docs else 0)
         present = np.zeros(rows_needed, bool)
@@ -240,7 +241,7 @@ class Bm25Matrix:
                 continue
             start, end = self.indptr[column], self.indptr[column + 1]
             docs = self.indices[start:end]
-            frequency = self.counts[start:end]
+            frequency = self.counts[start:end].astype(np.float64)
             hits = end - start
             idf = math.log((n - hits + 0.5) / (hits + 0.5))
             if idf <= 0.0:
@@ -279,7 +280,7 @@ class Bm25Matrix:
             terms=np.frombuffer("\n".join(self.terms).encode(), np.uint8),
             indptr=self.indptr,
             indices=self.indices,
-            counts=self.counts.astype(np.float32),  # small integers: exact in float32
+            counts=self.counts,
             present=self.present,
             lengths=self.lengths.astype(np.int32),
         )
@@ -314,7 +315,7 @@ class Bm25Matrix:
                     return None
                 text = saved["terms"].tobytes().decode()
                 indptr, indices = saved["indptr"], saved["indices"]
-                counts, present = saved["counts"].astype(np.float64), saved["present"]
+                counts, present = saved["counts"], saved["present"]
                 lengths = saved["lengths"].astype(np.float64)
         except (OSError, ValueError, KeyError) as error:
             log.warning("%s is unreadable (%s); rebuilding it", path, error)

@@ -229,9 +229,15 @@ class Library:
             if limit is not None and len(self.store.fts_changed_since(matrix.synced_seq)) > limit:
                 return None
             matrix, tokenized = matrix.sync(self.store)
-        if matrix is not self._bm25 or tokenized:
-            matrix.save(self.index_dir)
         self._bm25 = matrix
+        if tokenized:
+            try:
+                matrix.save(self.index_dir)
+            except OSError as error:
+                if limit is None:  # `update_index`: the user asked for it to be written
+                    raise
+                # a search on a read-only index directory still ranks from the synced matrix
+                log.warning("cannot save the BM25 matrix in %s (%s); it is kept in memory", self.index_dir, error)
         return tokenized
 
     def _embed_missing(self, show_progress: bool, on_chunk: Callable[[int, float], None] | None) -> int:
