@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kernels.flash_attention.attention import flash_attention_decode, flash_attention_prefill
 from kernels.infllmv2.attention import infllmv2_decode
-from kernels.infllmv2.compress import append_compressed_keys, compress_keys, compressed_count
+from kernels.infllmv2.compress import append_compressed_keys, coarse_from_fine, compress_keys, compressed_count
 from kernels.infllmv2.config import SparseConfig
 from kernels.infllmv2.select import decode_select, prefill_block_scores, prefill_select
 from kernels.infllmv2.sparse import block_sparse_decode, block_sparse_prefill, block_sparse_prefill_split
@@ -83,7 +83,7 @@ def dense_prefill_ms(q, k, v, rep):
 def select_fn(q, k, cu, n, config, scored_only=False):
     def select():
         c1 = compress_keys(k, cu, n, config)
-        c2 = compress_keys(k, cu, n, config, coarse=True) if config.coarse_normaliser else None
+        c2 = coarse_from_fine(c1, config) if config.coarse_normaliser else None
         return prefill_select(q, c1, cu, cu, n, n, config, scored_only=scored_only, c2=c2)
 
     return select
@@ -103,7 +103,8 @@ def selection_details(row: dict, q, k, cu, n: int, rep: float) -> None:
     c1 = compress_keys(k, cu, n, CONFIG)
     c2 = compress_keys(k, cu, n, COARSE, coarse=True)
     row["compress_ms"] = bench_ms(lambda: compress_keys(k, cu, n, CONFIG), rep)
-    row["compress_coarse_ms"] = bench_ms(lambda: compress_keys(k, cu, n, CONFIG, coarse=True), rep)
+    row["compress_coarse_from_k_ms"] = bench_ms(lambda: compress_keys(k, cu, n, CONFIG, coarse=True), rep)
+    row["compress_coarse_from_c1_ms"] = bench_ms(lambda: coarse_from_fine(c1, CONFIG), rep)
     c1_flop = 2 * DIM * N_HEADS * scored_kernels(n, CONFIG.kernel_size, CONFIG.kernel_stride)
     c2_flop = 2 * DIM * N_HEADS * scored_kernels(n, COARSE.coarse_kernel_size, COARSE.coarse_kernel_stride)
     for name, config, flop in (("exact", CONFIG, 2 * c1_flop), ("coarse", COARSE, c1_flop + c2_flop)):
@@ -115,14 +116,8 @@ def selection_details(row: dict, q, k, cu, n: int, rep: float) -> None:
         )
         row[f"scores_{name}_tflops"] = flop / row[f"scores_{name}_ms"] / 1e9
     scores = prefill_block_scores(q, c1, cu, cu, n, n_cols, chunks[-1], CONFIG)
-    for name, one_warp in (("one_warp", True), ("eight_warps", False)):
-        row[f"topk_{name}_ms"] = bench_ms(
-            lambda one_warp=one_warp: topk_blocks(scores, CONFIG.selected_blocks, one_warp=one_warp), rep
-        ) * len(chunks)
-        assert torch.equal(
-            topk_blocks(scores, CONFIG.selected_blocks, one_warp=one_warp),
-            torch_topk_blocks(scores, CONFIG.selected_blocks),
-        )
+    row["topk_ms"] = bench_ms(lambda: topk_blocks(scores, CONFIG.selected_blocks), rep) * len(chunks)
+    assert torch.equal(topk_blocks(scores, CONFIG.selected_blocks), torch_topk_blocks(scores, CONFIG.selected_blocks))
     row["topk_torch_ms"] = bench_ms(lambda: torch_topk_blocks(scores, CONFIG.selected_blocks), rep) * len(chunks)
     exact, coarse = (select_fn(q, k, cu, n, config)()[-16384:] for config in (CONFIG, COARSE))
     picked = [torch.zeros(*exact.shape[:2], n_cols + 1, device="cuda") for _ in range(2)]
@@ -220,9 +215,7 @@ def decode_row(n: int, log) -> dict:
     )
     scores = torch.rand(1, N_KV, n_blocks, device="cuda")
     row["graph_topk_ms"] = bench_ms(graphed(lambda: topk_blocks(scores, CONFIG.selected_blocks)).replay, 200)
-    row["graph_topk_eight_warps_ms"] = bench_ms(
-        graphed(lambda: topk_blocks(scores, CONFIG.selected_blocks, one_warp=False)).replay, 200
-    )
+    assert torch.equal(topk_blocks(scores, CONFIG.selected_blocks), torch_topk_blocks(scores, CONFIG.selected_blocks))
     qt = q[:, :, None]  # [1, HQ, 1, D]
     kt, vt = (t.transpose(1, 2).contiguous() for t in (k_cache, v_cache))  # [1, HKV, n, D]
     ke, ve = (t.repeat_interleave(N_HEADS // N_KV, 1) for t in (kt, vt))

@@ -17,7 +17,7 @@ import torch
 import triton
 
 from kernels.flash_attention.attention import flash_attention_prefill
-from kernels.infllmv2.compress import compress_keys
+from kernels.infllmv2.compress import coarse_from_fine, compress_keys
 from kernels.infllmv2.config import SparseConfig
 from kernels.infllmv2.select import decode_select, prefill_select
 from kernels.infllmv2.sparse import block_sparse_decode, block_sparse_prefill, block_sparse_prefill_split
@@ -60,7 +60,7 @@ def infllmv2_prefill(
     if max_seqlen_k < config.dense_len:
         return flash_attention_prefill(q, k, v, cu_seqlens, cu_seqlens_k, max_seqlen_q)
     c1 = compress_keys(k, cu_seqlens_k, max_seqlen_k, config)
-    c2 = compress_keys(k, cu_seqlens_k, max_seqlen_k, config, coarse=True) if config.coarse_normaliser else None
+    c2 = coarse_from_fine(c1, config) if config.coarse_normaliser else None
     split = window_tokens is not None
     selected = prefill_select(
         q, c1, cu_seqlens, cu_seqlens_k, max_seqlen_q, max_seqlen_k, config, scored_only=split, c2=c2

@@ -239,3 +239,17 @@ def append_compressed_keys(
         BLOCK_D=triton.next_power_of_2(dim),
         num_warps=4,
     )
+
+
+def coarse_from_fine(c1: torch.Tensor, config: SparseConfig) -> torch.Tensor:
+    """c2 from c1, without reading K again: a c2 window is four c1 windows end to end, so
+    c2[j] = mean(c1[4j], c1[4j + 2], c1[4j + 4], c1[4j + 6]) (in fp32, rounded to c1's dtype).
+
+    c1 [B, n_c1, HKV, D] from compress_keys -> c2 [B, n_c2, HKV, D]; each sequence's first
+    compressed_count(its length, config, coarse=True) entries are its c2, later ones are not
+    meaningful (no kernel reads them).
+    """
+    n_c1 = c1.shape[1]
+    n_c2 = (n_c1 - 7) // 4 + 1 if n_c1 >= 7 else 0
+    even = c1[:, : 4 * n_c2 + 3 : 2]  # [B, 2 * n_c2 + 2, HKV, D]: windows end to end
+    return even.unfold(1, 4, 2).float().mean(-1).to(c1.dtype)  # unfold: [B, n_c2, HKV, D, 4]

@@ -64,7 +64,8 @@ def _prefill_scores_kernel(
     NB: tl.constexpr,
     BN: tl.constexpr,
 ):
-    i_tile, i_b, i_hk = tl.program_id(0), tl.program_id(1), tl.program_id(2)
+    i_b, i_hk = tl.program_id(1), tl.program_id(2)
+    i_tile = tl.num_programs(0) - 1 - tl.program_id(0)  # the latest queries, with the most kernels, first
     q_start = tl.load(cu_q_ptr + i_b)
     q_end = tl.load(cu_q_ptr + i_b + 1)
     k_len = tl.load(cu_k_ptr + i_b + 1) - tl.load(cu_k_ptr + i_b)
@@ -119,16 +120,19 @@ def _prefill_scores_kernel(
     lse = tl.where(l_i > 0, m_i + tl.log2(tl.where(l_i > 0, l_i, 1.0)), float("inf"))  # no kernel seen: p = 0
 
     # pass 2: probabilities summed over the group, max-pooled to blocks, forced and excluded
-    o_tok = tl.arange(0, TILE_T)
-    m_tok = t0 + o_tok < hi
-    pos_tok = k_len - (q_end - q_start) + (t0 + o_tok - q_start)  # [TILE_T]
-    own = pos_tok // BLOCK_SIZE
     o_nb = tl.arange(0, NB)
     o_in = tl.arange(0, RATIO)
+    shift = (o_nb[:, None] + 1) == o_nb[None, :]  # [NB, NB]: block b takes the last kernel of b - 1
+    o_tok = tl.arange(0, TILE_T)
+    m_tok = t0 + o_tok < hi
+    own = (k_len - (q_end - q_start) + (t0 + o_tok - q_start)) // BLOCK_SIZE  # [TILE_T]
     carry = tl.zeros([TILE_T], dtype=tl.float32)  # last kernel of the previous block chunk
     p_out = out_ptr + i_hk.to(tl.int64) * stride_oh + (t0 - chunk_start + o_tok).to(tl.int64)[:, None] * stride_ot
     for b0 in range(0, n_cols, NB):
         j0 = b0 * RATIO
+        blk = b0 + o_nb
+        # past the visible kernels every block is a token's own block or later: forced or excluded
+        score = tl.zeros([TILE_T, NB], dtype=tl.float32)
         if j0 < n_vis_max:
             o_j = j0 + tl.arange(0, BN)
             b_c = tl.load(
@@ -138,18 +142,13 @@ def _prefill_scores_kernel(
             )  # [BLOCK_D, BN]
             b_s = tl.dot(b_q, b_c) * scale_log2
             b_p = tl.where(o_j[None, :] < n_vis[:, None], tl.exp2(b_s - lse[:, None]), 0.0)  # [ROWS, BN]
-            b_p = tl.sum(tl.reshape(b_p, [TILE_T, GROUP_PAD, BN]), 1)  # [TILE_T, BN]
-        else:
-            b_p = tl.zeros([TILE_T, BN], dtype=tl.float32)
-        b_p3 = tl.reshape(b_p, [TILE_T, NB, RATIO])
-        inside = tl.max(b_p3, 2)  # [TILE_T, NB] kernels starting inside the block
-        last = tl.max(tl.where((o_in == RATIO - 1)[None, None, :], b_p3, 0.0), 2)  # [TILE_T, NB]
-        shift = (o_nb[:, None] + 1) == o_nb[None, :]  # [NB, NB]: block b takes the last kernel of b - 1
-        before = tl.sum(tl.where(shift[None, :, :], last[:, :, None], 0.0), 1)  # [TILE_T, NB]
-        before = tl.where((o_nb == 0)[None, :], carry[:, None], before)
-        carry = tl.sum(tl.where((o_nb == NB - 1)[None, :], last, 0.0), 1)
-        score = tl.maximum(inside, before)
-        blk = b0 + o_nb
+            b_p3 = tl.reshape(tl.sum(tl.reshape(b_p, [TILE_T, GROUP_PAD, BN]), 1), [TILE_T, NB, RATIO])
+            inside = tl.max(b_p3, 2)  # [TILE_T, NB] kernels starting inside the block
+            last = tl.max(tl.where((o_in == RATIO - 1)[None, None, :], b_p3, 0.0), 2)  # [TILE_T, NB]
+            before = tl.sum(tl.where(shift[None, :, :], last[:, :, None], 0.0), 1)  # [TILE_T, NB]
+            before = tl.where((o_nb == 0)[None, :], carry[:, None], before)
+            carry = tl.sum(tl.where((o_nb == NB - 1)[None, :], last, 0.0), 1)
+            score = tl.maximum(inside, before)
         forced = (blk[None, :] < INIT_BLOCKS) | (blk[None, :] >= own[:, None] - LOCAL_BLOCKS)
         score = tl.where(forced, float("inf"), score)
         score = tl.where(blk[None, :] > own[:, None], float("-inf"), score)

@@ -1,6 +1,7 @@
 """Top-k of block scores (DESIGN.md section 4, step 3) without a sort.
 
-Per row, a bisection on the fp32 score bits finds the k-th largest score T: scores are >= 0
+Per row, a bisection on the fp32 score bits finds a threshold T with exactly k scores >= T,
+or else the k-th largest score T: scores are >= 0
 or +-inf, so their bit patterns, read as int32, order like the values (-inf, with the sign
 bit, below all). Then every block above T and, of those equal to T, the lowest-indexed ones
 that fill the k slots are taken (ties to the lower block, as in naive.select_blocks).
@@ -34,7 +35,8 @@ def _topk_kernel(
     BLOCK_K: tl.constexpr,
 ):
     # ROWS rows of one x at a time; count(bits >= lo) >= K (unless fewer than K blocks are
-    # allowed) and count(bits >= hi) < K hold throughout, and the span [0, 2^31) halves a round
+    # allowed) and count(bits >= hi) < K hold throughout; a row stops as soon as exactly K
+    # are >= lo (then no tie is left to break), or when hi = lo + 1.
     i_x, i_y = tl.program_id(0), tl.program_id(1)
     o_y = i_y * ROWS + tl.arange(0, ROWS)
     m_y = o_y < n_y
@@ -44,11 +46,16 @@ def _topk_kernel(
     bits = b_score.to(tl.int32, bitcast=True)
     lo = tl.zeros([ROWS], dtype=tl.int32)
     hi = tl.full([ROWS], INF_BITS + 1, dtype=tl.int32)
-    for _ in tl.static_range(31):
+    n_lo = tl.sum((bits >= 0).to(tl.int32), 1)  # count(bits >= lo)
+    active = n_lo > K  # done when exactly K are >= lo (or fewer blocks than K are allowed)
+    while tl.max(active.to(tl.int32), 0) > 0:  # at most 31 rounds: the span halves
         mid = lo + (hi - lo) // 2
-        enough = tl.sum((bits >= mid[:, None]).to(tl.int32), 1) >= K
+        n_mid = tl.sum((bits >= mid[:, None]).to(tl.int32), 1)
+        enough = active & (n_mid >= K)
         lo = tl.where(enough, mid, lo)
-        hi = tl.where(enough, hi, mid)
+        n_lo = tl.where(enough, n_mid, n_lo)
+        hi = tl.where(active & (n_mid < K), mid, hi)
+        active = (n_lo > K) & (hi - lo > 1)
     above = bits > lo[:, None]
     tie = bits == lo[:, None]
     need = K - tl.sum(above.to(tl.int32), 1)
@@ -64,27 +71,12 @@ def _topk_kernel(
     tl.store(p_out + o_k[None, :], tl.full([ROWS, BLOCK_K], -1, dtype=tl.int32), mask=m_pad)
 
 
-def topk_launch(n_rows: int, n_cols: int, on_gpu: bool, one_warp: bool = True) -> tuple[int, int]:
-    """(rows per program, warps per program) of the top-k kernel. one_warp: a row's counts are
-    reduced inside one warp (shuffles only, no barrier: 31 rounds of them are the cost), rows of
-    up to 1024 columns' worth per program; else up to 2048 columns' worth spread over up to 8
-    warps. Under the interpreter, whose cost grows with program instances, many rows a program."""
-    block = triton.next_power_of_2(n_cols)
-    if not on_gpu:
-        return min(triton.next_power_of_2(n_rows), max(1, 16384 // block)), 1
-    if one_warp:
-        return min(triton.next_power_of_2(n_rows), max(1, 1024 // block)), 1
-    rows = min(triton.next_power_of_2(n_rows), max(1, 2048 // block))
-    return rows, max(1, min(8, rows * block // 256))
-
-
 def topk_blocks(
     scores: torch.Tensor,
     k: int,
     out: torch.Tensor | None = None,
     skip_forced: bool = False,
     k_out: int | None = None,
-    one_warp: bool = True,
 ) -> torch.Tensor:
     """The k best blocks of every row of block scores, in one Triton kernel (a bisection on the
     score bits per row: 31 counting steps in registers, then a gather; no sort).
@@ -93,13 +85,17 @@ def topk_blocks(
     [X, Y, k_out] int32 ascending block ids, -1 padding at the end (k_out defaults to k); out may
     be a strided view of that shape (e.g. the transpose of a [Y, X, k_out] tensor). With
     skip_forced, the forced blocks (+inf) are chosen but not written: the list holds only the
-    blocks picked by score. one_warp: see topk_launch. torch_topk_blocks is the reference.
+    blocks picked by score. split: parts a round cuts the search span into (a power of two;
+    default by topk_launch). torch_topk_blocks is the reference.
     """
     x, y, n_cols = scores.shape
     k_out = k if k_out is None else k_out
     if out is None:
         out = torch.empty(x, y, k_out, device=scores.device, dtype=torch.int32)
-    rows, warps = topk_launch(y, n_cols, scores.is_cuda, one_warp)
+    block = triton.next_power_of_2(n_cols)
+    # rows per program: enough for 2048 columns on a GPU; under the interpreter, whose cost
+    # grows with program instances, many more
+    rows = min(triton.next_power_of_2(y), max(1, (2048 if scores.is_cuda else 16384) // block))
     _topk_kernel[(x, triton.cdiv(y, rows))](
         scores,
         out,
@@ -113,9 +109,9 @@ def topk_blocks(
         K_OUT=k_out,
         SKIP_FORCED=skip_forced,
         ROWS=rows,
-        BLOCK=triton.next_power_of_2(n_cols),
+        BLOCK=block,
         BLOCK_K=triton.next_power_of_2(k_out),
-        num_warps=warps,
+        num_warps=max(1, min(8, rows * block // 256)),
     )
     return out
 

@@ -57,6 +57,22 @@ def test_compress_keys_varlen(coarse):
         assert not c1[b, ref.shape[0] :].float().abs().sum() > 0
 
 
+def test_coarse_keys_from_fine_ones():
+    from kernels.infllmv2.compress import coarse_from_fine, compress_keys
+
+    lengths = [127, 128, 255, 300]
+    _, k, _ = make_qkv(lengths, 2, 2, 24, seed=14)
+    cu = cu_seqlens(lengths, DEVICE)
+    config = SparseConfig()  # c1 32/16, c2 128/64
+    c2 = coarse_from_fine(compress_keys(k, cu, max(lengths), config), config)
+    for b, n in enumerate(lengths):
+        ref = naive.compress_keys(k[cu[b] : cu[b + 1]], config, coarse=True)
+        assert ref.shape[0] == (n - 128) // 64 + 1 if n >= 128 else ref.shape[0] == 0
+        if ref.shape[0]:
+            assert rel_err(c2[b, : ref.shape[0]], ref) < TOLERANCE
+    assert c2.shape[1] == (300 - 128) // 64 + 1
+
+
 def test_append_compressed_keys_matches_prefill_compression():
     from kernels.infllmv2.compress import append_compressed_keys, compress_keys
 
@@ -136,8 +152,7 @@ def test_topk_kernel_matches_torch_topk():
             assert scored[x, y].tolist() == rest + [-1] * (6 - len(rest))
 
 
-@pytest.mark.parametrize("one_warp", [True, False])
-def test_topk_kernel_on_many_ties_and_wide_rows(one_warp):
+def test_topk_kernel_on_many_ties_and_wide_rows():
     from kernels.infllmv2.topk import topk_blocks, torch_topk_blocks
 
     generator = torch.Generator().manual_seed(11)
@@ -146,7 +161,7 @@ def test_topk_kernel_on_many_ties_and_wide_rows(one_warp):
     scores[1, :, 250:] = float("-inf")
     scores[2, 1, 3:] = float("-inf")
     scores = scores.to(DEVICE)
-    assert torch.equal(topk_blocks(scores, 96, one_warp=one_warp), torch_topk_blocks(scores, 96, sort=True))
+    assert torch.equal(topk_blocks(scores, 96), torch_topk_blocks(scores, 96, sort=True))
 
 
 @pytest.mark.parametrize(("tile_tokens", "n_heads", "n_kv"), [(1, 4, 1), (4, 8, 2), (8, 6, 3)])
