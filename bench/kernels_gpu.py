@@ -99,7 +99,7 @@ def selection_details(row: dict, q, k, cu, n: int, rep: float) -> None:
     """Stage times of the selection (compressed keys, block scores, top-k) and how far the
     coarse normaliser's picks agree with the exact ones."""
     n_cols = triton.cdiv(n, CONFIG.block_size)
-    chunks = [(start, min(n, start + 16384)) for start in range(0, n, 16384)]
+    chunks = [(start, min(n, start + 32768)) for start in range(0, n, 32768)]  # prefill_select default
     c1 = compress_keys(k, cu, n, CONFIG)
     c2 = compress_keys(k, cu, n, COARSE, coarse=True)
     row["compress_ms"] = bench_ms(lambda: compress_keys(k, cu, n, CONFIG), rep)

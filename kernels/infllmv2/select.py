@@ -365,7 +365,7 @@ def prefill_select(
     max_seqlen_q: int,
     max_seqlen_k: int,
     config: SparseConfig,
-    chunk_tokens: int = 16384,
+    chunk_tokens: int = 32768,
     tile_rows: int = 128,
     blocks_per_step: int = 16,
     scored_only: bool = False,
