@@ -53,8 +53,8 @@ def timed(fn) -> float:
 class Ours:
     """Our engine: prefill() into an empty cache, and the full generation loop (sampling, detokenizing)."""
 
-    def __init__(self, ids: list[int], new_tokens: int, dtype: str) -> None:
-        self.loaded = load_model("embedded", device="cpu", dtype=dtype)
+    def __init__(self, ids: list[int], new_tokens: int, dtype: str, native: bool = True) -> None:
+        self.loaded = load_model("embedded", device="cpu", dtype=dtype, native=native)
         self.ids, self.new_tokens = ids, new_tokens
         self.loaded.model.setup_caches(1, len(ids) + new_tokens)
         self.tokens: list[int] = []
@@ -148,13 +148,14 @@ def main() -> None:
     parser.add_argument("--new-tokens", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=3, help="alternating measurement rounds (medians reported)")
     parser.add_argument("--skip-transformers", action="store_true")
+    parser.add_argument("--no-native", action="store_true", help="decode through the torch forward, not engine.native")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     load_before = os.getloadavg()
 
     tokenizer = ChatTokenizer.from_gguf(embedded_model_path())
     ids = tokenizer.chat_prompt([{"role": "user", "content": PROMPT}])
-    engines = {"ours": Ours(ids, args.new_tokens, args.dtype)}
+    engines = {"ours": Ours(ids, args.new_tokens, args.dtype, native=not args.no_native)}
     engines["ours"].generate()
     ours_rss = peak_rss_mb()  # before transformers is loaded into the same process
     if not args.skip_transformers:
@@ -171,6 +172,7 @@ def main() -> None:
         "decode_tok_s": round(1 / ours["decode_s"], 2),
         "prefill_tok_s": round(len(ids) / ours["prefill_s"], 1),
         "peak_rss_mb": round(ours_rss, 1),
+        "native_decode": engines["ours"].loaded.model.native_decoder is not None,
     }
     if not args.skip_transformers:
         theirs = times["hf"]

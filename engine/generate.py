@@ -45,13 +45,17 @@ def prefill(
     pads: [B] padding slots per row (None: no padding). -> last-position logits [B, V]."""
     length = ids.shape[1]
     logits = None
+    native = model.native_decoder
     for start in range(0, length, chunk):
         end = min(start + chunk, length)
+        if native is not None and native.can_prefill(end):
+            logits = native.prefill(ids[:, start:end], positions[:, start:end], start, pads)
+            continue
         mask = None if pads is None else padded_mask(pads, start, end)
         logits = model(
             ids[:, start:end], positions[:, start:end], start, mask, use_cache=True, first_key=pads, last_only=True
-        )
-    return logits[:, -1]
+        )[:, -1]
+    return logits
 
 
 def decode_one_token(

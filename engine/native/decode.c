@@ -311,9 +311,132 @@ static void dot_rows(const Weight *w, int64_t r, const float *x, const float *xs
 }
 #endif
 
+#ifdef CPM_AVX2
+/* Many activation rows (prefill, large batches): a register-tiled fp32 GEMM. Sixteen weight rows are
+   dequantized once into a k-major panel, then 6 x 16 output tiles each keep 12 accumulators in
+   registers over the whole k range: 12 FMAs for every 2 panel loads and 6 broadcasts. */
+#define PANEL 16
+#define TILE_ROWS 6
+
+/* Transpose the 8 x 8 block rows[i][0..7] (row stride ld) into out[k * PANEL + i]. */
+static inline void transpose_8x8(const float *rows, int64_t ld, float *out) {
+    __m256 r[8], t[8];
+    for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(rows + i * ld);
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        r[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    /* r[0..3] hold columns 0,1,2,3 (lanes 0-3) and 4,5,6,7 (lanes 4-7) of rows 0-3; r[4..7] of rows 4-7 */
+    for (int i = 0; i < 4; i++) {
+        _mm256_storeu_ps(out + i * PANEL, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
+        _mm256_storeu_ps(out + (i + 4) * PANEL, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+    }
+}
+
+/* Rows r0..r0+15 of w dequantized into panel[k * PANEL + c] (k-major), through rows[16 * cols]. */
+static void pack_panel(const Weight *w, int64_t r0, float *rows, float *panel) {
+    for (int c = 0; c < PANEL; c++) {
+        const uint8_t *data = w->data + (r0 + c) * w->row_bytes;
+        float *row = rows + (int64_t)c * w->cols;
+        for (int b = 0; b < w->cols / 32; b++) {
+            __m256 v[4];
+            block_weights(w->type, data, b, v);
+            for (int j = 0; j < 4; j++) _mm256_storeu_ps(row + 32 * b + 8 * j, v[j]);
+        }
+    }
+    for (int k = 0; k < w->cols; k += 8)
+        for (int c = 0; c < PANEL; c += 8) transpose_8x8(rows + (int64_t)c * w->cols + k, w->cols, panel + k * PANEL + c);
+}
+
+static void tile_6x16(const float *x, int64_t ldx, const float *panel, int cols, float *out, int64_t ldo) {
+    /* named accumulators, not an array: GCC spills an array of vectors to the stack every step */
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    const float *x0 = x, *x1 = x + ldx, *x2 = x + 2 * ldx, *x3 = x + 3 * ldx, *x4 = x + 4 * ldx, *x5 = x + 5 * ldx;
+    for (int k = 0; k < cols; k++) {
+        __m256 b0 = _mm256_loadu_ps(panel + k * PANEL), b1 = _mm256_loadu_ps(panel + k * PANEL + 8), a;
+        a = _mm256_broadcast_ss(x0 + k);
+        c00 = _mm256_fmadd_ps(a, b0, c00);
+        c01 = _mm256_fmadd_ps(a, b1, c01);
+        a = _mm256_broadcast_ss(x1 + k);
+        c10 = _mm256_fmadd_ps(a, b0, c10);
+        c11 = _mm256_fmadd_ps(a, b1, c11);
+        a = _mm256_broadcast_ss(x2 + k);
+        c20 = _mm256_fmadd_ps(a, b0, c20);
+        c21 = _mm256_fmadd_ps(a, b1, c21);
+        a = _mm256_broadcast_ss(x3 + k);
+        c30 = _mm256_fmadd_ps(a, b0, c30);
+        c31 = _mm256_fmadd_ps(a, b1, c31);
+        a = _mm256_broadcast_ss(x4 + k);
+        c40 = _mm256_fmadd_ps(a, b0, c40);
+        c41 = _mm256_fmadd_ps(a, b1, c41);
+        a = _mm256_broadcast_ss(x5 + k);
+        c50 = _mm256_fmadd_ps(a, b0, c50);
+        c51 = _mm256_fmadd_ps(a, b1, c51);
+    }
+    _mm256_storeu_ps(out, c00);
+    _mm256_storeu_ps(out + 8, c01);
+    _mm256_storeu_ps(out + ldo, c10);
+    _mm256_storeu_ps(out + ldo + 8, c11);
+    _mm256_storeu_ps(out + 2 * ldo, c20);
+    _mm256_storeu_ps(out + 2 * ldo + 8, c21);
+    _mm256_storeu_ps(out + 3 * ldo, c30);
+    _mm256_storeu_ps(out + 3 * ldo + 8, c31);
+    _mm256_storeu_ps(out + 4 * ldo, c40);
+    _mm256_storeu_ps(out + 4 * ldo + 8, c41);
+    _mm256_storeu_ps(out + 5 * ldo, c50);
+    _mm256_storeu_ps(out + 5 * ldo + 8, c51);
+}
+
+/* The last tile of fewer than 6 rows. */
+static void tile_nx16(const float *x, int64_t ldx, int n, const float *panel, int cols, float *out, int64_t ldo) {
+    for (int i = 0; i < n; i++) {
+        __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps();
+        for (int k = 0; k < cols; k++) {
+            __m256 a = _mm256_broadcast_ss(x + i * ldx + k);
+            c0 = _mm256_fmadd_ps(a, _mm256_loadu_ps(panel + k * PANEL), c0);
+            c1 = _mm256_fmadd_ps(a, _mm256_loadu_ps(panel + k * PANEL + 8), c1);
+        }
+        _mm256_storeu_ps(out + i * ldo, c0);
+        _mm256_storeu_ps(out + i * ldo + 8, c1);
+    }
+}
+
+/* panel: this thread's buffer of PANEL_FLOATS(cols) floats */
+static void gemm(const Weight *w, const float *x, int64_t ldx, int n, float *out, int64_t ldo, float *panel) {
+    float *row = panel + (int64_t)w->cols * PANEL;
+#pragma omp for schedule(static) nowait
+    for (int64_t r0 = 0; r0 < w->rows; r0 += PANEL) {
+        pack_panel(w, r0, row, panel);
+        int i = 0;
+        for (; i + TILE_ROWS <= n; i += TILE_ROWS) tile_6x16(x + i * ldx, ldx, panel, w->cols, out + i * ldo + r0, ldo);
+        if (i < n) tile_nx16(x + i * ldx, ldx, n - i, panel, w->cols, out + i * ldo + r0, ldo);
+    }
+}
+#endif
+#define PANEL_FLOATS(cols) ((int64_t)(cols) * 32) /* a packed panel of 16 rows and the 16 rows unpacked */
+#define GEMM_MIN_ROWS 8
+
 /* out[i, r] = sum_k w[r, k] x[i, k] for i < n, r < rows, rows split over the team; no barrier at the
-   end (callers put one after the last matmul of a phase). */
-static void matmul(const Weight *w, const float *x, const float *xsum, int64_t ldx, int n, float *out, int64_t ldo) {
+   end (callers put one after the last matmul of a phase). panel: this thread's PANEL_FLOATS(cols)
+   buffer for the GEMM path, or NULL for the row kernels. */
+static void matmul(const Weight *w, const float *x, const float *xsum, int64_t ldx, int n, float *out, int64_t ldo,
+                   float *panel) {
+#ifdef CPM_AVX2
+    /* every thread of the team takes the same branch: n, rows and whether panels exist are shared */
+    if (panel && n >= GEMM_MIN_ROWS && w->rows % PANEL == 0) {
+        gemm(w, x, ldx, n, out, ldo, panel);
+        return;
+    }
+#else
+    (void)panel;
+#endif
 #pragma omp for schedule(static) nowait
     for (int64_t r = 0; r < w->rows; r++)
         for (int i0 = 0; i0 < n; i0 += MAX_ROWS) {
@@ -391,53 +514,73 @@ static void attend(const float *q, const float *keys, const float *values, int64
 
 /* ---------------------------------------------------------------- the step */
 
-/* Returns 0, or a positive code for bad arguments (the Python side checks them first; this is a
-   last guard so that a bug there cannot write out of bounds). */
-int cpm_decode_step(const Model *m, int32_t batch, const int64_t *tokens, const int64_t *positions,
-                    int32_t input_pos, const int64_t *first_key, float *logits, int32_t threads) {
-    if (batch < 1 || batch > m->batch_capacity) return 1;
-    if (input_pos < 0 || input_pos >= m->max_len) return 2;
-    for (int b = 0; b < batch; b++) {
+/* A forward over `n` token rows, each with its own KV-cache row, slot, first visible slot and RoPE
+   position: a decode step (one row per sequence, all at one slot) or a prefill chunk (consecutive
+   slots of one or more sequences; a row attends to its sequence's slots first..slot, so the rows
+   of a chunk are causal among themselves because every row's keys are written before any row
+   attends). Logits are computed for the `n_logits` rows listed in logit_rows, into
+   logits[n_logits, vocab]. Returns 0, or a positive code for bad arguments (the Python side checks
+   them first; this is a last guard so that a bug there cannot write out of bounds). */
+int cpm_forward(const Model *m, int32_t n, const int64_t *tokens, const int64_t *positions, const int64_t *cache_rows,
+                const int64_t *slots, const int64_t *first_key, int32_t n_logits, const int64_t *logit_rows,
+                float *logits, int32_t threads) {
+    if (n < 1 || n_logits < 0 || n_logits > n) return 1;
+    int64_t last_slot = 0;
+    for (int b = 0; b < n; b++) {
+        if (cache_rows[b] < 0 || cache_rows[b] >= m->batch_capacity) return 1;
+        if (slots[b] < 0 || slots[b] >= m->max_len) return 2;
         if (tokens[b] < 0 || tokens[b] >= m->vocab) return 3;
         if (positions[b] < 0 || positions[b] >= m->rope_len) return 4;
-        if (first_key[b] < 0 || first_key[b] > input_pos) return 5;
+        if (first_key[b] < 0 || first_key[b] > slots[b]) return 5;
+        if (slots[b] > last_slot) last_slot = slots[b];
     }
+    for (int j = 0; j < n_logits; j++)
+        if (logit_rows[j] < 0 || logit_rows[j] >= n) return 1;
+    threads = threads > 0 ? threads : 1;
     const int H = m->hidden, QD = m->heads * m->head_dim, KD = m->kv_heads * m->head_dim, I = m->inter;
     const int D = m->head_dim, group = m->heads / m->kv_heads;
-    const int64_t slots = (int64_t)input_pos + 1, head_stride = (int64_t)m->max_len * D;
-    const int64_t row_stride = (int64_t)m->kv_heads * head_stride;
-    /* scratch: residual, normed, q, k, v, attention out, matmul out, gate, up, scores */
-    int64_t floats = (int64_t)batch * (3 * H + QD + 2 * KD + QD + 2 * I) + (int64_t)batch * m->heads * slots +
-                     (int64_t)batch * (H + QD + I) / 32;
+    const int64_t head_stride = (int64_t)m->max_len * D, row_stride = (int64_t)m->kv_heads * head_stride;
+    /* scratch: residual, normed, matmul out, q, k, v, attention out, gate, up; block sums of the
+       matmul inputs (xn, att, gate); attention scores, one row of slots per thread */
+    int max_cols = H > QD ? (H > I ? H : I) : (QD > I ? QD : I);
+    int64_t panel_floats = n >= GEMM_MIN_ROWS ? PANEL_FLOATS(max_cols) : 0;
+    int64_t floats = (int64_t)n * (3 * H + QD + 2 * KD + QD + 2 * I) + (int64_t)n * (H + QD + I) / 32 +
+                     (int64_t)threads * (last_slot + 1 + panel_floats) + (int64_t)n_logits * H * 2;
     float *scratch = (float *)malloc(sizeof(float) * (size_t)floats);
     if (!scratch) return 6;
-    float *x = scratch, *xn = x + batch * H, *tmp = xn + batch * H, *q = tmp + batch * H, *k = q + batch * QD;
-    float *v = k + batch * KD, *att = v + batch * KD, *gate = att + batch * QD, *up = gate + batch * I;
-    float *scores = up + batch * I;
-    /* 32-value block sums of the matmul inputs (xn, att, gate) */
-    float *xn_sum = scores + (int64_t)batch * m->heads * slots, *att_sum = xn_sum + batch * H / 32;
-    float *gate_sum = att_sum + batch * QD / 32;
+    float *x = scratch, *xn = x + n * H, *tmp = xn + n * H, *q = tmp + n * H, *k = q + n * QD;
+    float *v = k + n * KD, *att = v + n * KD, *gate = att + n * QD, *up = gate + n * I;
+    float *xn_sum = up + n * I, *att_sum = xn_sum + n * H / 32, *gate_sum = att_sum + n * QD / 32;
+    float *scores = gate_sum + n * I / 32, *last = scores + threads * (last_slot + 1);
+    float *last_sum = last + n_logits * H, *panels = last_sum + n_logits * H;
 
-    for (int b = 0; b < batch; b++) {
+    for (int b = 0; b < n; b++) {
         dequantize_row(&m->embed, tokens[b], x + b * H);
         for (int i = 0; i < H; i++) x[b * H + i] *= m->scale_emb;
     }
-#pragma omp parallel num_threads(threads > 0 ? threads : 1)
+#pragma omp parallel num_threads(threads)
     {
+#ifdef _OPENMP
+        int me = omp_get_thread_num();
+#else
+        int me = 0;
+#endif
+        float *my_scores = scores + me * (last_slot + 1);
+        float *panel = panel_floats ? panels + me * panel_floats : NULL;
         for (int l = 0; l < m->n_layers; l++) {
             const Layer *layer = &m->layers[l];
 #pragma omp for schedule(static)
-            for (int b = 0; b < batch; b++) {
+            for (int b = 0; b < n; b++) {
                 rms_norm(x + b * H, layer->attn_norm, H, m->eps, 1.0f, xn + b * H);
                 block_sums(xn + b * H, H, xn_sum + b * H / 32);
             }
-            matmul(&layer->q, xn, xn_sum, H, batch, q, QD);
-            matmul(&layer->k, xn, xn_sum, H, batch, k, KD);
-            matmul(&layer->v, xn, xn_sum, H, batch, v, KD);
+            matmul(&layer->q, xn, xn_sum, H, n, q, QD, panel);
+            matmul(&layer->k, xn, xn_sum, H, n, k, KD, panel);
+            matmul(&layer->v, xn, xn_sum, H, n, v, KD, panel);
 #pragma omp barrier
-            /* RoPE on q and k heads, then k and v into the cache at slot input_pos */
+            /* RoPE on q and k heads, then k and v into the cache at each row's slot */
 #pragma omp for schedule(static)
-            for (int job = 0; job < batch * (m->heads + m->kv_heads); job++) {
+            for (int job = 0; job < n * (m->heads + m->kv_heads); job++) {
                 int b = job / (m->heads + m->kv_heads), h = job % (m->heads + m->kv_heads);
                 const float *cos = m->rope_cos + positions[b] * D, *sin = m->rope_sin + positions[b] * D;
                 if (h < m->heads) {
@@ -446,54 +589,54 @@ int cpm_decode_step(const Model *m, int32_t batch, const int64_t *tokens, const 
                     int kv = h - m->heads;
                     float *kh = k + b * KD + kv * D;
                     rope(kh, cos, sin, D);
-                    int64_t slot = b * row_stride + kv * head_stride + (int64_t)input_pos * D;
-                    memcpy(layer->k_cache + slot, kh, sizeof(float) * D);
-                    memcpy(layer->v_cache + slot, v + b * KD + kv * D, sizeof(float) * D);
+                    int64_t at = cache_rows[b] * row_stride + kv * head_stride + slots[b] * D;
+                    memcpy(layer->k_cache + at, kh, sizeof(float) * D);
+                    memcpy(layer->v_cache + at, v + b * KD + kv * D, sizeof(float) * D);
                 }
             }
-#pragma omp for schedule(static)
-            for (int job = 0; job < batch * m->heads; job++) {
+#pragma omp for schedule(dynamic, 4)
+            for (int job = 0; job < n * m->heads; job++) {
                 int b = job / m->heads, h = job % m->heads, kv = h / group;
-                int64_t base = b * row_stride + kv * head_stride;
-                attend(q + b * QD + h * D, layer->k_cache + base, layer->v_cache + base, first_key[b], input_pos, D,
-                       scores + (int64_t)job * slots, att + b * QD + h * D);
+                int64_t base = cache_rows[b] * row_stride + kv * head_stride;
+                attend(q + b * QD + h * D, layer->k_cache + base, layer->v_cache + base, first_key[b], slots[b], D,
+                       my_scores, att + b * QD + h * D);
             }
 #pragma omp for schedule(static)
-            for (int b = 0; b < batch; b++) block_sums(att + b * QD, QD, att_sum + b * QD / 32);
-            matmul(&layer->o, att, att_sum, QD, batch, tmp, H);
+            for (int b = 0; b < n; b++) block_sums(att + b * QD, QD, att_sum + b * QD / 32);
+            matmul(&layer->o, att, att_sum, QD, n, tmp, H, panel);
 #pragma omp barrier
 #pragma omp for schedule(static)
-            for (int b = 0; b < batch; b++) {
+            for (int b = 0; b < n; b++) {
                 for (int i = 0; i < H; i++) x[b * H + i] += m->residual_scale * tmp[b * H + i];
                 rms_norm(x + b * H, layer->ffn_norm, H, m->eps, 1.0f, xn + b * H);
                 block_sums(xn + b * H, H, xn_sum + b * H / 32);
             }
-            matmul(&layer->gate, xn, xn_sum, H, batch, gate, I);
-            matmul(&layer->up, xn, xn_sum, H, batch, up, I);
+            matmul(&layer->gate, xn, xn_sum, H, n, gate, I, panel);
+            matmul(&layer->up, xn, xn_sum, H, n, up, I, panel);
 #pragma omp barrier
             /* SwiGLU in place in gate, one 32-value block at a time so the block sums come with it */
 #pragma omp for schedule(static)
-            for (int64_t j = 0; j < (int64_t)batch * I / 32; j++) {
+            for (int64_t j = 0; j < (int64_t)n * I / 32; j++) {
                 float sum = 0.0f;
-                for (int i = 32 * j; i < 32 * j + 32; i++) {
+                for (int64_t i = 32 * j; i < 32 * j + 32; i++) {
                     float g = gate[i];
                     gate[i] = g / (1.0f + expf(-g)) * up[i];
                     sum += gate[i];
                 }
                 gate_sum[j] = sum;
             }
-            matmul(&layer->down, gate, gate_sum, I, batch, tmp, H);
+            matmul(&layer->down, gate, gate_sum, I, n, tmp, H, panel);
 #pragma omp barrier
 #pragma omp for schedule(static)
-            for (int b = 0; b < batch; b++)
+            for (int b = 0; b < n; b++)
                 for (int i = 0; i < H; i++) x[b * H + i] += m->residual_scale * tmp[b * H + i];
         }
 #pragma omp for schedule(static)
-        for (int b = 0; b < batch; b++) {
-            rms_norm(x + b * H, m->final_norm, H, m->eps, m->logit_scale, xn + b * H);
-            block_sums(xn + b * H, H, xn_sum + b * H / 32);
+        for (int j = 0; j < n_logits; j++) {
+            rms_norm(x + logit_rows[j] * H, m->final_norm, H, m->eps, m->logit_scale, last + j * H);
+            block_sums(last + j * H, H, last_sum + j * H / 32);
         }
-        matmul(&m->lm_head, xn, xn_sum, H, batch, logits, m->vocab);
+        if (n_logits > 0) matmul(&m->lm_head, last, last_sum, H, n_logits, logits, m->vocab, panel);
     }
     free(scratch);
     return 0;
@@ -504,11 +647,20 @@ void cpm_dequantize_row(const Weight *w, int64_t r, float *out) { dequantize_row
 
 /* out[n, rows] = x[n, cols] w^T through the same kernels as the step (tests compare with torch). */
 int cpm_matmul(const Weight *w, const float *x, int32_t n, float *out, int32_t threads) {
-    float *sums = (float *)malloc(sizeof(float) * (size_t)n * (size_t)(w->cols / 32) + 1);
+    threads = threads > 0 ? threads : 1;
+    int64_t sum_floats = (int64_t)n * (w->cols / 32), panel_floats = PANEL_FLOATS(w->cols);
+    float *sums = (float *)malloc(sizeof(float) * (size_t)(sum_floats + threads * panel_floats));
     if (!sums) return 6;
     for (int i = 0; i < n; i++) block_sums(x + (int64_t)i * w->cols, w->cols, sums + (int64_t)i * (w->cols / 32));
-#pragma omp parallel num_threads(threads > 0 ? threads : 1)
-    matmul(w, x, sums, w->cols, n, out, w->rows);
+#pragma omp parallel num_threads(threads)
+    {
+#ifdef _OPENMP
+        float *panel = sums + sum_floats + omp_get_thread_num() * panel_floats;
+#else
+        float *panel = sums + sum_floats;
+#endif
+        matmul(w, x, sums, w->cols, n, out, w->rows, panel);
+    }
     free(sums);
     return 0;
 }

@@ -56,8 +56,11 @@ class ModelStruct(ctypes.Structure):
     _fields_ += [("embed", WeightStruct), ("lm_head", WeightStruct), ("layers", ctypes.POINTER(LayerStruct))]
 
 
+# Prefill chunks whose keys end beyond this slot use torch (flash SDPA beats the C key loop there).
+PREFILL_MAX_KEYS = 2048
+
 _ERRORS = {
-    1: "batch larger than the KV cache",
+    1: "cache row outside the KV cache's batch, or a bad logits row",
     2: "cache slot outside the KV cache",
     3: "token id outside the vocabulary",
     4: "position beyond the RoPE table",
@@ -132,7 +135,7 @@ class NativeDecoder:
             layers=ctypes.cast(layers, ctypes.POINTER(LayerStruct)),
         )
         self._caches = None
-        self.library.cpm_decode_step.restype = ctypes.c_int
+        self.library.cpm_forward.restype = ctypes.c_int
         self.threads = ThreadChooser()
 
     @classmethod
@@ -156,33 +159,70 @@ class NativeDecoder:
         sparse = self.model.config.sparse_config
         return sparse is None or input_pos + 1 < sparse.dense_len
 
+    def can_prefill(self, end: int) -> bool:
+        """Whether a prefill chunk ending at cache slot `end` runs here. Attention in C is a plain loop
+        over keys, so long contexts (more than PREFILL_MAX_KEYS) go to torch's flash SDPA."""
+        return end <= PREFILL_MAX_KEYS and self.can_decode(end - 1)
+
     def decode(
         self, tokens: torch.Tensor, positions: torch.Tensor, input_pos: int, pads: torch.Tensor | None
     ) -> torch.Tensor:
         """One step: tokens, positions [B, 1] int64 at cache slot input_pos; pads [B] padding slots
         per row (None: none) -> logits [B, V] fp32. Writes the step's keys and values into the model's
         KV cache, exactly as the torch forward does."""
-        self._bind_caches()
         batch = tokens.shape[0]
-        tokens = tokens.reshape(batch).to(torch.int64).contiguous()
-        positions = positions.reshape(batch).to(torch.int64).contiguous()
-        first = torch.zeros(batch, dtype=torch.int64) if pads is None else pads.to(torch.int64).contiguous()
-        logits = torch.empty(batch, self.model.config.vocab_size, dtype=torch.float32)
+        rows = torch.arange(batch, dtype=torch.int64)
+        slots = torch.full((batch,), input_pos, dtype=torch.int64)
         threads = self.threads.pick(torch.get_num_threads())
         started = time.perf_counter()
-        code = self.library.cpm_decode_step(
+        logits = self._forward(tokens.reshape(batch), positions.reshape(batch), rows, slots, pads, rows, threads)
+        self.threads.record(threads, time.perf_counter() - started)
+        return logits
+
+    def prefill(
+        self, ids: torch.Tensor, positions: torch.Tensor, start: int, pads: torch.Tensor | None
+    ) -> torch.Tensor:
+        """A prefill chunk: ids, positions [B, T] at cache slots start..start+T-1 -> logits [B, V] of
+        each row's last position. Rows of the chunk attend causally, as in the torch forward."""
+        batch, tokens = ids.shape
+        cache_rows = torch.arange(batch, dtype=torch.int64).repeat_interleave(tokens)
+        slots = torch.arange(start, start + tokens, dtype=torch.int64).repeat(batch)
+        first = None if pads is None else pads.to(torch.int64).repeat_interleave(tokens)
+        if first is not None:  # a padding slot's own row sees at least itself, as in the torch path's
+            first = torch.minimum(first, slots)  # causal mask, whose output is never used
+        last = torch.arange(batch, dtype=torch.int64) * tokens + tokens - 1
+        # thread count: what decode steps last found faster (a contended machine stalls prefill's
+        # barriers as much as decode's), all threads before any step was timed
+        threads = self.threads.best(torch.get_num_threads())
+        return self._forward(ids.reshape(-1), positions.reshape(-1), cache_rows, slots, first, last, threads)
+
+    def _forward(
+        self,
+        tokens: torch.Tensor,
+        positions: torch.Tensor,
+        cache_rows: torch.Tensor,
+        slots: torch.Tensor,
+        first_key: torch.Tensor | None,
+        logit_rows: torch.Tensor,
+        threads: int,
+    ) -> torch.Tensor:
+        self._bind_caches()
+        arrays = [t.to(torch.int64).contiguous() for t in (tokens, positions, cache_rows, slots)]
+        first = torch.zeros_like(arrays[3]) if first_key is None else first_key.to(torch.int64).contiguous()
+        logit_rows = logit_rows.to(torch.int64).contiguous()
+        logits = torch.empty(len(logit_rows), self.model.config.vocab_size, dtype=torch.float32)
+        pointers = [ctypes.c_void_p(t.data_ptr()) for t in (*arrays, first)]
+        code = self.library.cpm_forward(
             ctypes.byref(self.struct),
-            batch,
-            ctypes.c_void_p(tokens.data_ptr()),
-            ctypes.c_void_p(positions.data_ptr()),
-            input_pos,
-            ctypes.c_void_p(first.data_ptr()),
+            len(arrays[0]),
+            *pointers,
+            len(logit_rows),
+            ctypes.c_void_p(logit_rows.data_ptr()),
             ctypes.c_void_p(logits.data_ptr()),
             threads,
         )
-        self.threads.record(threads, time.perf_counter() - started)
         if code:
-            raise ValueError(f"native decode step refused its input: {_ERRORS.get(code, code)}")
+            raise ValueError(f"native forward refused its input: {_ERRORS.get(code, code)}")
         return logits
 
     def _bind_caches(self) -> None:
@@ -231,6 +271,13 @@ class ThreadChooser:
             if phase == 0:
                 self.times = {}
             return options[phase // self.explore]
+        return self.best(available)
+
+    def best(self, available: int) -> int:
+        """The count with the lower median step time so far (all threads while untimed)."""
+        options = (available, 1) if available > 1 else (1,)
+        if not any(self.times.get(n) for n in options):
+            return available
         return min(options, key=lambda n: _median(self.times.get(n)))
 
     def record(self, threads: int, seconds: float) -> None:

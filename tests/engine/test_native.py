@@ -37,17 +37,18 @@ def raw_weight(values: np.ndarray, kind: GGMLQuantizationType) -> tuple[RawWeigh
 
 
 @pytest.mark.parametrize("kind", TYPES, ids=lambda k: k.name)
-@pytest.mark.parametrize("rows", [1, 3, 20])  # batch 1, a small batch, more than one 16-row pass
-def test_matmul_and_dequantize_match_gguf_for_every_format(kind, rows):
+@pytest.mark.parametrize("rows", [1, 3, 20])  # batch 1, a small batch, the GEMM path (8 rows or more)
+@pytest.mark.parametrize("outputs", [48, 37])  # whole 16-row panels, and not (the row kernels)
+def test_matmul_and_dequantize_match_gguf_for_every_format(kind, rows, outputs):
     library = build.load_library()
     generator = np.random.default_rng(int(kind) * 10 + rows)
-    weight, reference = raw_weight(generator.standard_normal((37, 96)).astype(np.float32), kind)
+    weight, reference = raw_weight(generator.standard_normal((outputs, 96)).astype(np.float32), kind)
     struct = weight_struct(weight)
     row = torch.empty(96)
     library.cpm_dequantize_row(ctypes.byref(struct), ctypes.c_int64(5), ctypes.c_void_p(row.data_ptr()))
     assert torch.equal(row, reference[5])
     x = torch.randn(rows, 96, generator=torch.Generator().manual_seed(rows))
-    out = torch.full((rows, 37), float("nan"))
+    out = torch.full((rows, outputs), float("nan"))
     x_pointer, out_pointer = ctypes.c_void_p(x.data_ptr()), ctypes.c_void_p(out.data_ptr())
     assert library.cpm_matmul(ctypes.byref(struct), x_pointer, rows, out_pointer, 2) == 0
     torch.testing.assert_close(out, x @ reference.T, rtol=1e-5, atol=1e-5)
@@ -69,8 +70,9 @@ def embedded():
 
 
 def logits_both_ways(model, prompts: list[list[int]], steps: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Prefill left-padded prompts, then `steps` greedy decode steps through the torch forward and
-    the native step from the same cache state; returns their logits per step."""
+    """Prefill left-padded prompts through the torch forward and then natively (the keys cached at
+    every real slot of every layer must agree), then `steps` greedy decode steps through both from
+    the same cache state; returns the (native, torch) logits of the prefill and of each step."""
     native = model.native_decoder
     length = max(len(p) for p in prompts)
     pads = torch.tensor([length - len(p) for p in prompts])
@@ -79,7 +81,16 @@ def logits_both_ways(model, prompts: list[list[int]], steps: int) -> list[tuple[
     model.setup_caches(len(prompts), length + steps + 1)
     pairs = []
     with torch.inference_mode():
-        logits = prefill(model, ids, positions, pads if pads.any() else None, 512)
+        model.native_decoder = None
+        expected = prefill(model, ids, positions, pads if pads.any() else None, 4)
+        real = torch.arange(length)[None, :] >= pads[:, None]  # [B, L] slots holding prompt tokens
+        expected_keys = [cache.k[: len(prompts), :, :length].clone() for cache in model.caches]
+        model.native_decoder = native
+        logits = prefill(model, ids, positions, pads if pads.any() else None, 4)  # chunks of 4: several calls
+        pairs.append((logits, expected))
+        for cache, keys in zip(model.caches, expected_keys, strict=True):
+            got = cache.k[: len(prompts), :, :length].permute(0, 2, 1, 3)[real]
+            torch.testing.assert_close(got, keys.permute(0, 2, 1, 3)[real], rtol=0, atol=1e-4)
         for step in range(steps):
             tokens = logits.argmax(-1)[:, None]
             step_positions = positions[:, -1:] + 1 + step
@@ -147,8 +158,10 @@ def test_thread_chooser_settles_on_the_faster_count_and_explores_again():
         seen.append(threads)
         chooser.record(threads, 0.005 if threads == 1 else 0.050)  # one thread is faster here
     assert seen[:4] == [2, 2, 1, 1] and set(seen[4:]) == {1}
+    assert chooser.best(2) == 1  # what prefill uses
     assert [chooser.pick(2) for _ in range(2)] == [2, 2]  # the next period measures again
     assert ThreadChooser().pick(1) == 1
+    assert ThreadChooser().best(2) == 2  # nothing timed yet: all threads
 
 
 def test_switched_off_means_the_torch_path(monkeypatch, tiny_checkpoint):
