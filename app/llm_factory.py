@@ -22,7 +22,9 @@ def build_llm(settings: Settings) -> LLM:
     if llm.backend == "local":
         from engine.local import LocalEngine  # lazy: torch and the model load only when asked for
 
-        return LocalEngine.load(llm.model, device=llm.device, dtype=llm.dtype, context_window=llm.context_window)
+        return LocalEngine.load(
+            llm.model, device=llm.device, dtype=llm.dtype, context_window=llm.context_window, native=llm.native_cpu
+        )
     from engine.openai_compat import OpenAICompatible
 
     client = OpenAICompatible(

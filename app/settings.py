@@ -41,6 +41,11 @@ class LLMSettings(_Section):
     )
     device: Literal["auto", "cpu", "cuda"] = "auto"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    native_cpu: bool = Field(
+        True,
+        description="on CPU in float32, run prefill and decode steps in C (engine.native, built on first use with "
+        "the system compiler; GGUF weights read in their quantized blocks); false keeps them in torch",
+    )
     base_url: str = Field("http://127.0.0.1:8000/v1", description="OpenAI-compatible server URL")
     api_key: SecretStr | None = None
     timeout_s: float = Field(300.0, gt=0)

@@ -35,14 +35,20 @@ class LocalEngine:
 
     @classmethod
     def load(
-        cls, model: str = "embedded", device: str = "auto", dtype: str = "auto", context_window: int | None = None
+        cls,
+        model: str = "embedded",
+        device: str = "auto",
+        dtype: str = "auto",
+        context_window: int | None = None,
+        native: bool = True,
     ) -> LocalEngine:
-        """Load 'embedded' (the bundled SmolLM2-135M), an HF directory, a .gguf file or a hub id."""
+        """Load 'embedded' (the bundled SmolLM2-135M), an HF directory, a .gguf file or a hub id.
+        native: run CPU fp32 steps in C (engine.native) where it can be built."""
         available = len(_available_cpus())
         if torch.get_num_threads() > available:
             # torch counts the host's cores; in a container limited to fewer, extra threads only contend.
             torch.set_num_threads(max(1, available))
-        return cls(load_model(model, device, dtype), context_window)
+        return cls(load_model(model, device, dtype, native=native), context_window)
 
     @property
     def context_window(self) -> int:

@@ -77,11 +77,12 @@ def test_local_settings_map_to_local_engine_load(monkeypatch):
     calls = []
     monkeypatch.setattr(LocalEngine, "load", classmethod(lambda cls, *args, **kwargs: calls.append((args, kwargs))))
     build_llm(
-        settings_with(**{"llm.model": "/models/x.gguf", "llm.device": "cpu", "llm.dtype": "bfloat16"}).model_copy(
-            deep=True
-        )
+        settings_with(
+            **{"llm.model": "/models/x.gguf", "llm.device": "cpu", "llm.dtype": "bfloat16", "llm.native_cpu": "false"}
+        ).model_copy(deep=True)
     )
-    assert calls == [(("/models/x.gguf",), {"device": "cpu", "dtype": "bfloat16", "context_window": None})]
+    expected = {"device": "cpu", "dtype": "bfloat16", "context_window": None, "native": False}
+    assert calls == [(("/models/x.gguf",), expected)]
 
 
 def run_chat(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess:
