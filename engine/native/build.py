@@ -2,8 +2,8 @@
 
 The shared library is cached under ~/.cache/cpmsurvey/native (XDG_CACHE_HOME is honoured) by a
 hash of what went into it, written to a temporary name and renamed, so concurrent first uses and
-interrupted builds never leave a broken library behind. Without a compiler (or with
-CPMSURVEY_NATIVE=0) `load_library` returns None and the engine keeps its torch path.
+interrupted builds never leave a broken library behind. Without a working compiler
+`load_library` returns None and the engine keeps its torch path.
 """
 
 from __future__ import annotations
@@ -81,9 +81,6 @@ def build(directory: Path | None = None) -> Path:
 @functools.cache
 def load_library() -> ctypes.CDLL | None:
     """The compiled library, or None (logged) when it is disabled or cannot be built here."""
-    if os.environ.get("CPMSURVEY_NATIVE", "1") == "0":
-        logger.info("CPMSURVEY_NATIVE=0: the native CPU decode path is off")
-        return None
     try:
         path = build()
     except (RuntimeError, OSError) as exc:

@@ -164,13 +164,11 @@ def test_thread_chooser_settles_on_the_faster_count_and_explores_again():
     assert ThreadChooser().best(2) == 2  # nothing timed yet: all threads
 
 
-def test_switched_off_means_the_torch_path(monkeypatch, tiny_checkpoint):
-    build.load_library.cache_clear()
-    monkeypatch.setenv("CPMSURVEY_NATIVE", "0")
-    try:
-        assert load_model(str(tiny_checkpoint), device="cpu", dtype="float32").model.native_decoder is None
-    finally:
-        build.load_library.cache_clear()
+def test_switched_off_means_the_torch_path(tiny_checkpoint):
+    from engine.local import LocalEngine
+
+    assert LocalEngine.load(str(tiny_checkpoint), "cpu", "float32", native=False).model.native_decoder is None
+    assert LocalEngine.load(str(tiny_checkpoint), "cpu", "float32").model.native_decoder is not None
 
 
 def test_a_failing_compiler_is_reported_and_leaves_no_library(monkeypatch, tmp_path, caplog):
