@@ -182,3 +182,20 @@ def test_a_failing_compiler_is_reported_and_leaves_no_library(monkeypatch, tmp_p
         assert list(tmp_path.iterdir()) == []  # no half-written library left behind
     finally:
         build.load_library.cache_clear()
+
+
+def test_portable_build_without_avx2_computes_the_same(monkeypatch, tmp_path):
+    """Machines without AVX2/FMA/F16C get the plain C kernels (and no GEMM path): same numbers."""
+    monkeypatch.setattr(build, "cpu_has_avx2", lambda: False)
+    library = ctypes.CDLL(str(build.build(tmp_path)))
+    assert library.cpm_simd() == 0
+    for kind in TYPES:
+        weight, reference = raw_weight(
+            np.random.default_rng(int(kind)).standard_normal((48, 64)).astype(np.float32), kind
+        )
+        x = torch.randn(9, 64, generator=torch.Generator().manual_seed(int(kind)))
+        out = torch.full((9, 48), float("nan"))
+        struct = weight_struct(weight)
+        x_pointer, out_pointer = ctypes.c_void_p(x.data_ptr()), ctypes.c_void_p(out.data_ptr())
+        assert library.cpm_matmul(ctypes.byref(struct), x_pointer, 9, out_pointer, 2) == 0
+        torch.testing.assert_close(out, x @ reference.T, rtol=1e-5, atol=1e-5)
