@@ -26,7 +26,7 @@ import re
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +40,7 @@ from retriever.fusion import reciprocal_rank_fusion  # noqa: E402
 from retriever.index import VectorIndex  # noqa: E402
 from retriever.library import Library  # noqa: E402
 from retriever.store import PaperStore, paper_text  # noqa: E402
-from retriever.types import Paper  # noqa: E402
+from retriever.types import Paper, SearchFilters  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 CORPUS = SHARED / "arxiv" / "arxiv_cs_CL_LG_AI_2025-03_2026-07.jsonl.gz"
@@ -57,6 +57,7 @@ EXPANSIONS = [
     "reinforcement learning for code generation with large language models",
 ]
 TOP = 200
+SURVEY_DATE_TO = date(2025, 9, 30)  # the human survey on TOPIC is arXiv 2509.08827
 
 
 def log(message: str) -> None:
@@ -93,10 +94,28 @@ def reference_recall(library: Library) -> dict:
     dense_rows = library._dense([TOPIC], TOP, None)[0]
     dense_ids = [p.arxiv_id for p in store.get_by_rowids(dense_rows).values()]
     hybrid_topic = [h.paper.arxiv_id for h in library.search(TOPIC, k=TOP)]
-    hybrid_expanded = [h.paper.arxiv_id for h in library.search_many([TOPIC, *EXPANSIONS], k=TOP)]
+    queries = [TOPIC, *EXPANSIONS]
+    hybrid_expanded = [h.paper.arxiv_id for h in library.search_many(queries, k=TOP)]
+    fused = {
+        name: [store.get_by_rowids([f.key])[f.key].arxiv_id for f in reciprocal_rank_fusion(runs, library.rrf_k)[:TOP]]
+        for name, runs in (
+            ("bm25", [("bm25", library.bm25(q, TOP)) for q in queries]),
+            ("dense", [("dense", ids) for ids in library._dense(queries, TOP, None)]),
+        )
+    }
+    # as of the survey: it is arXiv 2509.08827, so no paper listed after September 2025 can be
+    # among its references; the search gets the date filter a user writing it then would set
+    as_of = SearchFilters(date_to=SURVEY_DATE_TO)
+    in_corpus_as_of = {p.arxiv_id for p in library.get(sorted(in_corpus)) if as_of.accepts(p)}
+    hybrid_as_of = [h.paper.arxiv_id for h in library.search_many(queries, k=TOP, filters=as_of)]
     return {
         "in_corpus_cited": len(in_corpus),
         "reference_recall": recall_at(hybrid_expanded, in_corpus),
+        "reference_recall_bm25_expanded": recall_at(fused["bm25"], in_corpus),
+        "reference_recall_dense_expanded": recall_at(fused["dense"], in_corpus),
+        "reference_recall_as_of_survey": recall_at(hybrid_as_of, in_corpus_as_of),
+        "in_corpus_cited_as_of_survey": len(in_corpus_as_of),
+        "papers_as_of_survey": len(library.store.filter_rowids(as_of)),
         "reference_recall_topic_only": recall_at(hybrid_topic, in_corpus),
         "reference_recall_bm25_topic": recall_at(bm25_ids, in_corpus),
         "reference_recall_dense_topic": recall_at(dense_ids, in_corpus),
@@ -243,7 +262,9 @@ def run_levers(args: argparse.Namespace) -> dict:
         "torch_st_default_256": (load_embedder(backend="torch", max_seq_length=256), False),
         "torch_st_128": (load_embedder(backend="torch", max_seq_length=128), False),
         "onnx_fp32_256": (
-            load_embedder(backend="onnx", cache_dir=cache, batch_size=args.batch_size, quantize=False),
+            load_embedder(
+                backend="onnx", cache_dir=cache, batch_size=args.batch_size, max_seq_length=256, quantize=False
+            ),
             False,
         ),
         "onnx_int8_256_unsorted": (int8_256, True),
