@@ -57,6 +57,7 @@ EXPANSIONS = [
     "reinforcement learning for code generation with large language models",
 ]
 TOP = 200
+FEEDBACK_PAPERS = 20
 SURVEY_DATE_TO = date(2025, 9, 30)  # the human survey on TOPIC is arXiv 2509.08827
 
 
@@ -91,7 +92,7 @@ def reference_recall(library: Library) -> dict:
     in_corpus = {p.arxiv_id for p in library.get(sorted(cited))}
     store = library.store
     bm25_ids = [p.arxiv_id for p in store.get_by_rowids(library.bm25(TOPIC, TOP)).values()]
-    dense_rows = library._dense([TOPIC], TOP, None)[0]
+    dense_rows = library._dense([TOPIC], TOP, None)[0][0]
     dense_ids = [p.arxiv_id for p in store.get_by_rowids(dense_rows).values()]
     hybrid_topic = [h.paper.arxiv_id for h in library.search(TOPIC, k=TOP)]
     queries = [TOPIC, *EXPANSIONS]
@@ -100,7 +101,7 @@ def reference_recall(library: Library) -> dict:
         name: [store.get_by_rowids([f.key])[f.key].arxiv_id for f in reciprocal_rank_fusion(runs, library.rrf_k)[:TOP]]
         for name, runs in (
             ("bm25", [("bm25", library.bm25(q, TOP)) for q in queries]),
-            ("dense", [("dense", ids) for ids in library._dense(queries, TOP, None)]),
+            ("dense", [("dense", ids) for ids in library._dense(queries, TOP, None)[0]]),
         )
     }
     # as of the survey: it is arXiv 2509.08827, so no paper listed after September 2025 can be
@@ -108,12 +109,18 @@ def reference_recall(library: Library) -> dict:
     as_of = SearchFilters(date_to=SURVEY_DATE_TO)
     in_corpus_as_of = {p.arxiv_id for p in library.get(sorted(in_corpus)) if as_of.accepts(p)}
     hybrid_as_of = [h.paper.arxiv_id for h in library.search_many(queries, k=TOP, filters=as_of)]
+    library.feedback_papers = FEEDBACK_PAPERS  # pseudo-relevance feedback, off by default
+    with_feedback = [h.paper.arxiv_id for h in library.search_many(queries, k=TOP)]
+    feedback_as_of = [h.paper.arxiv_id for h in library.search_many(queries, k=TOP, filters=as_of)]
+    library.feedback_papers = 0
     return {
         "in_corpus_cited": len(in_corpus),
         "reference_recall": recall_at(hybrid_expanded, in_corpus),
         "reference_recall_bm25_expanded": recall_at(fused["bm25"], in_corpus),
         "reference_recall_dense_expanded": recall_at(fused["dense"], in_corpus),
         "reference_recall_as_of_survey": recall_at(hybrid_as_of, in_corpus_as_of),
+        f"reference_recall_feedback_{FEEDBACK_PAPERS}": recall_at(with_feedback, in_corpus),
+        f"reference_recall_feedback_{FEEDBACK_PAPERS}_as_of_survey": recall_at(feedback_as_of, in_corpus_as_of),
         "in_corpus_cited_as_of_survey": len(in_corpus_as_of),
         "papers_as_of_survey": len(library.store.filter_rowids(as_of)),
         "reference_recall_topic_only": recall_at(hybrid_topic, in_corpus),

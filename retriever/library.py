@@ -87,6 +87,7 @@ class Library:
         exact_index_max_papers: int = 100_000,
         rrf_k: int = 60,
         candidate_depth: int = 100,
+        feedback_papers: int = 0,
     ) -> None:
         self.store = store
         self.index_dir = Path(index_dir)
@@ -95,6 +96,7 @@ class Library:
         self.exact_index_max_papers = exact_index_max_papers
         self.rrf_k = rrf_k
         self.candidate_depth = candidate_depth
+        self.feedback_papers = feedback_papers
         self._embedder_factory = embedder_factory
         self._embedder: Embedder | None = None
         self._index: VectorIndex | None = None
@@ -116,10 +118,12 @@ class Library:
         index_type: str = "auto",
         exact_index_max_papers: int = 100_000,
         rrf_k: int = 60,
+        feedback_papers: int = 0,
     ) -> Library:
         """Open (or create) the store at `store_path` and the index in `index_dir`.
 
-        `cache_dir` holds the exported ONNX model (default: beside the index)."""
+        `cache_dir` holds the exported ONNX model (default: beside the index).
+        `feedback_papers`: see :meth:`search_many` (0: off)."""
         store = PaperStore(store_path)
         resolved = resolve_model(model)
         cache = Path(cache_dir) if cache_dir else Path(index_dir).parent / "models"
@@ -135,6 +139,7 @@ class Library:
             index_type=index_type,
             exact_index_max_papers=exact_index_max_papers,
             rrf_k=rrf_k,
+            feedback_papers=feedback_papers,
         )
 
     @property
@@ -306,7 +311,11 @@ class Library:
 
     def search_many(self, queries: Sequence[str], k: int = 100, filters: SearchFilters | None = None) -> list[Hit]:
         """Best `k` papers for several queries: each query's dense and BM25 lists, all fused
-        by reciprocal rank. A hit's `ranks` holds its best rank per retriever."""
+        by reciprocal rank. A hit's `ranks` holds its best rank per retriever.
+
+        With `feedback_papers` > 0 (pseudo-relevance feedback), each query vector plus the
+        mean vector of the first `feedback_papers` fused papers searches once more, and that
+        "feedback" list joins the fusion: it pulls in papers like the best ones found."""
         queries = [q for q in queries if q.strip()]
         if not queries or k <= 0:
             return []
@@ -316,8 +325,13 @@ class Library:
         runs: list[tuple[str, Sequence[int]]] = []
         for query in queries:
             runs.append(("bm25", self.bm25(query, depth, active, allowed)))
-        runs.extend(("dense", ids) for ids in self._dense(queries, depth, allowed))
-        fused = reciprocal_rank_fusion(runs, self.rrf_k)[:k]
+        dense, vectors = self._dense(queries, depth, allowed)
+        runs.extend(("dense", ids) for ids in dense)
+        fused = reciprocal_rank_fusion(runs, self.rrf_k)
+        if self.feedback_papers > 0 and dense:
+            runs.extend(("feedback", ids) for ids in self._feedback(fused, vectors, depth, allowed))
+            fused = reciprocal_rank_fusion(runs, self.rrf_k)
+        fused = fused[:k]
         papers = self.store.get_by_rowids([f.key for f in fused])
         return [Hit(paper=papers[f.key], score=f.score, ranks=dict(f.ranks)) for f in fused if f.key in papers]
 
@@ -335,17 +349,33 @@ class Library:
                 return found
         return self.store.bm25(query, limit, filters)
 
-    def _dense(self, queries: Sequence[str], depth: int, allowed: np.ndarray | None) -> list[list[int]]:
+    def _dense(
+        self, queries: Sequence[str], depth: int, allowed: np.ndarray | None
+    ) -> tuple[list[list[int]], np.ndarray]:
+        """Each query's dense list, and the query vectors ([] and no vectors without an index)."""
         index = self._loaded_index()
         if index is None or index.count == 0:
             log.warning("no vector index yet (run `cpmsurvey index`); searching with BM25 only")
-            return []
+            return [], np.zeros((0, 0), np.float32)
         if index.meta.store_id != self.store.store_id:
             log.warning("the vector index belongs to another store; searching with BM25 only until it is rebuilt")
-            return []
+            return [], np.zeros((0, 0), np.float32)
         vectors = self.embedder.encode(list(queries))
+        return self._search_vectors(index, vectors, depth, allowed), vectors
+
+    @staticmethod
+    def _search_vectors(index: VectorIndex, vectors: np.ndarray, depth: int, allowed) -> list[list[int]]:
         _, ids = index.search(vectors, depth, allowed)
         return [[int(i) for i in row if i >= 0] for row in ids]
+
+    def _feedback(self, fused: list, query_vectors: np.ndarray, depth: int, allowed) -> list[list[int]]:
+        """Dense lists for each query vector moved toward the mean of the best fused papers."""
+        _, top = self.store.embeddings(self.model_name, [f.key for f in fused[: self.feedback_papers]])
+        if len(top) == 0:
+            return []
+        moved = query_vectors + top.mean(axis=0)
+        moved /= np.clip(np.linalg.norm(moved, axis=1, keepdims=True), 1e-12, None)
+        return self._search_vectors(self._loaded_index(), moved.astype(np.float32), depth, allowed)
 
     # --- lookup ---------------------------------------------------------------------------
 

@@ -107,6 +107,36 @@ def test_several_queries_are_fused(built, records, monkeypatch):
     assert len(set(ids)) == len(ids)
 
 
+def test_pseudo_relevance_feedback_equals_its_plain_reference(built, records, monkeypatch):
+    """Feedback lists: each query vector plus the mean vector of the first fused papers,
+    searched exactly; the reference recomputes them by brute force over the stored vectors."""
+    from retriever.fusion import reciprocal_rank_fusion
+
+    monkeypatch.setattr(built, "candidate_depth", 30)
+    queries = ["speech recognition", records[40]["title"]]
+    plain = built.search_many(queries, k=30)
+    assert all("feedback" not in h.ranks for h in plain)
+    monkeypatch.setattr(built, "feedback_papers", 5)
+    with_feedback = built.search_many(queries, k=30)
+
+    runs = [("bm25", built.bm25(q, 30)) for q in queries]
+    dense, query_vectors = built._dense(queries, 30, None)
+    runs += [("dense", ids) for ids in dense]
+    first = [f.key for f in reciprocal_rank_fusion(runs)[:5]]
+    ids, vectors = built.store.embeddings(built.model_name)
+    centroid = vectors[np.isin(ids, first)].mean(axis=0)
+    feedback = built._feedback(reciprocal_rank_fusion(runs), query_vectors, 30, None)
+    for query_vector, found in zip(query_vectors, feedback, strict=True):
+        moved = (query_vector + centroid) / np.linalg.norm(query_vector + centroid)
+        reference = ids[np.argsort(-(vectors @ moved), kind="stable")[:30]].tolist()
+        # FAISS sums in another order than numpy: allow swaps of near-equal neighbours only
+        assert found[:10] == reference[:10] and len(set(found) & set(reference)) >= 28
+    runs += [("feedback", found) for found in feedback]
+    expected = [built.store.get_by_rowids([f.key])[f.key].arxiv_id for f in reciprocal_rank_fusion(runs)[:30]]
+    assert [h.paper.arxiv_id for h in with_feedback] == expected
+    assert any("feedback" in h.ranks for h in with_feedback)
+
+
 def test_get_keeps_order_and_skips_unknown(built, records):
     wanted = [records[5]["id"], "2101.00001", records[1]["id"]]
     assert [p.arxiv_id for p in built.get(wanted)] == [wanted[0], wanted[2]]
