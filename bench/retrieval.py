@@ -58,6 +58,7 @@ EXPANSIONS = [
 ]
 TOP = 200
 FEEDBACK_PAPERS = 20
+FILTERS = SearchFilters(date_from=date(2025, 9, 1), categories=("cs.CL", "cs.AI"))
 SURVEY_DATE_TO = date(2025, 9, 30)  # the human survey on TOPIC is arXiv 2509.08827
 
 
@@ -207,6 +208,11 @@ def run_corpus(args: argparse.Namespace) -> dict:
         started = time.perf_counter()
         library.search(query, k=20)
         latencies.append((time.perf_counter() - started) * 1000)
+    filtered_ms = []
+    for query in queries[:50]:  # the same queries with a date and category filter
+        started = time.perf_counter()
+        library.search(query, k=20, filters=FILTERS)
+        filtered_ms.append((time.perf_counter() - started) * 1000)
     recall = reference_recall(library)
     return {
         "papers": papers,
@@ -224,6 +230,9 @@ def run_corpus(args: argparse.Namespace) -> dict:
         "hnsw_build_s": round(hnsw_build_s, 2),
         "query_p50_ms": round(percentile(latencies, 50), 2),
         "query_p95_ms": round(percentile(latencies, 95), 2),
+        "query_filtered_p50_ms": round(percentile(filtered_ms, 50), 2),
+        "query_filtered_p95_ms": round(percentile(filtered_ms, 95), 2),
+        "query_filter": repr(FILTERS),
         "ann_recall_at_10": round(ann_recall, 4),
         "bm25_build_s": round(bm25_build_s, 1),
         **bm25,
