@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from retriever.errors import StoreError
+from retriever.filter_table import FilterTable
 from retriever.types import Paper, SearchFilters
 
 log = logging.getLogger(__name__)
@@ -166,6 +167,8 @@ class PaperStore:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        self._filter_table: FilterTable | None = None
+        self._filter_version: tuple[int, int] | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -313,7 +316,16 @@ class PaperStore:
             yield _row_to_paper(row)
 
     def filter_rowids(self, filters: SearchFilters) -> np.ndarray:
-        """Row ids of the papers that pass `filters` (int64, sorted)."""
+        """Row ids of the papers that pass `filters` (int64, sorted), from in-memory arrays
+        reloaded whenever the store changed (this connection's writes or another's)."""
+        version = (self._db.execute("PRAGMA data_version").fetchone()[0], self._db.total_changes)
+        if self._filter_table is None or self._filter_version != version:
+            self._filter_table = FilterTable.load(self._db)
+            self._filter_version = version
+        return self._filter_table.select(filters)
+
+    def filter_rowids_sql(self, filters: SearchFilters) -> np.ndarray:
+        """`filter_rowids` in plain SQL: the reference."""
         where, params = _filter_sql(filters)
         rows = self._db.execute(f"SELECT id FROM papers WHERE {where} ORDER BY id", params).fetchall()
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))

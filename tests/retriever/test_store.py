@@ -152,3 +152,32 @@ def test_updated_paper_loses_only_its_own_embeddings(tmp_path, slice_jsonl):
         store.upsert([changed])
     kept, _ = store.embeddings("m@128")
     assert kept.tolist() == rowids[:2] + rowids[3:]
+
+
+def test_in_memory_filters_equal_the_sql_reference_and_follow_changes(tmp_path, slice_jsonl, sample_records):
+    import dataclasses
+
+    store = PaperStore(tmp_path / "papers.sqlite")
+    ingest_lines(store, slice_jsonl)
+    cases = [
+        SearchFilters(),
+        SearchFilters(date_from=date(2025, 9, 1)),
+        SearchFilters(date_to=date(2025, 6, 30)),
+        SearchFilters(date_from=date(2025, 5, 1), date_to=date(2025, 5, 31), categories=("cs.CL",)),
+        SearchFilters(categories=("cs.CV", "stat.ML", "no.such")),
+        SearchFilters(categories=("no.such",)),
+        SearchFilters(date_from=date(2030, 1, 1)),
+    ]
+    for filters in cases:
+        assert store.filter_rowids(filters).tolist() == store.filter_rowids_sql(filters).tolist(), filters
+    # a change through this connection, then one through another: both are seen
+    (paper,) = store.get([sample_records[0]["id"]])
+    with store.transaction():
+        store.upsert([dataclasses.replace(paper, categories=("zz.TEST",), published=date(2031, 1, 2))])
+    other = PaperStore(tmp_path / "papers.sqlite")
+    with other.transaction():
+        other._db.execute("UPDATE papers SET published = NULL WHERE arxiv_id = ?", (sample_records[1]["id"],))
+    other.close()
+    for filters in [*cases, SearchFilters(categories=("zz.TEST",)), SearchFilters(date_from=date(2031, 1, 1))]:
+        assert store.filter_rowids(filters).tolist() == store.filter_rowids_sql(filters).tolist(), filters
+    assert len(store.filter_rowids(SearchFilters(categories=("zz.TEST",)))) == 1
