@@ -154,6 +154,20 @@ static inline void nibbles_to_floats(const uint8_t *qs, __m256 out[4]) {
     out[3] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8)));
 }
 
+/* The 32 codes of a Q4 block as 4 x 8 floats in "dword order": vector k, lane L holds the code of
+   element 4 (L % 4) + k + 16 (L / 4), i.e. byte 4 (L % 4) + k, low nibble in lanes 0-3 and high
+   in lanes 4-7. Variable shifts within 32-bit lanes replace the widening shuffles of
+   nibbles_to_floats; the activations are put in the same order once per matmul input
+   (prepare_input), so the dot product is unchanged. */
+static inline void nibbles_dword_order(const uint8_t *qs, __m256 out[4]) {
+    __m128i raw = _mm_loadu_si128((const __m128i *)qs);
+    __m256i both = _mm256_set_m128i(raw, raw), mask = _mm256_set1_epi32(0x0f);
+    for (int k = 0; k < 4; k++) {
+        __m256i shift = _mm256_setr_epi32(8 * k, 8 * k, 8 * k, 8 * k, 8 * k + 4, 8 * k + 4, 8 * k + 4, 8 * k + 4);
+        out[k] = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srlv_epi32(both, shift), mask));
+    }
+}
+
 /* The 32 weights of block b of a row as 4 x 8 floats. */
 static inline void block_weights(int type, const uint8_t *row, int b, __m256 w[4]) {
     switch (type) {
@@ -198,6 +212,7 @@ static inline void block_weights(int type, const uint8_t *row, int b, __m256 w[4
 /* Batch-1 dot products of one row with x, one loop per format so nothing is decided per block.
    Two accumulators take alternate blocks: each block's sum is scaled before it is added, and one
    accumulator would make every block wait for the previous block's FMA. */
+/* x: the activations in dword order (prepare_input) */
 static float dot_q4_1(const uint8_t *row, int blocks, const float *x, const float *xsum) {
     __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
     float offset = 0.0f; /* sum over blocks of m * (sum of the block's x) */
@@ -205,7 +220,7 @@ static float dot_q4_1(const uint8_t *row, int blocks, const float *x, const floa
         const uint8_t *block = row + 20 * b;
         const float *xb = x + 32 * b;
         __m256 q[4];
-        nibbles_to_floats(block + 4, q);
+        nibbles_dword_order(block + 4, q);
         __m256 s = _mm256_mul_ps(q[0], _mm256_loadu_ps(xb));
         s = _mm256_fmadd_ps(q[1], _mm256_loadu_ps(xb + 8), s);
         s = _mm256_fmadd_ps(q[2], _mm256_loadu_ps(xb + 16), s);
@@ -223,7 +238,7 @@ static float dot_q4_0(const uint8_t *row, int blocks, const float *x, const floa
         const uint8_t *block = row + 18 * b;
         const float *xb = x + 32 * b;
         __m256 q[4];
-        nibbles_to_floats(block + 2, q);
+        nibbles_dword_order(block + 2, q);
         __m256 s = _mm256_mul_ps(q[0], _mm256_loadu_ps(xb));
         s = _mm256_fmadd_ps(q[1], _mm256_loadu_ps(xb + 8), s);
         s = _mm256_fmadd_ps(q[2], _mm256_loadu_ps(xb + 16), s);
@@ -260,8 +275,8 @@ static float dot_plain(int type, const uint8_t *row, int blocks, const float *x)
     return hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
 }
 
-/* out[i * ldo] = row r of w . x[i * ldx .. +cols] for i < n (n <= MAX_ROWS). xsum: sums of each
-   32-value block of each x row ([n, cols/32], row stride ldx/32), which the Q4 formats use. For
+/* out[i * ldo] = row r of w . x[i * ldx .. +cols] for i < n (n <= MAX_ROWS). xsum: each x row
+   prepared by prepare_input (row stride PREPARED(ldx)), which the batch-1 Q4 kernels use. For
    n > 1 a weight block is dequantized once and used for every activation row. */
 static void dot_rows(const Weight *w, int64_t r, const float *x, const float *xsum, int64_t ldx, int n, float *out,
                      int64_t ldo) {
@@ -269,8 +284,8 @@ static void dot_rows(const Weight *w, int64_t r, const float *x, const float *xs
     int blocks = w->cols / 32;
     if (n == 1) {
         switch (w->type) {
-        case W_Q4_1: out[0] = dot_q4_1(row, blocks, x, xsum); return;
-        case W_Q4_0: out[0] = dot_q4_0(row, blocks, x, xsum); return;
+        case W_Q4_1: out[0] = dot_q4_1(row, blocks, xsum + blocks, xsum); return;
+        case W_Q4_0: out[0] = dot_q4_0(row, blocks, xsum + blocks, xsum); return;
         case W_Q8_0: out[0] = dot_q8_0(row, blocks, x); return;
         default: out[0] = dot_plain(w->type, row, blocks, x); return;
         }
@@ -420,6 +435,7 @@ static void gemm(const Weight *w, const float *x, int64_t ldx, int n, float *out
     }
 }
 #endif
+#define PREPARED(cols) ((int64_t)(cols) / 32 + (cols)) /* floats of one prepare_input row */
 #define PANEL_FLOATS(cols) ((int64_t)(cols) * 32) /* a packed panel of 16 rows and the 16 rows unpacked */
 #define GEMM_MIN_ROWS 8
 
@@ -441,17 +457,23 @@ static void matmul(const Weight *w, const float *x, const float *xsum, int64_t l
     for (int64_t r = 0; r < w->rows; r++)
         for (int i0 = 0; i0 < n; i0 += MAX_ROWS) {
             int count = n - i0 < MAX_ROWS ? n - i0 : MAX_ROWS;
-            dot_rows(w, r, x + i0 * ldx, xsum + i0 * (ldx / 32), ldx, count, out + i0 * ldo + r, ldo);
+            dot_rows(w, r, x + i0 * ldx, xsum + i0 * PREPARED(ldx), ldx, count, out + i0 * ldo + r, ldo);
         }
 }
 
-/* sums[j] = x[32j] + ... + x[32j+31] for the blocks of one activation row. */
-static void block_sums(const float *x, int n, float *sums) {
-    for (int j = 0; j < n / 32; j++) {
-        float s = 0.0f;
-        for (int i = 0; i < 32; i++) s += x[32 * j + i];
-        sums[j] = s;
-    }
+/* One 32-value block: its sum, and its values in dword order (see nibbles_dword_order). */
+static inline void prepare_block(const float *block, float *sum, float *ordered) {
+    float s = 0.0f;
+    for (int i = 0; i < 32; i++) s += block[i];
+    *sum = s;
+    for (int k = 0; k < 4; k++)
+        for (int lane = 0; lane < 8; lane++) ordered[8 * k + lane] = block[4 * (lane % 4) + k + 16 * (lane / 4)];
+}
+
+/* For one activation row of n values: prepared[j] = sum of block j (j < n/32), then the row in
+   dword order at prepared + n/32. PREPARED(n) floats. */
+static void prepare_input(const float *x, int n, float *prepared) {
+    for (int j = 0; j < n / 32; j++) prepare_block(x + 32 * j, prepared + j, prepared + n / 32 + 32 * j);
 }
 
 /* ---------------------------------------------------------------- small ops */
@@ -544,15 +566,16 @@ int cpm_forward(const Model *m, int32_t n, const int64_t *tokens, const int64_t 
        matmul inputs (xn, att, gate); attention scores, one row of slots per thread */
     int max_cols = H > QD ? (H > I ? H : I) : (QD > I ? QD : I);
     int64_t panel_floats = n >= GEMM_MIN_ROWS ? PANEL_FLOATS(max_cols) : 0;
-    int64_t floats = (int64_t)n * (3 * H + QD + 2 * KD + QD + 2 * I) + (int64_t)n * (H + QD + I) / 32 +
-                     (int64_t)threads * (last_slot + 1 + panel_floats) + (int64_t)n_logits * H * 2;
+    int64_t floats = (int64_t)n * (3 * H + QD + 2 * KD + QD + 2 * I) + n * (PREPARED(H) + PREPARED(QD) + PREPARED(I)) +
+                     (int64_t)threads * (last_slot + 1 + panel_floats) + n_logits * (H + PREPARED(H));
     float *scratch = (float *)malloc(sizeof(float) * (size_t)floats);
     if (!scratch) return 6;
     float *x = scratch, *xn = x + n * H, *tmp = xn + n * H, *q = tmp + n * H, *k = q + n * QD;
     float *v = k + n * KD, *att = v + n * KD, *gate = att + n * QD, *up = gate + n * I;
-    float *xn_sum = up + n * I, *att_sum = xn_sum + n * H / 32, *gate_sum = att_sum + n * QD / 32;
-    float *scores = gate_sum + n * I / 32, *last = scores + threads * (last_slot + 1);
-    float *last_sum = last + n_logits * H, *panels = last_sum + n_logits * H;
+    /* the matmul inputs (xn, att, gate, last) prepared by prepare_input */
+    float *xn_sum = up + n * I, *att_sum = xn_sum + n * PREPARED(H), *gate_sum = att_sum + n * PREPARED(QD);
+    float *scores = gate_sum + n * PREPARED(I), *last = scores + threads * (last_slot + 1);
+    float *last_sum = last + n_logits * H, *panels = last_sum + n_logits * PREPARED(H);
 
     for (int b = 0; b < n; b++) {
         dequantize_row(&m->embed, tokens[b], x + b * H);
@@ -572,7 +595,7 @@ int cpm_forward(const Model *m, int32_t n, const int64_t *tokens, const int64_t 
 #pragma omp for schedule(static)
             for (int b = 0; b < n; b++) {
                 rms_norm(x + b * H, layer->attn_norm, H, m->eps, 1.0f, xn + b * H);
-                block_sums(xn + b * H, H, xn_sum + b * H / 32);
+                prepare_input(xn + b * H, H, xn_sum + b * PREPARED(H));
             }
             matmul(&layer->q, xn, xn_sum, H, n, q, QD, panel);
             matmul(&layer->k, xn, xn_sum, H, n, k, KD, panel);
@@ -602,28 +625,28 @@ int cpm_forward(const Model *m, int32_t n, const int64_t *tokens, const int64_t 
                        my_scores, att + b * QD + h * D);
             }
 #pragma omp for schedule(static)
-            for (int b = 0; b < n; b++) block_sums(att + b * QD, QD, att_sum + b * QD / 32);
+            for (int b = 0; b < n; b++) prepare_input(att + b * QD, QD, att_sum + b * PREPARED(QD));
             matmul(&layer->o, att, att_sum, QD, n, tmp, H, panel);
 #pragma omp barrier
 #pragma omp for schedule(static)
             for (int b = 0; b < n; b++) {
                 for (int i = 0; i < H; i++) x[b * H + i] += m->residual_scale * tmp[b * H + i];
                 rms_norm(x + b * H, layer->ffn_norm, H, m->eps, 1.0f, xn + b * H);
-                block_sums(xn + b * H, H, xn_sum + b * H / 32);
+                prepare_input(xn + b * H, H, xn_sum + b * PREPARED(H));
             }
             matmul(&layer->gate, xn, xn_sum, H, n, gate, I, panel);
             matmul(&layer->up, xn, xn_sum, H, n, up, I, panel);
 #pragma omp barrier
-            /* SwiGLU in place in gate, one 32-value block at a time so the block sums come with it */
+            /* SwiGLU in place in gate, one 32-value block at a time, each prepared as it is made */
 #pragma omp for schedule(static)
             for (int64_t j = 0; j < (int64_t)n * I / 32; j++) {
-                float sum = 0.0f;
                 for (int64_t i = 32 * j; i < 32 * j + 32; i++) {
                     float g = gate[i];
                     gate[i] = g / (1.0f + expf(-g)) * up[i];
-                    sum += gate[i];
                 }
-                gate_sum[j] = sum;
+                int64_t b = j / (I / 32), block = j % (I / 32);
+                float *prepared = gate_sum + b * PREPARED(I);
+                prepare_block(gate + 32 * j, prepared + block, prepared + I / 32 + 32 * block);
             }
             matmul(&layer->down, gate, gate_sum, I, n, tmp, H, panel);
 #pragma omp barrier
@@ -634,7 +657,7 @@ int cpm_forward(const Model *m, int32_t n, const int64_t *tokens, const int64_t 
 #pragma omp for schedule(static)
         for (int j = 0; j < n_logits; j++) {
             rms_norm(x + logit_rows[j] * H, m->final_norm, H, m->eps, m->logit_scale, last + j * H);
-            block_sums(last + j * H, H, last_sum + j * H / 32);
+            prepare_input(last + j * H, H, last_sum + j * PREPARED(H));
         }
         if (n_logits > 0) matmul(&m->lm_head, last, last_sum, H, n_logits, logits, m->vocab, panel);
     }
@@ -648,10 +671,10 @@ void cpm_dequantize_row(const Weight *w, int64_t r, float *out) { dequantize_row
 /* out[n, rows] = x[n, cols] w^T through the same kernels as the step (tests compare with torch). */
 int cpm_matmul(const Weight *w, const float *x, int32_t n, float *out, int32_t threads) {
     threads = threads > 0 ? threads : 1;
-    int64_t sum_floats = (int64_t)n * (w->cols / 32), panel_floats = PANEL_FLOATS(w->cols);
+    int64_t sum_floats = n * PREPARED(w->cols), panel_floats = PANEL_FLOATS(w->cols);
     float *sums = (float *)malloc(sizeof(float) * (size_t)(sum_floats + threads * panel_floats));
     if (!sums) return 6;
-    for (int i = 0; i < n; i++) block_sums(x + (int64_t)i * w->cols, w->cols, sums + (int64_t)i * (w->cols / 32));
+    for (int i = 0; i < n; i++) prepare_input(x + (int64_t)i * w->cols, w->cols, sums + i * PREPARED(w->cols));
 #pragma omp parallel num_threads(threads)
     {
 #ifdef _OPENMP
