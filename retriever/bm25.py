@@ -60,17 +60,20 @@ class FtsTokenizer:
         )
         self._words: dict[str, tuple[str, ...]] = {}
 
-    def postings(self, rows: Sequence[tuple[int, str, str]]) -> tuple[list[str], list[int], list[int]]:
-        """(term, row id, column 0 title / 1 abstract) for every token of the given papers."""
+    def postings(self, rows: Sequence[tuple[int, str, str]]) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """For each (term, paper) of the given papers: the term, the row id, and its count in
+        the title and in the abstract ([postings, 2])."""
         with self._db:
             self._db.execute("DELETE FROM t")
             self._db.executemany("INSERT INTO t (rowid, title, abstract) VALUES (?, ?, ?)", rows)
-            found = self._db.execute("SELECT term, doc, col = 'abstract' FROM v").fetchall()
+            found = self._db.execute(
+                "SELECT term, doc, sum(col = 'title'), sum(col = 'abstract') FROM v GROUP BY term, doc"
+            ).fetchall()
             self._db.execute("DELETE FROM t")
         if not found:
-            return [], [], []
-        terms, docs, columns = zip(*found, strict=True)
-        return list(terms), list(docs), list(columns)
+            return [], np.zeros(0, np.int64), np.zeros((0, 2), np.int64)
+        terms, docs, in_title, in_abstract = zip(*found, strict=True)
+        return list(terms), np.asarray(docs, np.int64), np.column_stack([in_title, in_abstract]).astype(np.int64)
 
     def words(self, words: Sequence[str]) -> list[tuple[str, ...]]:
         """The tokens FTS5 makes of each word (one for a plain word, none or several otherwise)."""
@@ -160,11 +163,12 @@ class Bm25Matrix:
         new_terms: list[np.ndarray] = []
         new_docs: list[np.ndarray] = []
         new_weights: list[np.ndarray] = []
+        new_tokens: list[np.ndarray] = []
         added_docs: list[int] = []
         batch: list[tuple[int, str, str]] = []
 
         def flush() -> None:
-            words, docs, columns = tokenizer.postings(batch)
+            words, docs, column_counts = tokenizer.postings(batch)
             ids = np.empty(len(words), np.int64)
             for position, word in enumerate(words):
                 index = term_ids.get(word)
@@ -173,8 +177,10 @@ class Bm25Matrix:
                     terms.append(word)
                 ids[position] = index
             new_terms.append(ids)
-            new_docs.append(np.asarray(docs, np.int64))
-            new_weights.append(np.asarray(BM25_WEIGHTS, np.float64)[np.asarray(columns, np.int64)])
+            new_docs.append(docs)
+            # FTS5 adds the column weight once per token: small integers, exact in any order
+            new_weights.append(column_counts @ np.asarray(BM25_WEIGHTS, np.float64))
+            new_tokens.append(column_counts.sum(axis=1))
             added_docs.extend(r[0] for r in batch)
             batch.clear()
 
@@ -200,8 +206,8 @@ class Bm25Matrix:
         gone = replaced[replaced < rows_needed]
         present[gone], lengths[gone] = False, 0.0
         present[np.asarray(added_docs, np.int64)] = True
-        for docs in new_docs:  # one entry per token: the paper's length
-            lengths += np.bincount(docs, minlength=rows_needed)
+        for docs, tokens in zip(new_docs, new_tokens, strict=True):
+            lengths += np.bincount(docs, weights=tokens, minlength=rows_needed)
 
         # CSC: postings sorted by term, then row id; duplicate (term, row) pairs summed
         # in token order, as FTS5 sums each instance's column weight
