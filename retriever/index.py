@@ -122,7 +122,7 @@ class VectorIndex:
                 f"(dimension {meta.dimension}), not {model!r}"
                 + (f" (dimension {dimension})" if dimension is not None else "")
                 + "; set retrieval.embedding_model and retrieval.embedding_max_seq_length to match "
-                + f"{meta.model!r} (model@length), or delete {directory} to rebuild"
+                + f"{meta.model!r} (model@length), or run `cpmsurvey index` to rebuild it for {model!r}"
             )
         try:
             index = faiss.read_index(str(index_path))

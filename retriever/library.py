@@ -28,7 +28,7 @@ from retriever.embeddings import (
     load_embedder,
     resolve_model,
 )
-from retriever.errors import EmbeddingError
+from retriever.errors import EmbeddingError, IndexMismatchError
 from retriever.fusion import reciprocal_rank_fusion
 from retriever.index import VectorIndex, choose_index_type
 from retriever.ingest import IngestReport, SnapshotFilter, ingest_lines
@@ -273,7 +273,13 @@ class Library:
 
     def _sync_index(self, embedded: int) -> IndexUpdate:
         store_id = self.store.store_id
-        index = self._loaded_index()
+        try:
+            index = self._loaded_index()
+        except IndexMismatchError as error:
+            # Indexing with the configured model is what the caller asked for: the saved index is
+            # derived data of another model (whose vectors stay in the store), so rebuild it.
+            log.warning("%s; rebuilding it for %s", str(error).split(";")[0], self.model_name)
+            index = None
         total_embedded = self.store.stats()["embeddings"].get(self.model_name, 0)
         wanted_type = choose_index_type(self.index_type, total_embedded, self.exact_index_max_papers)
         pending = self.store.unindexed_rowids(self.model_name)

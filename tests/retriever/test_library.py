@@ -151,6 +151,33 @@ def test_another_model_is_refused(built, onnx_embedder):
         VectorIndex.load(directory / "index", onnx_embedder.name, dimension=768)
 
 
+class _SeededEmbedder:
+    """Deterministic unit vectors per text, under a given model name (no model needed)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        rows = [np.random.default_rng(abs(hash((self.name, text))) % 2**32).standard_normal(384) for text in texts]
+        vectors = np.asarray(rows, dtype=np.float32)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_indexing_with_another_model_rebuilds_the_index_and_keeps_both_models_vectors(tmp_path, records):
+    first = _open(tmp_path, _SeededEmbedder("first@128"))
+    first.ingest_jsonl(_write_jsonl(tmp_path / "papers.jsonl", records[:20]))
+    first.update_index()
+    first.close()
+    second = _open(tmp_path, _SeededEmbedder("first@256"))
+    with pytest.raises(IndexMismatchError):  # searching never mixes the two models' vectors
+        second.search("anything", k=3)
+    update = second.update_index()  # what `cpmsurvey index` does: the user asked for this model
+    assert update.rebuilt and update.total == 20 and update.embedded == 20
+    assert VectorIndex.load(tmp_path / "index", "first@256").count == 20
+    assert second.store.stats()["embeddings"] == {"first@128": 20, "first@256": 20}
+    assert len(second.search(records[3]["title"], k=3)) == 3
+
+
 def test_vectors_of_another_input_length_are_not_mixed(built, onnx_embedder):
     """The same model run at another max_seq_length makes other vectors: refused, not mixed in."""
     model, _, length = onnx_embedder.name.partition("@")
