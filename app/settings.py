@@ -99,6 +99,11 @@ class GenerateSettings(_Section):
     constrain_citations: bool = Field(
         True, description="constrain decoding so a citation marker can only hold the ids of the section's papers"
     )
+    cite_every_paragraph: bool = Field(
+        True,
+        description="with constrain_citations: a paragraph cannot end before it cites one of the section's papers "
+        "(small models left free to cite often cite nothing)",
+    )
     batch_sections: bool = Field(
         False,
         description="write all sections in one batch: faster on the local engine, but the citation grammar then "

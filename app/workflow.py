@@ -8,6 +8,7 @@ unless the caller names another).
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import secrets
@@ -173,7 +174,9 @@ def default_grammar_for(settings: Settings, emitter: EventEmitter) -> Callable[[
     except ImportError:
         emitter.warning("constrained citations are unavailable (engine.constrained missing); checking them afterwards")
         return None
-    return citation_grammar
+    if not settings.generate.cite_every_paragraph:
+        return citation_grammar
+    return functools.partial(citation_grammar, cite_every_paragraph=True)
 
 
 class SurveyWorkflow:

@@ -184,13 +184,18 @@ class ConstraintFactory:
         return GrammarConstraint(compiled, self.vocab_size, self._stop_only)
 
 
-def citation_grammar(allowed_ids: list[str]) -> str:
+def citation_grammar(allowed_ids: list[str], cite_every_paragraph: bool = False) -> str:
     """EBNF for prose whose citation markers can only name `allowed_ids`.
 
     A marker is ``[arXiv:ID]`` or ``[arXiv:ID1; arXiv:ID2]``. Square brackets appear
     nowhere else (prose may not contain ``[`` or ``]``), so an unknown or malformed
     citation cannot be written at all. The rule is written without ambiguity between
     prose and markers, which keeps xgrammar's per-token mask computation in microseconds.
+
+    cite_every_paragraph: a paragraph (text up to a blank line) must hold a marker before it
+    may end, so a model cannot write uncited paragraphs; the text can end only after one.
+    Small models left free to cite often do not. Ignored when there is no id to cite.
+
     Raises ValueError for an id that is not an arXiv identifier.
     """
     ids: list[str] = []
@@ -202,12 +207,20 @@ def citation_grammar(allowed_ids: list[str]) -> str:
             raise ValueError(f"cannot cite {raw!r}: not an arXiv identifier such as 2401.12345 or hep-th/9901001")
         if arxiv_id not in ids:
             ids.append(arxiv_id)
-    rules = ["root ::= prose (citation prose)*", r"prose ::= [^\[\]]*"]
-    if ids:
-        rules.append('citation ::= "[" cited ("; " cited)* "]"')
-        rules.append('cited ::= "arXiv:" (' + " | ".join(json.dumps(i) for i in ids) + ")")
-    else:
-        rules[0] = "root ::= prose"
+    if not ids:
+        return "root ::= prose\n" + r"prose ::= [^\[\]]*" + "\n"
+    marker = ['citation ::= "[" cited ("; " cited)* "]"']
+    marker.append('cited ::= "arXiv:" (' + " | ".join(json.dumps(i) for i in ids) + ")")
+    if not cite_every_paragraph:
+        return "\n".join(["root ::= prose (citation prose)*", r"prose ::= [^\[\]]*", *marker]) + "\n"
+    # `line` text never holds a blank line: a newline must be followed by more text, so the
+    # only way to "\n\n" (a new paragraph) is after the paragraph's last `line`, once cited.
+    rules = [
+        'root ::= paragraph ("\\n\\n" paragraph)* "\\n"?',
+        "paragraph ::= line (citation line)+",
+        r'line ::= [^\[\]\n]* ("\n" [^\[\]\n]+)*',
+        *marker,
+    ]
     return "\n".join(rules) + "\n"
 
 
