@@ -192,9 +192,9 @@ def citation_grammar(allowed_ids: list[str], cite_every_paragraph: bool = False)
     citation cannot be written at all. The rule is written without ambiguity between
     prose and markers, which keeps xgrammar's per-token mask computation in microseconds.
 
-    cite_every_paragraph: a paragraph (text up to a blank line) must hold a marker before it
-    may end, so a model cannot write uncited paragraphs; the text can end only after one.
-    Small models left free to cite often do not. Ignored when there is no id to cite.
+    cite_every_paragraph: every paragraph (every line of text) must hold a marker before its
+    newline, and the text can end only after one, so a model cannot write uncited paragraphs:
+    small models left free to cite often cite nothing. Ignored when there is no id to cite.
 
     Raises ValueError for an id that is not an arXiv identifier.
     """
@@ -213,12 +213,13 @@ def citation_grammar(allowed_ids: list[str], cite_every_paragraph: bool = False)
     marker.append('cited ::= "arXiv:" (' + " | ".join(json.dumps(i) for i in ids) + ")")
     if not cite_every_paragraph:
         return "\n".join(["root ::= prose (citation prose)*", r"prose ::= [^\[\]]*", *marker]) + "\n"
-    # `line` text never holds a blank line: a newline must be followed by more text, so the
-    # only way to "\n\n" (a new paragraph) is after the paragraph's last `line`, once cited.
+    # A paragraph is a line: the writer's models put one paragraph on a line, often with single
+    # newlines between them, so a blank-line rule would let a whole section pass uncited.
     rules = [
-        'root ::= paragraph ("\\n\\n" paragraph)* "\\n"?',
-        "paragraph ::= line (citation line)+",
-        r'line ::= [^\[\]\n]* ("\n" [^\[\]\n]+)*',
+        "root ::= paragraph (breaks paragraph)* breaks?",
+        'breaks ::= "\\n"+',
+        "paragraph ::= text (citation text)+",
+        r"text ::= [^\[\]\n]*",
         *marker,
     ]
     return "\n".join(rules) + "\n"

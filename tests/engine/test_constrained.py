@@ -322,8 +322,9 @@ def test_per_paragraph_citation_grammar_accepts_and_rejects_strings():
     grammar = xgr.Grammar.from_ebnf(citation_grammar(["2501.12345", "2502.00001"], cite_every_paragraph=True))
     accepts = xgr.testing._is_grammar_accept_string
     assert accepts(grammar, "One [arXiv:2501.12345] cited.\n\nTwo [arXiv:2502.00001; arXiv:2501.12345].\n")
-    assert accepts(grammar, "Lines\nwrap [arXiv:2501.12345] here\nand here.")
+    assert accepts(grammar, "One [arXiv:2501.12345] cited.\nTwo on the next line [arXiv:2502.00001] too.")
     assert not accepts(grammar, "One [arXiv:2501.12345] cited.\n\nTwo uncited.")
+    assert not accepts(grammar, "One [arXiv:2501.12345] cited.\nTwo uncited on the next line.")
     assert not accepts(grammar, "Uncited first.\n\nTwo [arXiv:2502.00001].")
     assert not accepts(grammar, "No citation at all.")
     assert not accepts(grammar, "")
@@ -334,12 +335,12 @@ def test_per_paragraph_citation_grammar_accepts_and_rejects_strings():
 
 @pytest.mark.slow
 def test_per_paragraph_grammar_holds_under_logits_that_push_for_paragraph_breaks(factory, tokenizer, token_texts):
-    """Logits favouring blank lines and the end of text (and brackets, so that markers get written
-    at all under random logits): every paragraph of the finished text still cites."""
+    """Logits favouring line breaks and the end of text (and brackets, so that markers get written
+    at all under random logits): every line of the finished text still cites."""
     # tokens that open a marker, not ones like "][" that close one and open the next (those
     # would keep the text inside markers forever under ever-growing favour)
     opening = [i for i, text in enumerate(token_texts) if text.lstrip().startswith("[")]
-    pushy = [i for i, text in enumerate(token_texts) if "\n\n" in text] + opening + [tokenizer.eos_token_id]
+    pushy = [i for i, text in enumerate(token_texts) if "\n" in text] + opening + [tokenizer.eos_token_id]
     favour = torch.tensor(sorted(set(pushy)))
     counts = []
     for seed in range(3):
@@ -347,11 +348,11 @@ def test_per_paragraph_grammar_holds_under_logits_that_push_for_paragraph_breaks
         text, _ = drive(
             constraint, tokenizer, torch.Generator().manual_seed(seed), favour=favour, favour_weight=6.0, max_steps=120
         )
-        paragraphs = [p for p in text.split("\n\n") if p.strip()]
+        paragraphs = [p for p in text.split("\n") if p]
         counts.append(len(paragraphs))
         for paragraph in paragraphs:
             assert set(cited_ids(paragraph)) <= set(ALLOWED) and cited_ids(paragraph), f"uncited: {paragraph!r}"
-    assert max(counts) >= 2, "the logits were meant to force paragraph breaks; the test did not exercise them"
+    assert max(counts) >= 2, "the logits were meant to force line breaks; the test did not exercise them"
 
 
 def test_citation_grammar_input_checks():
