@@ -101,8 +101,8 @@ class GenerateSettings(_Section):
     )
     cite_every_paragraph: bool = Field(
         True,
-        description="with constrain_citations: a paragraph cannot end before it cites one of the section's papers "
-        "(small models left free to cite often cite nothing)",
+        description="with constrain_citations: no paragraph (line) of a section can end before it cites one of the "
+        "section's papers (small models left free to cite often cite nothing)",
     )
     batch_sections: bool = Field(
         False,

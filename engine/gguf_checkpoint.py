@@ -17,7 +17,7 @@ import torch
 
 from engine.config import ModelConfig, RopeScaling
 from engine.errors import CheckpointError
-from engine.native.weights import BLOCK_LAYOUT, RawWeight
+from engine.native.weights import BLOCK_LAYOUT, F32, RawWeight
 
 logger = logging.getLogger(__name__)
 
@@ -96,8 +96,8 @@ def read_gguf(path: Path) -> tuple[ModelConfig, dict[str, torch.Tensor], dict[st
 def read_gguf_with_blocks(
     path: Path,
 ) -> tuple[ModelConfig, dict[str, torch.Tensor], dict[str, Any], dict[str, RawWeight]]:
-    """As `read_gguf`, plus every 2-D weight whose GGML type engine.native reads (F32, F16, Q4_0,
-    Q4_1, Q8_0) in its stored blocks, HF-named and with q/k rows un-permuted like the fp32 copy."""
+    """As `read_gguf`, plus every 2-D weight whose GGML type engine.native reads in its stored
+    blocks (F16, Q4_0, Q4_1, Q8_0), HF-named and with q/k rows un-permuted like the fp32 copy."""
     reader = _reader(path)
     meta = read_metadata(reader)
     config = ModelConfig.from_gguf_metadata(meta)
@@ -120,28 +120,34 @@ def read_gguf_with_blocks(
 
 
 def _blocks(tensor, shape: torch.Size) -> RawWeight | None:
-    """The tensor's stored bytes as a RawWeight, or None for 1-D tensors and types without a native kernel."""
+    """The tensor's stored bytes as a RawWeight, or None for 1-D tensors, types without a native
+    kernel, and F32 (the fp32 torch parameter is the same matrix and is used in place)."""
     kind = int(tensor.tensor_type)
-    if len(shape) != 2 or kind not in BLOCK_LAYOUT or shape[1] % 32:
+    if len(shape) != 2 or kind not in BLOCK_LAYOUT or kind == F32 or shape[1] % 32:
         return None
     return RawWeight(kind, tensor.data, int(shape[0]), int(shape[1]))
 
 
 def _oriented_blocks(name: str, weight: RawWeight, config: ModelConfig) -> RawWeight:
-    heads = {"attn_q.weight": config.num_heads, "attn_k.weight": config.num_kv_heads}
-    for suffix, count in heads.items():
-        if name.endswith(suffix):
-            order = unpermute(torch.arange(weight.rows)[:, None], count)[:, 0].numpy()
-            return weight.permute_rows(order)
-    return weight
+    """`_oriented` for stored blocks: the same row order, applied to whole rows of bytes."""
+    heads = _permuted_heads(name, config)
+    if heads is None:
+        return weight
+    return weight.permute_rows(unpermute(torch.arange(weight.rows)[:, None], heads)[:, 0].numpy())
+
+
+def _permuted_heads(name: str, config: ModelConfig) -> int | None:
+    """The head count whose row permutation llama.cpp applied to this tensor (q and k), else None."""
+    if name.endswith("attn_q.weight"):
+        return config.num_heads
+    if name.endswith("attn_k.weight"):
+        return config.num_kv_heads
+    return None
 
 
 def _oriented(name: str, weight: torch.Tensor, config: ModelConfig) -> torch.Tensor:
-    if name.endswith("attn_q.weight"):
-        return unpermute(weight, config.num_heads)
-    if name.endswith("attn_k.weight"):
-        return unpermute(weight, config.num_kv_heads)
-    return weight
+    heads = _permuted_heads(name, config)
+    return weight if heads is None else unpermute(weight, heads)
 
 
 def _hf_name(name: str, path: Path) -> str:

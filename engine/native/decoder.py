@@ -1,9 +1,10 @@
-"""NativeDecoder: one decode step of the whole model through decode.c (CPU, fp32 activations).
+"""NativeDecoder: prefill chunks and decode steps of the whole model through decode.c (CPU, fp32
+activations).
 
 The torch model stays the owner of everything: its fp32 parameters (used in place where the
-checkpoint gave no quantized blocks), its RoPE tables and its static KV cache, which prefill
-(torch) and decode (here) share. Weights given as GGUF blocks are read in their own format, so a
-Q4_1 checkpoint moves ~6x fewer bytes a token than its fp32 copy.
+checkpoint gave no quantized blocks), its RoPE tables and its static KV cache, which the torch
+forward (long prefill chunks, sparse attention) and this path share. Weights given as GGUF blocks
+are read in their own format, so a Q4_1 checkpoint moves ~6x fewer bytes a token than its fp32 copy.
 """
 
 from __future__ import annotations
@@ -91,7 +92,8 @@ def _float_pointer(tensor: torch.Tensor) -> int:
 
 
 class NativeDecoder:
-    """Decode steps of `model` through the C library; see `create` for when one exists."""
+    """Prefill chunks and decode steps of `model` through the C library; see `create` for when one
+    exists."""
 
     def __init__(self, library: ctypes.CDLL, model, blocks: dict[str, RawWeight]) -> None:
         self.library, self.model = library, model
@@ -103,7 +105,8 @@ class NativeDecoder:
         for index, layer in enumerate(model.model.layers):
             prefix = f"model.layers.{index}."
             for short, hf_name in _HF_NAMES.items():
-                weight = blocks.get(prefix + hf_name + ".weight") or RawWeight.from_tensor(_projection(layer, short))
+                weight = blocks.get(f"{prefix}{hf_name}.weight")
+                weight = weight or RawWeight.from_tensor(projection_weight(layer, short))
                 self._keep.append(weight)
                 setattr(layers[index], short, weight_struct(weight))
             layers[index].attn_norm = _float_pointer(layer.input_layernorm.weight)
@@ -237,7 +240,7 @@ class NativeDecoder:
         self._caches = caches
 
 
-def _projection(layer, short: str) -> torch.Tensor:
+def projection_weight(layer, short: str) -> torch.Tensor:
     """A projection's fp32 weight, also after `fuse()` (a row slice of qkv_proj or gate_up_proj)."""
     attn, mlp = layer.self_attn, layer.mlp
     if short in ("q", "k", "v") and attn.qkv_proj is not None:
@@ -247,7 +250,7 @@ def _projection(layer, short: str) -> torch.Tensor:
     if short in ("gate", "up") and mlp.gate_up_proj is not None:
         half = mlp.gate_up_proj.weight.shape[0] // 2
         return mlp.gate_up_proj.weight[:half] if short == "gate" else mlp.gate_up_proj.weight[half:]
-    return getattr(layer, _HF_NAMES[short].split(".")[0]).get_parameter(_HF_NAMES[short].split(".")[1] + ".weight")
+    return layer.get_parameter(_HF_NAMES[short] + ".weight")
 
 
 class ThreadChooser:
@@ -264,7 +267,7 @@ class ThreadChooser:
         self.times: dict[int, list[float]] = {}
 
     def pick(self, available: int) -> int:
-        options = (available, 1) if available > 1 else (1,)
+        options = _options(available)
         phase = self.step % self.period
         self.step += 1
         if len(options) > 1 and phase < self.explore * len(options):
@@ -275,13 +278,17 @@ class ThreadChooser:
 
     def best(self, available: int) -> int:
         """The count with the lower median step time so far (all threads while untimed)."""
-        options = (available, 1) if available > 1 else (1,)
+        options = _options(available)
         if not any(self.times.get(n) for n in options):
             return available
         return min(options, key=lambda n: _median(self.times.get(n)))
 
     def record(self, threads: int, seconds: float) -> None:
         self.times.setdefault(threads, []).append(seconds)
+
+
+def _options(available: int) -> tuple[int, ...]:
+    return (available, 1) if available > 1 else (1,)
 
 
 def _median(values: list[float] | None) -> float:

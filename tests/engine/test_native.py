@@ -120,13 +120,15 @@ def test_embedded_gguf_padded_batch_matches_the_torch_model(embedded):
 
 def test_native_and_torch_generate_the_same_greedy_text(embedded):
     prompt = embedded.tokenizer.chat_prompt([{"role": "user", "content": "Define a literature survey."}])
-    texts = []
-    for native in (embedded.model.native_decoder, None):
-        embedded.model.native_decoder, saved = native, embedded.model.native_decoder
-        generation = BatchGeneration(embedded.model, embedded.tokenizer, (), [prompt], SamplingParams(), [24])
-        list(generation)
-        texts.append(generation.results[0].token_ids)
-        embedded.model.native_decoder = saved or native
+    decoder, texts = embedded.model.native_decoder, []
+    try:
+        for native in (decoder, None):
+            embedded.model.native_decoder = native
+            generation = BatchGeneration(embedded.model, embedded.tokenizer, (), [prompt], SamplingParams(), [24])
+            list(generation)
+            texts.append(generation.results[0].token_ids)
+    finally:
+        embedded.model.native_decoder = decoder
     assert len(texts[0]) == 24 and texts[0] == texts[1]
 
 
