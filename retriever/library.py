@@ -329,8 +329,7 @@ class Library:
         active = filters if filters and (filters.date_from or filters.date_to or filters.categories) else None
         allowed = self.store.filter_rowids(active) if active is not None else None
         runs: list[tuple[str, Sequence[int]]] = []
-        for query in queries:
-            runs.append(("bm25", self.bm25(query, depth, active, allowed)))
+        runs.extend(("bm25", ids) for ids in self._bm25_lists(queries, depth, active, allowed))
         dense, vectors = self._dense(queries, depth, allowed)
         runs.extend(("dense", ids) for ids in dense)
         fused = reciprocal_rank_fusion(runs, self.rrf_k)
@@ -347,13 +346,20 @@ class Library:
         """Row ids of the best `limit` papers by BM25, ranked exactly as FTS5's bm25()
         (`PaperStore.bm25`): from the saved term matrix when it is current or a few papers
         behind (it is synced first), from FTS5 otherwise. `allowed`: `filters` as row ids."""
-        if self._sync_bm25(limit=BM25_SEARCH_SYNC_MAX) is not None and self._bm25 is not None:
-            if filters is not None and allowed is None:
-                allowed = self.store.filter_rowids(filters)
-            found = self._bm25.search(query, limit, allowed)
-            if found is not None:
-                return found
-        return self.store.bm25(query, limit, filters)
+        return self._bm25_lists([query], limit, filters, allowed)[0]
+
+    def _bm25_lists(
+        self, queries: Sequence[str], limit: int, filters: SearchFilters | None, allowed: np.ndarray | None
+    ) -> list[list[int]]:
+        """`bm25` for several queries, syncing the matrix (one store check) once for all of them."""
+        current = self._sync_bm25(limit=BM25_SEARCH_SYNC_MAX) is not None and self._bm25 is not None
+        if current and filters is not None and allowed is None:
+            allowed = self.store.filter_rowids(filters)
+        lists = []
+        for query in queries:
+            found = self._bm25.search(query, limit, allowed) if current else None
+            lists.append(found if found is not None else self.store.bm25(query, limit, filters))
+        return lists
 
     def _dense(
         self, queries: Sequence[str], depth: int, allowed: np.ndarray | None
