@@ -16,6 +16,7 @@ import math
 import torch
 import triton
 import triton.language as tl
+from triton.language.extra.cuda import gdc_launch_dependents, gdc_wait
 
 LOG2E = 1.4426950408889634
 
@@ -195,7 +196,11 @@ def _decode_split_kernel(
     ROWS: tl.constexpr,
     BLOCK_N: tl.constexpr,
     SPARSE: tl.constexpr,
+    PDL: tl.constexpr = False,
 ):
+    if PDL:  # the block lists (and caches) come from earlier kernels (launch.py)
+        gdc_wait()
+        gdc_launch_dependents()
     i_bh, i_s = tl.program_id(0), tl.program_id(1)
     i_b = i_bh // N_KV
     i_hk = i_bh % N_KV
@@ -267,7 +272,11 @@ def _decode_combine_kernel(
     BLOCK_D: tl.constexpr,
     GROUP: tl.constexpr,
     ROWS: tl.constexpr,
+    PDL: tl.constexpr = False,
 ):
+    if PDL:  # the partial results come from the split kernel
+        gdc_wait()
+        gdc_launch_dependents()
     i_bh, i_g = tl.program_id(0), tl.program_id(1)
     o_s = tl.arange(0, BLOCK_S)
     m_s = o_s < N_SPLITS
@@ -402,6 +411,7 @@ def split_decode_attention(
     blocks: torch.Tensor | None = None,
     dense_len: int = 0,
     scale: float | None = None,
+    pdl: bool = False,
 ) -> torch.Tensor:
     """Launch split decode and its combine: one query token per sequence.
 
@@ -409,6 +419,7 @@ def split_decode_attention(
     the query's own included); blocks [B, HKV, S] int32 (-1 = none), or None for dense.
     Split i covers slots [i * slots_per_split, (i + 1) * slots_per_split): key blocks in
     dense mode, list entries in sparse mode. Sequences shorter than dense_len attend densely.
+    pdl: launch both kernels with programmatic dependent launch (launch.py).
     """
     batch, n_heads, dim = q.shape
     n_kv = k_cache.shape[2]
@@ -453,8 +464,10 @@ def split_decode_attention(
         ROWS=rows,
         BLOCK_N=block_n,
         SPARSE=sparse,
+        PDL=pdl,
         num_warps=4,
         num_stages=2,
+        launch_pdl=pdl,
     )
     out = torch.empty_like(q)
     _decode_combine_kernel[(batch * n_kv, group)](
@@ -470,6 +483,8 @@ def split_decode_attention(
         BLOCK_D=block_d,
         GROUP=group,
         ROWS=rows,
+        PDL=pdl,
         num_warps=4,
+        launch_pdl=pdl,
     )
     return out

@@ -88,6 +88,10 @@ def infllmv2_decode(
     append_compressed_keys (c2_cache likewise, required when config.coarse_normaliser);
     lengths [B] int32 keys in use, the new token included. Sequences shorter than dense_len
     attend densely. Returns [B, HQ, D] in q's dtype.
+
+    Five small kernels (logits, pooling, top-k by rank, attention splits, their combine),
+    each launched with PDL on Hopper so that its launch overlaps the previous one's tail
+    (kernels/flash_attention/launch.py).
     """
     n_blocks = triton.cdiv(k_cache.shape[1], config.block_size)
     selected = decode_select(q, c1_cache, lengths, n_blocks, config, c2_cache)

@@ -9,7 +9,8 @@ block scores (fp32) go to a buffer for one chunk of queries at a time and the to
 fewer coarse keys c2 instead (an approximate normaliser, as DESIGN.md allows).
 Decode: the kernels are split across programs (one query would leave the GPU idle): one
 kernel writes the logits and per-split softmax statistics (of c1, or of c2 for the coarse
-normaliser), the next pools them to blocks, and the same top-k kernel picks.
+normaliser), the next pools them to blocks, and a top-k kernel that ranks every block in
+parallel (topk.topk_by_rank) picks; the three launch with PDL where it exists.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from __future__ import annotations
 import torch
 import triton
 import triton.language as tl
+from triton.language.extra.cuda import gdc_launch_dependents, gdc_wait
 
+from kernels.flash_attention.launch import use_pdl
 from kernels.infllmv2.config import SparseConfig
-from kernels.infllmv2.topk import topk_blocks
+from kernels.infllmv2.topk import topk_blocks, topk_by_rank
 
 LOG2E = 1.4426950408889634
 
@@ -187,7 +190,11 @@ def _decode_logits_kernel(
     ROWS: tl.constexpr,
     BLOCK_C: tl.constexpr,
     BLOCK_C2: tl.constexpr,
+    PDL: tl.constexpr = False,
 ):
+    if PDL:  # the caches and lengths may come from the previous kernel (launch.py)
+        gdc_wait()
+        gdc_launch_dependents()
     i_bh, i_s = tl.program_id(0), tl.program_id(1)
     i_b = i_bh // N_KV
     i_hk = i_bh % N_KV
@@ -251,7 +258,11 @@ def _decode_pool_kernel(
     GROUP: tl.constexpr,
     ROWS: tl.constexpr,
     NB: tl.constexpr,
+    PDL: tl.constexpr = False,
 ):
+    if PDL:  # the logits come from the previous kernel (launch.py)
+        gdc_wait()
+        gdc_launch_dependents()
     i_bh, i_c = tl.program_id(0), tl.program_id(1)
     length = tl.load(lengths_ptr + i_bh // N_KV)
     n_c1 = tl.where(length >= KERNEL_SIZE, (length - KERNEL_SIZE) // KERNEL_STRIDE + 1, 0)
@@ -437,6 +448,7 @@ def decode_select(
     n_blocks: int,
     config: SparseConfig,
     c2_cache: torch.Tensor | None = None,
+    ranked: bool = True,
 ) -> torch.Tensor:
     """Selected key blocks for one query token per sequence.
 
@@ -444,9 +456,31 @@ def decode_select(
     [B] int32 keys in use (the query's own included); n_blocks >= every length / block_size,
     fixed by the cache capacity so that the launch shapes never change; c2_cache [B,
     c2_capacity, HKV, D], required when config.coarse_normaliser. Returns [B, HKV,
-    selected_blocks] int32 ascending block ids, -1 for unused slots at the end.
+    selected_blocks] int32 block ids, -1 for unused slots at the end: best first
+    (topk.topk_by_rank, no serial rounds), or with ranked=False ascending (topk_blocks).
+    """
+    scores = decode_block_scores(q, c1_cache, lengths, n_blocks, config, c2_cache)
+    if ranked:
+        return topk_by_rank(scores, config.selected_blocks, pdl=use_pdl(q))
+    return topk_blocks(scores, config.selected_blocks)
+
+
+def decode_block_scores(
+    q: torch.Tensor,
+    c1_cache: torch.Tensor,
+    lengths: torch.Tensor,
+    n_blocks: int,
+    config: SparseConfig,
+    c2_cache: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Block scores of one query token per sequence (arguments as decode_select's).
+
+    Returns fp32 [B, HKV, n_blocks]: >= 0, +inf for the forced blocks, -inf past the query's
+    block. Two kernels (logits and softmax statistics per split of the kernels, then the
+    pooling), chained with PDL on Hopper (kernels/flash_attention/launch.py).
     """
     c2_cache = _coarse_keys(c1_cache, c2_cache, config)
+    pdl = use_pdl(q)
     batch, n_heads, dim = q.shape
     n_kv = c1_cache.shape[2]
     group = n_heads // n_kv
@@ -489,7 +523,9 @@ def decode_select(
         ROWS=rows,
         BLOCK_C=block_c,
         BLOCK_C2=block_c2,
+        PDL=pdl,
         num_warps=4,
+        launch_pdl=pdl,
     )
     scores = torch.empty(batch, n_kv, n_blocks, device=q.device, dtype=torch.float32)
     nb = 32
@@ -514,6 +550,8 @@ def decode_select(
         GROUP=group,
         ROWS=rows,
         NB=nb,
+        PDL=pdl,
         num_warps=4,
+        launch_pdl=pdl,
     )
-    return topk_blocks(scores, config.selected_blocks)
+    return scores

@@ -13,6 +13,7 @@ import torch
 import triton
 import triton.language as tl
 
+from kernels.flash_attention.launch import use_pdl
 from kernels.flash_attention.triton_attention import split_decode_attention, tile_attention
 from kernels.infllmv2.config import SparseConfig
 
@@ -168,8 +169,10 @@ def block_sparse_decode(
     """One decode step over the selected blocks, split across programs and merged.
 
     q [B, HQ, D]; k_cache and v_cache [B, capacity, HKV, D]; lengths [B] int32 keys in use
-    (the query's own included); selected [B, HKV, S] int32 from decode_select (-1 = none).
-    Sequences shorter than config.dense_len attend densely. Returns [B, HQ, D] in q's dtype.
+    (the query's own included); selected [B, HKV, S] int32 from decode_select (-1 = none,
+    any order). Sequences shorter than config.dense_len attend densely. Two kernels (splits,
+    combine), with PDL on Hopper (kernels/flash_attention/launch.py). Returns [B, HQ, D] in
+    q's dtype.
     """
     num_splits, per_split = decode_splits(config, q.shape[0] * k_cache.shape[2])
     return split_decode_attention(
@@ -182,6 +185,7 @@ def block_sparse_decode(
         per_split,
         blocks=selected,
         dense_len=config.dense_len,
+        pdl=use_pdl(q),
     )
 
 

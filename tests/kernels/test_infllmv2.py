@@ -135,7 +135,7 @@ def test_selection_is_a_top_k_of_the_reference_scores():
 
 
 def test_topk_kernel_matches_torch_topk():
-    from kernels.infllmv2.topk import topk_blocks, torch_topk_blocks
+    from kernels.infllmv2.topk import BIG, topk_blocks, topk_by_rank, torch_topk_blocks
 
     scores = torch.rand(2, 3, 13, device=DEVICE)
     scores[0, 0, 5:7] = 0.5  # a tie: the lower block wins
@@ -145,6 +145,10 @@ def test_topk_kernel_matches_torch_topk():
     got = topk_blocks(scores, 6)
     assert torch.equal(got, torch_topk_blocks(scores, 6, sort=True))
     assert got[1, 0].tolist() == [0, 1, 2, 3, -1, -1]
+    ranked = topk_by_rank(scores, 6, chunk=4)  # the same blocks, best first
+    picked = torch.where(ranked >= 0, scores.gather(-1, ranked.clamp(min=0).long()), float("-inf"))
+    assert bool((picked[..., :-1] >= picked[..., 1:]).all())
+    assert torch.equal(torch.where(ranked < 0, BIG, ranked).sort(-1).values, torch.where(got < 0, BIG, got))
     scored = topk_blocks(scores, 6, skip_forced=True)  # the +inf blocks chosen, not listed
     for x in range(2):
         for y in range(3):
@@ -153,7 +157,7 @@ def test_topk_kernel_matches_torch_topk():
 
 
 def test_topk_kernel_on_many_ties_and_wide_rows():
-    from kernels.infllmv2.topk import topk_blocks, torch_topk_blocks
+    from kernels.infllmv2.topk import BIG, topk_blocks, topk_by_rank, torch_topk_blocks
 
     generator = torch.Generator().manual_seed(11)
     scores = torch.randint(0, 4, (3, 2, 300), generator=generator).float() / 4  # heavy ties
@@ -161,7 +165,10 @@ def test_topk_kernel_on_many_ties_and_wide_rows():
     scores[1, :, 250:] = float("-inf")
     scores[2, 1, 3:] = float("-inf")
     scores = scores.to(DEVICE)
-    assert torch.equal(topk_blocks(scores, 96), torch_topk_blocks(scores, 96, sort=True))
+    got = topk_blocks(scores, 96)
+    assert torch.equal(got, torch_topk_blocks(scores, 96, sort=True))
+    ranked = topk_by_rank(scores, 96, chunk=64)
+    assert torch.equal(torch.where(ranked < 0, BIG, ranked).sort(-1).values, torch.where(got < 0, BIG, got))
 
 
 @pytest.mark.parametrize(("tile_tokens", "n_heads", "n_kv"), [(1, 4, 1), (4, 8, 2), (8, 6, 3)])
@@ -272,6 +279,11 @@ def test_decode_selection_is_a_top_k_of_the_reference_scores(config):
     c2_cache = torch.zeros(batch, 11, n_kv, dim, device=DEVICE, dtype=DTYPE) if config.coarse_normaliser else None
     append_compressed_keys(k_cache, c1_cache, torch.zeros_like(lengths), lengths, config, c2_cache=c2_cache)
     selected = decode_select(q, c1_cache, lengths, 13, config, c2_cache)
+    in_order = decode_select(q, c1_cache, lengths, 13, config, c2_cache, ranked=False)
+    big = torch.iinfo(torch.int32).max
+    assert torch.equal(
+        torch.where(selected < 0, big, selected).sort(-1).values, torch.where(in_order < 0, big, in_order)
+    )
     for b in range(batch):
         ref = reference_scores(q[b : b + 1], k_cache[b, : lengths[b]], config)  # [HKV, 1, n_blocks]
         big = torch.iinfo(torch.int32).max  # decode ids come unordered: sort them, -1 last
