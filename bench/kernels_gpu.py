@@ -4,7 +4,9 @@ For 8K, 32K and 128K contexts (batch 1, HQ=32, HKV=2, D=128, bf16, MiniCPM4's
 sparse_config): prefill time of our selection (compressed keys, block scores, top-k) and of
 our block-sparse attention, their sum, dense causal SDPA (flash backend) on the same
 tensors and the speedup; then one decode step likewise (every decode variant captured in a
-CUDA graph, as the engine runs it, so that host launch overhead is left out of all of them).
+CUDA graph, as the engine runs it, so that host launch overhead is left out of all of them;
+"empty_graph_ms" is the time of a graph of one trivial kernel, the floor of those figures;
+"sparse_graph_before" is the previous decode structure, bisection top-k and no PDL).
 "selection_ms", "total_ms", "speedup" and the decode step use the coarse c2 normaliser
 (SparseConfig(coarse_normaliser=True)); the "_exact" fields the exact one.
 Prefill also runs with correlated queries (neighbouring tokens alike, as in real text) at the
@@ -27,13 +29,14 @@ import triton
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from kernels.flash_attention import launch
 from kernels.flash_attention.attention import flash_attention_decode, flash_attention_prefill
 from kernels.infllmv2.attention import infllmv2_decode
 from kernels.infllmv2.compress import append_compressed_keys, coarse_from_fine, compress_keys, compressed_count
 from kernels.infllmv2.config import SparseConfig
 from kernels.infllmv2.select import decode_select, prefill_block_scores, prefill_select
 from kernels.infllmv2.sparse import block_sparse_decode, block_sparse_prefill, block_sparse_prefill_split
-from kernels.infllmv2.topk import topk_blocks, torch_topk_blocks
+from kernels.infllmv2.topk import topk_blocks, topk_by_rank, torch_topk_blocks
 
 N_HEADS, N_KV, DIM = 32, 2, 128
 CONFIG = SparseConfig()  # MiniCPM4's sparse_config: the exact normaliser
@@ -209,13 +212,35 @@ def decode_row(n: int, log) -> dict:
         row[f"graph_select{name}_ms"] = bench_ms(
             graphed(lambda config=config, c2=c2: decode_select(q, c1_cache, lengths, n_blocks, config, c2)).replay, 200
         )
+        # the previous session's step in this run: sorted top-k by bisection, no PDL
+        launch.ENABLED = False
+        row[f"sparse_graph_before{name}_ms"] = bench_ms(
+            graphed(
+                lambda config=config, c2=c2: block_sparse_decode(
+                    q,
+                    k_cache,
+                    v_cache,
+                    lengths,
+                    decode_select(q, c1_cache, lengths, n_blocks, config, c2, ranked=False),
+                    CONFIG,
+                )
+            ).replay,
+            200,
+        )
+        launch.ENABLED = True
     selected = decode_select(q, c1_cache, lengths, n_blocks, COARSE, c2_cache)
     row["graph_attention_ms"] = bench_ms(
         graphed(lambda: block_sparse_decode(q, k_cache, v_cache, lengths, selected, CONFIG)).replay, 200
     )
     scores = torch.rand(1, N_KV, n_blocks, device="cuda")
-    row["graph_topk_ms"] = bench_ms(graphed(lambda: topk_blocks(scores, CONFIG.selected_blocks)).replay, 200)
-    assert torch.equal(topk_blocks(scores, CONFIG.selected_blocks), torch_topk_blocks(scores, CONFIG.selected_blocks))
+    row["graph_topk_ms"] = bench_ms(graphed(lambda: topk_by_rank(scores, CONFIG.selected_blocks)).replay, 200)
+    row["graph_topk_bisect_ms"] = bench_ms(graphed(lambda: topk_blocks(scores, CONFIG.selected_blocks)).replay, 200)
+    reference = torch_topk_blocks(scores, CONFIG.selected_blocks)
+    assert torch.equal(topk_blocks(scores, CONFIG.selected_blocks), reference)
+    ranked = topk_by_rank(scores, CONFIG.selected_blocks)  # best first: compare as sorted sets
+    assert torch.equal(ranked.sort(-1).values, reference)  # (every slot is used here: no -1)
+    empty = torch.zeros(1, device="cuda")
+    row["empty_graph_ms"] = bench_ms(graphed(lambda: empty.add_(1)).replay, 200)  # the floor of every graph figure
     qt = q[:, :, None]  # [1, HQ, 1, D]
     kt, vt = (t.transpose(1, 2).contiguous() for t in (k_cache, v_cache))  # [1, HKV, n, D]
     ke, ve = (t.repeat_interleave(N_HEADS // N_KV, 1) for t in (kt, vt))
@@ -225,6 +250,7 @@ def decode_row(n: int, log) -> dict:
     row["dense_triton_ms"] = bench_ms(graphed(lambda: flash_attention_decode(q, k_cache, v_cache, lengths)).replay, 200)
     row["speedup"] = row["dense_sdpa_ms"] / row["sparse_graph_ms"]
     row["speedup_exact"] = row["dense_sdpa_ms"] / row["sparse_graph_exact_ms"]
+    row["speedup_before"] = row["dense_sdpa_ms"] / row["sparse_graph_before_ms"]
     compressed = c1_cache.shape[1] + c2_cache.shape[1]
     sparse_bytes = (CONFIG.selected_blocks * CONFIG.block_size * 2 + compressed) * N_KV * DIM * 2
     row["sparse_gbps"] = sparse_bytes / row["sparse_graph_ms"] / 1e6
