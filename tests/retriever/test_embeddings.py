@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -50,10 +52,49 @@ def test_onnx_keeps_retrieval_quality(sample_records, onnx_embedder, torch_embed
 def test_default_model_resolves_offline_and_pipeline_is_read():
     resolved = resolve_model("sentence-transformers/all-MiniLM-L6-v2")
     assert resolved.name == DEFAULT_MODEL and resolved.local
-    pipeline = read_pipeline(__import__("pathlib").Path(resolved.location))
+    pipeline = read_pipeline(Path(resolved.location))
     assert (pipeline.pooling, pipeline.normalize, pipeline.dimension) == ("mean", True, 384)
 
 
 def test_unusable_directory_is_a_clear_error(tmp_path):
     with pytest.raises(EmbeddingError, match="not a sentence-transformers directory"):
         read_pipeline(tmp_path)
+
+
+def _operators(path) -> set[str]:
+    import onnx
+
+    return {node.op_type for node in onnx.load(str(path), load_external_data=False).graph.node}
+
+
+def test_shipped_graph_is_fused_and_fusion_matches_the_export(onnx_embedder, model_cache):
+    from retriever.onnx_export import _largest_difference
+
+    target = onnx_embedder._model_path.parent
+    assert onnx_embedder._model_path.name == "model.int8.onnx"
+    assert "Attention" in _operators(target / "model.fused.onnx")
+    assert {"QAttention", "MatMulInteger"} <= _operators(target / "model.int8.onnx")
+    assert _largest_difference(target / "model.onnx", target / "model.fused.onnx") <= 1e-3
+
+
+@pytest.mark.parametrize("failure", ["not bert", "differs"])
+def test_fusion_that_does_not_check_out_falls_back_to_the_export(onnx_embedder, tmp_path, monkeypatch, failure):
+    """A model the BERT fusions are not checked on, or a fused graph that changes the
+    outputs, leaves the plain export in place of the fused one."""
+    import json
+    import shutil
+
+    from retriever import onnx_export
+
+    source = onnx_embedder._model_path.parent / "model.onnx"
+    directory = tmp_path / "model"
+    directory.mkdir()
+    config = json.loads((Path(resolve_model(DEFAULT_MODEL).location) / "config.json").read_text())
+    if failure == "not bert":
+        config["model_type"] = "mpnet"
+    else:
+        monkeypatch.setattr(onnx_export, "_largest_difference", lambda a, b: 0.5)
+    (directory / "config.json").write_text(json.dumps(config))
+    shutil.copyfile(source, tmp_path / "model.onnx")
+    onnx_export._fuse(directory, tmp_path / "model.onnx", tmp_path / "fused.onnx")
+    assert (tmp_path / "fused.onnx").read_bytes() == source.read_bytes()
