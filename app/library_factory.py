@@ -9,7 +9,7 @@ from retriever.library import Library
 
 def open_library(settings: Settings) -> Library:
     """The Library at `settings.store_path` / `settings.index_dir`, configured by
-    `settings.retrieval` (model, backend, batch size, max sequence length, index type, RRF k)."""
+    `settings.retrieval` (model, backend, batch size, max sequence length, index type, RRF k, feedback)."""
     retrieval = settings.retrieval
     return Library.open(
         settings.store_path,
@@ -22,4 +22,5 @@ def open_library(settings: Settings) -> Library:
         index_type=retrieval.index_type,
         exact_index_max_papers=retrieval.exact_index_max_papers,
         rrf_k=retrieval.rrf_k,
+        feedback_papers=retrieval.feedback_papers,
     )
