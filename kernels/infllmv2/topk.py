@@ -45,8 +45,12 @@ def _topk_kernel(
     p_score = scores_ptr + i_x.to(tl.int64) * stride_sx + o_y.to(tl.int64)[:, None] * stride_sy + o_c[None, :]
     b_score = tl.load(p_score, mask=m_y[:, None] & (o_c < n_cols)[None, :], other=float("-inf"))  # [ROWS, BLOCK]
     bits = b_score.to(tl.int32, bitcast=True)
-    lo = tl.zeros([ROWS], dtype=tl.int32)
-    hi = tl.full([ROWS], INF_BITS + 1, dtype=tl.int32)
+    # start from the row's own range rather than all of [0, +inf]: a few rounds fewer.
+    # lo = its lowest allowed score (all allowed blocks are >= it); hi = just above its highest
+    # finite score, unless K or more blocks are forced (+inf): then T is +inf itself
+    n_inf = tl.sum((bits == INF_BITS).to(tl.int32), 1)
+    lo = tl.min(tl.where(bits >= 0, bits, INF_BITS), 1)
+    hi = tl.where(n_inf >= K, INF_BITS + 1, tl.max(tl.where(bits == INF_BITS, -1, bits), 1) + 1)
     n_lo = tl.sum((bits >= 0).to(tl.int32), 1)  # count(bits >= lo)
     active = n_lo > K  # done when exactly K are >= lo (or fewer blocks than K are allowed)
     while tl.max(active.to(tl.int32), 0) > 0:  # at most 31 rounds: the span halves
