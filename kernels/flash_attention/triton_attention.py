@@ -285,7 +285,10 @@ def _decode_combine_kernel(
     b_lse = tl.load(part_lse_ptr + o_part, mask=m_s, other=float("-inf"))
     m = tl.max(b_lse, 0)
     w = tl.exp2(b_lse - m)  # [BLOCK_S]
-    b_o = tl.load(part_o_ptr + o_part[:, None] * BLOCK_D + o_d[None, :], mask=m_s[:, None], other=0.0)
+    # splits that saw no key (lse -inf, weight 0: e.g. sparse decode's unused slots) are not read
+    b_o = tl.load(
+        part_o_ptr + o_part[:, None] * BLOCK_D + o_d[None, :], mask=(m_s & (b_lse > float("-inf")))[:, None], other=0.0
+    )
     out = tl.sum(b_o * w[:, None], 0) / tl.sum(w, 0)  # [BLOCK_D]
     i_b = i_bh // N_KV
     i_h = (i_bh % N_KV) * GROUP + i_g
