@@ -48,6 +48,9 @@ TOPIC_OPTIONS = {
     "check_support": "check_support",
     "temperature": "temperature",
     "seed": "seed",
+    "date_from": "date_from",
+    "date_to": "date_to",
+    "categories": "categories",
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -35,3 +36,13 @@ def load_for_command(ctx: typer.Context, **flag_values: Any) -> LoadedSettings:
 def settings_for(ctx: typer.Context, **flag_values: Any) -> Settings:
     """Shorthand for :func:`load_for_command` when the sources are not needed."""
     return load_for_command(ctx, **flag_values).settings
+
+
+def parse_date_flag(value: str | None, flag: str) -> date | None:
+    """A YYYY-MM-DD flag value as a date (None when not given); anything else is a usage error naming `flag`."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date; write YYYY-MM-DD", param_hint=flag) from None

@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from langgraph.graph import END, START, StateGraph
@@ -28,7 +29,7 @@ from app.settings import GenerateSettings
 from app.state import SectionTask, SurveyState, section_key, stage_seconds
 from engine.types import LLM, SamplingParams
 from planner import Outline, plan_outline, plan_queries
-from retriever.types import Paper, Retriever
+from retriever.types import Paper, Retriever, SearchFilters
 from writer import (
     SectionRequest,
     check_citations,
@@ -77,6 +78,20 @@ def _params(options: dict[str, Any], temperature: float | None = None) -> Sampli
 def _planning_params(options: dict[str, Any]) -> SamplingParams:
     # Structured output wants low temperature: creativity there only breaks the JSON.
     return _params(options, temperature=min(options["temperature"], 0.3))
+
+
+def search_filters(options: dict[str, Any]) -> SearchFilters | None:
+    """The run's date and category restrictions (None: search everything). Options are the
+    JSON form of GenerateSettings; runs recorded before these settings existed have none."""
+    date_from, date_to = options.get("date_from"), options.get("date_to")
+    categories = tuple(options.get("categories") or ())
+    if not (date_from or date_to or categories):
+        return None
+    return SearchFilters(
+        date_from=date.fromisoformat(date_from) if date_from else None,
+        date_to=date.fromisoformat(date_to) if date_to else None,
+        categories=categories,
+    )
 
 
 def _timed(name: str, stage: str, deps: GraphDeps):
@@ -151,7 +166,15 @@ def build_graph(deps: GraphDeps, checkpointer) -> Any:
 
     @_timed("retrieve_broad", "retrieve", deps)
     def retrieve_broad(state: SurveyState) -> dict:
-        hits = deps.retriever.search_many(state["queries"], k=state["options"]["candidates"])
+        options = state["options"]
+        filters = search_filters(options)
+        hits = deps.retriever.search_many(state["queries"], k=options["candidates"], filters=filters)
+        if not hits and filters is not None:
+            raise EmptyRetrievalError(
+                f"no paper in the library matches {state['topic']!r} within the run's filters (published "
+                f"{filters.date_from or '...'} to {filters.date_to or '...'}, categories "
+                f"{', '.join(filters.categories) or 'any'}); widen them (--from, --to, --category)"
+            )
         if not hits:
             size = f" of {deps.library_size} papers" if deps.library_size is not None else ""
             raise EmptyRetrievalError(
@@ -209,7 +232,7 @@ def build_graph(deps: GraphDeps, checkpointer) -> Any:
         # The topic with the title keeps a section's search on topic even when the model's
         # own queries for it are poor.
         queries = [f"{task['topic']} {section['title']}", *section.get("queries", [])]
-        hits = deps.retriever.search_many(queries, k=keep * SECTION_OVERFETCH)
+        hits = deps.retriever.search_many(queries, k=keep * SECTION_OVERFETCH, filters=search_filters(task["options"]))
         candidate_ids = [record["id"] for record in task["candidates"]]
         papers = rerank([hit.paper for hit in hits], candidate_ids, keep)
         warnings = []

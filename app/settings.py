@@ -15,10 +15,11 @@ import json
 import os
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 ENV_PREFIX = "CPMSURVEY_"
 CONFIG_FILE_NAME = "cpmsurvey.toml"
@@ -104,6 +105,15 @@ class GenerateSettings(_Section):
     temperature: float = Field(0.7, ge=0)
     seed: int | None = 0
     queries: int = Field(6, ge=1, le=20, description="search queries planned from the topic")
+    date_from: date | None = Field(None, description="only papers published on or after this day (YYYY-MM-DD)")
+    date_to: date | None = Field(
+        None,
+        description="only papers published on or before this day: a survey as of that day (evaluating against a "
+        "human survey, set its date: papers after it cannot be among its references)",
+    )
+    categories: list[str] = Field(
+        default_factory=list, description="only papers in any of these arXiv categories, e.g. ['cs.CL', 'cs.LG']"
+    )
     constrain_citations: bool = Field(
         True, description="constrain decoding so a citation marker can only hold the ids of the section's papers"
     )
@@ -117,6 +127,12 @@ class GenerateSettings(_Section):
         description="write all sections in one batch: faster on the local engine, but the citation grammar then "
         "admits every section's papers (the check removes cross-section citations) and a crash redoes them all",
     )
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> GenerateSettings:
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise ValueError(f"date_from {self.date_from} is after date_to {self.date_to}")
+        return self
 
 
 class Settings(_Section):

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from app.cli_context import settings_for
-from app.commands.generate_cmd import prepare_library
+from app.commands.generate_cmd import filter_flags, prepare_library
 from app.commands.progress_view import ProgressView
 
 
@@ -23,6 +23,9 @@ def batch(
     sections: int | None = typer.Option(None, "--sections", help="Default number of body sections."),
     words: int | None = typer.Option(None, "--words", help="Default words per section."),
     fetch: bool = typer.Option(True, "--fetch/--no-fetch", help="Without --corpus, fetch each topic's papers."),
+    date_from: str | None = typer.Option(None, "--from", help="Only papers published on/after YYYY-MM-DD."),
+    date_to: str | None = typer.Option(None, "--to", help="Only papers published on/before YYYY-MM-DD."),
+    category: list[str] = typer.Option([], "--category", help="Only papers in these arXiv categories (repeatable)."),
     output: Path | None = typer.Option(
         None, "--output", help="Folder for the batch (default: data_dir/outputs/batch-<file name>)."
     ),
@@ -41,6 +44,7 @@ def batch(
             "corpus": str(corpus) if corpus else None,
             "generate.sections": sections,
             "generate.words_per_section": words,
+            **filter_flags(date_from, date_to, category),
         },
     )
     output_root = output or settings.outputs_dir / f"batch-{topics_file.stem}"

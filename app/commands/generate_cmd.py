@@ -11,7 +11,7 @@ import click
 import typer
 from rich.console import Console
 
-from app.cli_context import settings_for
+from app.cli_context import parse_date_flag, settings_for
 from app.commands.progress_view import ProgressView
 from app.settings import GenerateSettings, Settings
 from planner import validate_topic
@@ -83,6 +83,19 @@ def edit_outline(outline: dict[str, Any], folder: Path, console: Console) -> dic
     raise OutlineEditError(f"{problem}; fix {path} and resume the run with --resume")
 
 
+def filter_flags(date_from: str | None, date_to: str | None, categories: list[str]) -> dict[str, Any]:
+    """Settings overrides for --from, --to and --category (None: not given); a malformed date
+    is a usage error naming the flag."""
+    start, end = parse_date_flag(date_from, "--from"), parse_date_flag(date_to, "--to")
+    if start and end and start > end:
+        raise typer.BadParameter(f"--from {start} is after --to {end}", param_hint="--from")
+    return {
+        "generate.date_from": start.isoformat() if start else None,
+        "generate.date_to": end.isoformat() if end else None,
+        "generate.categories": list(categories) or None,
+    }
+
+
 def _resume_overrides(options: dict[str, Any], flags: dict[str, Any]) -> dict[str, Any]:
     """Settings a resumed run keeps from its start (its survey options, its model) unless
     this invocation's flags say otherwise."""
@@ -117,6 +130,9 @@ def generate(
     fetch: bool = typer.Option(True, "--fetch/--no-fetch", help="Without --corpus, fetch the topic's papers."),
     output: Path | None = typer.Option(None, "--output", help="Folder for the outputs (default: data_dir/outputs/ID)."),
     resume: str | None = typer.Option(None, "--resume", help="Finish the stopped run with this id."),
+    date_from: str | None = typer.Option(None, "--from", help="Only papers published on/after YYYY-MM-DD."),
+    date_to: str | None = typer.Option(None, "--to", help="Only papers published on/before YYYY-MM-DD."),
+    category: list[str] = typer.Option([], "--category", help="Only papers in these arXiv categories (repeatable)."),
 ) -> None:
     """Write a survey on TOPIC with verifiable citations (or finish a stopped run)."""
     # Imported here so that `cpmsurvey --help` and other commands stay quick.
@@ -131,6 +147,7 @@ def generate(
         "generate.words_per_section": words,
         "generate.review_outline": True if review else None,
         "generate.check_support": True if check_support else None,
+        **filter_flags(date_from, date_to, category),
     }
     if resume is None and topic is None:
         raise typer.BadParameter("give a TOPIC, or --resume ID to finish a stopped run", param_hint="TOPIC")

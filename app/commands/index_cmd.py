@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
-from app.cli_context import settings_for
+from app.cli_context import parse_date_flag, settings_for
 from app.library_factory import open_library
-
-
-def _parse_date(value: str | None, flag: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a date; write YYYY-MM-DD", param_hint=flag) from None
 
 
 def index(
@@ -44,7 +34,7 @@ def index(
     settings = settings_for(ctx)
     console = Console(stderr=True)
     ids = [part.strip() for value in arxiv_ids for part in value.split(",") if part.strip()]
-    start, end = _parse_date(date_from, "--from"), _parse_date(date_to, "--to")
+    start, end = parse_date_flag(date_from, "--from"), parse_date_flag(date_to, "--to")
     if (category or start or end) and oai_snapshot is None:
         raise typer.BadParameter("--category, --from and --to filter --oai-snapshot", param_hint="--category")
     library = open_library(settings)

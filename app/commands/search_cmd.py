@@ -8,8 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from app.cli_context import settings_for
-from app.commands.index_cmd import _parse_date
+from app.cli_context import parse_date_flag, settings_for
 from app.library_factory import open_library
 from retriever.types import SearchFilters
 
@@ -28,7 +27,9 @@ def search(
     """Search the library: dense embeddings and BM25, fused by reciprocal rank."""
     settings = settings_for(ctx)
     filters = SearchFilters(
-        date_from=_parse_date(date_from, "--from"), date_to=_parse_date(date_to, "--to"), categories=tuple(category)
+        date_from=parse_date_flag(date_from, "--from"),
+        date_to=parse_date_flag(date_to, "--to"),
+        categories=tuple(category),
     )
     library = open_library(settings)
     try:

@@ -191,3 +191,16 @@ def test_generate_killed_mid_run_resumes_from_the_command_line(tmp_path, sample_
     assert len(record["sections"]) == 3 and all(section["citations"] for section in record["sections"])
     # The section finished before the kill was not requested again; the stalled one and the rest were.
     assert server.section_requests - requests_before == 3 - 1
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--from", "2025-13-01"), "'2025-13-01' is not a date; write YYYY-MM-DD"),
+        (("--from", "2026-01-02", "--to", "2026-01-01"), "--from 2026-01-02 is after --to 2026-01-01"),
+    ],
+)
+def test_bad_filter_flags_are_usage_errors_before_any_work(tmp_path, args, expected):
+    result = run_cli("generate", "reasoning", "--no-fetch", *args, cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert expected in result.stderr and not (tmp_path / "data").exists()

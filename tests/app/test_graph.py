@@ -198,3 +198,39 @@ def test_stage_seconds_counts_overlapping_workers_once_and_skips_gaps():
 
     spans = [["write", 0, 10], ["write", 2, 12], ["write", 100, 105], ["plan", 0, 1], ["plan", 1, 3]]
     assert stage_seconds(spans) == {"write": 17, "plan": 3}
+
+
+def test_date_and_category_filters_hold_for_every_paper_a_run_sees(tmp_path, corpus_slice, make_llm, make_retriever):
+    """A survey "as of" a day, in some categories: retrieval for planning and for every
+    section is restricted, so no paper outside the filters can be cited or listed."""
+    from app.settings import Settings
+
+    dates = sorted(p.published for p in corpus_slice if p.published)
+    cutoff = dates[len(dates) // 2]
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        generate={"sections": 4, "words_per_section": 120, "date_to": cutoff.isoformat(), "categories": ["cs.CL"]},
+    )
+    retriever = make_retriever(corpus_slice)
+    outcome = start(settings, make_llm(), retriever)
+    seen = {paper_id for section in outcome.survey.sections for paper_id in section.papers}
+    seen |= set(outcome.survey.papers) | {paper.arxiv_id for paper in outcome.survey.references}
+    assert seen and outcome.survey.references
+    for paper in retriever.get(sorted(seen)):
+        assert paper.published <= cutoff and "cs.CL" in paper.categories, paper
+    unfiltered = start(
+        Settings(data_dir=tmp_path / "all", generate={"sections": 4, "words_per_section": 120}),
+        make_llm(),
+        make_retriever(corpus_slice),
+    )
+    assert any(p.published > cutoff for p in unfiltered.survey.references), "the filter must have removed papers"
+
+
+def test_filters_that_leave_nothing_say_which_filters(tmp_path, corpus_slice, make_llm, make_retriever):
+    from app.settings import Settings
+
+    settings = Settings(data_dir=tmp_path / "data", generate={"date_to": "1990-01-01", "categories": ["cs.CL"]})
+    with pytest.raises(
+        RunFailedError, match=r"within the run's filters .*1990-01-01.*cs\.CL.*--from, --to, --category"
+    ):
+        start(settings, make_llm(), make_retriever(corpus_slice))
