@@ -1,10 +1,15 @@
 """Top-k of block scores (DESIGN.md section 4, step 3) without a sort.
 
-Per row, a bisection on the fp32 score bits finds a threshold T with exactly k scores >= T,
-or else the k-th largest score T: scores are >= 0
-or +-inf, so their bit patterns, read as int32, order like the values (-inf, with the sign
-bit, below all). Then every block above T and, of those equal to T, the lowest-indexed ones
-that fill the k slots are taken (ties to the lower block, as in naive.select_blocks).
+Scores are >= 0 or +-inf, so their fp32 bit patterns, read as int32, order like the values
+(-inf, with the sign bit, below all). Two kernels:
+
+- topk_blocks (prefill; many rows): per row, a bisection on the bits finds a threshold T
+  with exactly k scores >= T, or else the k-th largest score T; then every block above T
+  and, of those equal to T, the lowest-indexed ones that fill the k slots are taken (ties
+  to the lower block, as in naive.select_blocks). Output by block id.
+- topk_by_rank (decode; a row per KV head): every block's rank (higher scores, plus equal
+  scores at lower ids) in one comparison against its row, so no dependent rounds; the
+  block of rank r goes to slot r. The same blocks, output best first.
 """
 
 from __future__ import annotations
