@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from retriever.errors import ArxivUnavailableError
 from retriever.ingest import IngestReport
 from retriever.store import PaperStore
-from retriever.types import Paper, normalize_arxiv_id
+from retriever.types import Paper, SearchFilters, normalize_arxiv_id
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,25 @@ def default_client() -> ResultsClient:
     import arxiv
 
     return arxiv.Client(page_size=PAGE_SIZE, delay_seconds=DELAY_SECONDS, num_retries=RETRIES)
+
+
+def topic_query(topic: str, filters: SearchFilters | None = None) -> str:
+    """An arXiv API query for a topic within search filters: the topic's words in any field,
+    AND the submission date range, AND any of the categories. Without filters it is the topic
+    itself, so what a user types keeps arXiv's own syntax."""
+    if filters is None or not (filters.date_from or filters.date_to or filters.categories):
+        return topic
+    # all:(w1 w2 ...) matches any of the words in any field, ranked by relevance: the same
+    # papers a plain query of the words finds, now combinable with the filters.
+    words = " ".join(word for word in topic.replace('"', " ").replace("(", " ").replace(")", " ").split())
+    parts = [f"all:({words})"]
+    if filters.date_from or filters.date_to:
+        start = f"{filters.date_from:%Y%m%d}0000" if filters.date_from else "000001010000"
+        end = f"{filters.date_to:%Y%m%d}2359" if filters.date_to else "999912312359"
+        parts.append(f"submittedDate:[{start} TO {end}]")
+    if filters.categories:
+        parts.append("(" + " OR ".join(f"cat:{category}" for category in filters.categories) + ")")
+    return " AND ".join(parts)
 
 
 def result_to_paper(result: Any) -> Paper:

@@ -42,10 +42,16 @@ def prepare_library(settings: Settings, topics: list[str], fetch: bool, console:
             report = library.ingest_jsonl(corpus)
         console.print(report.summary())
     elif fetch:
+        from app.graph import search_filters
+        from retriever.arxiv_api import topic_query
+
+        # Fetch within the run's dates and categories: otherwise a survey "as of" a day
+        # would fetch the newest papers and keep none of them.
+        filters = search_filters(settings.generate.model_dump(mode="json"))
         for topic in topics:
             try:
                 with console.status(f"fetching papers on {topic!r} from arXiv ..."):
-                    report = library.ingest_arxiv(query=topic, max_results=ARXIV_FETCH)
+                    report = library.ingest_arxiv(query=topic_query(topic, filters), max_results=ARXIV_FETCH)
                 console.print(report.summary())
             except ArxivUnavailableError as error:
                 if not library.stats()["papers"]:

@@ -78,3 +78,22 @@ def test_unreachable_arxiv_is_one_clear_error(tmp_path):
         ingest_arxiv(store, query="graph neural networks", max_results=5, client=client)
     assert "\n" not in str(caught.value)
     assert store.count() == 0
+
+
+def test_topic_query_carries_dates_and_categories():
+    from datetime import date
+
+    from retriever.arxiv_api import topic_query
+    from retriever.types import SearchFilters
+
+    assert topic_query("graph neural networks") == "graph neural networks"
+    assert topic_query("graph neural networks", SearchFilters()) == "graph neural networks"
+    query = topic_query(
+        'RL for "LLM" (agents)', SearchFilters(date_to=date(2025, 9, 30), categories=("cs.CL", "cs.LG"))
+    )
+    assert (
+        query == "all:(RL for LLM agents) AND submittedDate:[000001010000 TO 202509302359] AND (cat:cs.CL OR cat:cs.LG)"
+    )
+    assert topic_query("x", SearchFilters(date_from=date(2024, 1, 2))) == (
+        "all:(x) AND submittedDate:[202401020000 TO 999912312359]"
+    )
