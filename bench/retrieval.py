@@ -340,6 +340,7 @@ QUALITY_LEVERS = {  # name: (backend, max_seq_length)
     "torch_256": ("torch", 256),
     "int8_256": ("onnx", 256),
     "int8_128": ("onnx", 128),
+    "int8_112": ("onnx", 112),
     "int8_96": ("onnx", 96),
 }
 
