@@ -118,3 +118,66 @@ def test_varlen_below_and_above_dense_len_and_decode_tail():
         assert rel_err(out[1], ref[0]) < BF16_TOLERANCE
     c1 = compress_keys(k_cache[1], cu_seqlens([n], "cuda"), n, CONFIG)[0]
     assert rel_err(c1_cache[1, : c1.shape[0]], c1) < 1e-2
+
+
+def _decode_caches(n, capacity, config, seed):
+    from kernels.infllmv2.compress import append_compressed_keys, compressed_count
+
+    q, k, v = make_qkv(1, capacity, seed=seed)
+    k_cache, v_cache = k[None], v[None]
+    lengths = torch.tensor([n], device="cuda", dtype=torch.int32)
+    c1, c2 = (
+        torch.zeros(1, compressed_count(capacity, config, coarse), N_KV, DIM, device="cuda", dtype=torch.bfloat16)
+        for coarse in (False, True)
+    )
+    append_compressed_keys(k_cache, c1, torch.zeros_like(lengths), lengths, config, c2_cache=c2)
+    return q, k_cache, v_cache, c1, (c2 if config.coarse_normaliser else None), lengths
+
+
+@pytest.mark.parametrize("config", [CONFIG, COARSE])
+def test_fused_decode_at_32k_and_128k(config):
+    from kernels.infllmv2.attention import infllmv2_decode
+    from kernels.infllmv2.fused_decode import fused_decode
+
+    for n, capacity in ((32768 + 5, 32768 + 64), (131072 - 3, 131072)):
+        q, k_cache, v_cache, c1, c2, lengths = _decode_caches(n, capacity, config, seed=n)
+        out, selected = fused_decode(q, k_cache, v_cache, c1, lengths, config, c2, return_selected=True)
+        ref_scores = reference_scores(q, k_cache[0, :n], config)  # [HKV, 1, n_blocks]
+        got = torch.where(selected[0] >= 0, selected[0], 2**31 - 1).sort(-1).values
+        got = got.masked_fill(got == 2**31 - 1, -1)
+        assert_valid_selection(got[:, None], ref_scores, config, score_tolerance(ref_scores))
+        ref = naive.block_sparse_attention(q, k_cache[0, :n], v_cache[0, :n], got[:, None], 64)
+        assert rel_err(out, ref) < BF16_TOLERANCE
+        five = infllmv2_decode(q, k_cache, v_cache, c1, lengths, config, c2)
+        assert rel_err(out, five) < BF16_TOLERANCE
+
+
+def test_fused_decode_graph_replays_are_exact_and_leave_the_counters_at_zero():
+    from kernels.infllmv2 import fused_decode as fused
+
+    capacity = 131072
+    q, k_cache, v_cache, c1, c2, lengths = _decode_caches(capacity - 100, capacity, COARSE, seed=5)
+
+    def step():
+        return fused.fused_decode(q, k_cache, v_cache, c1, lengths, COARSE, c2)
+
+    eager = step().clone()
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        step()
+    torch.cuda.current_stream().wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        out = step()
+    for _ in range(300):
+        graph.replay()
+        assert torch.equal(out, eager)
+    for n in (40000, 5000):  # a shorter sparse context, then a dense one, in the same graph
+        lengths.fill_(n)
+        graph.replay()
+        assert torch.equal(out, step())
+    if n < CONFIG.dense_len:
+        assert rel_err(out[0], naive.attention(q[0][None], k_cache[0, :n], v_cache[0, :n])[0]) < BF16_TOLERANCE
+    torch.cuda.synchronize()
+    assert not fused._counters(q.device).any()
