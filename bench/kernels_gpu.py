@@ -6,16 +6,14 @@ our block-sparse attention, their sum, dense causal SDPA (flash backend) on the 
 tensors and the speedup; then one decode step likewise (every decode variant captured in a
 CUDA graph, as the engine runs it, so that host launch overhead is left out of all of them;
 "empty_graph_ms" is the time of a graph of one trivial kernel, the floor of those figures;
-"sparse_graph_before" is the previous decode structure, bisection top-k and no PDL;
-"sparse_graph" is infllmv2_decode as the engine calls it, five kernels; "sparse_graph_fused_*"
-the same step as one persistent kernel with grid barriers, infllmv2_decode(..., fused=True)).
+"sparse_graph_before" is the previous decode structure, bisection top-k and no PDL).
 "selection_ms", "total_ms", "speedup" and the decode step use the coarse c2 normaliser
 (SparseConfig(coarse_normaliser=True)); the "_exact" fields the exact one.
 Prefill also runs with correlated queries (neighbouring tokens alike, as in real text) at the
 longest length, where merging the selections of several tokens per tile pays. Medians of
 triton.testing.do_bench after warm-up.
 
-    python bench/kernels_gpu.py [--lengths 8192 32768 131072] [--decode-only]
+    python bench/kernels_gpu.py [--lengths 8192 32768 131072]
 """
 
 from __future__ import annotations
@@ -36,7 +34,6 @@ from kernels.flash_attention.attention import flash_attention_decode, flash_atte
 from kernels.infllmv2.attention import infllmv2_decode
 from kernels.infllmv2.compress import append_compressed_keys, coarse_from_fine, compress_keys, compressed_count
 from kernels.infllmv2.config import SparseConfig
-from kernels.infllmv2.fused_decode import fused_decode
 from kernels.infllmv2.select import decode_select, prefill_block_scores, prefill_select
 from kernels.infllmv2.sparse import block_sparse_decode, block_sparse_prefill, block_sparse_prefill_split
 from kernels.infllmv2.topk import topk_blocks, topk_by_rank, torch_topk_blocks
@@ -212,16 +209,6 @@ def decode_row(n: int, log) -> dict:
             ).replay,
             200,
         )
-        # the same step as one persistent kernel with grid barriers (fused_decode), 4 and 8 warps
-        for warps in (4, 8):
-            row[f"sparse_graph_fused_{warps}warps{name}_ms"] = bench_ms(
-                graphed(
-                    lambda config=config, c2=c2, warps=warps: fused_decode(
-                        q, k_cache, v_cache, c1_cache, lengths, config, c2, num_warps=warps
-                    )
-                ).replay,
-                200,
-            )
         row[f"graph_select{name}_ms"] = bench_ms(
             graphed(lambda config=config, c2=c2: decode_select(q, c1_cache, lengths, n_blocks, config, c2)).replay, 200
         )
@@ -264,8 +251,6 @@ def decode_row(n: int, log) -> dict:
     row["speedup"] = row["dense_sdpa_ms"] / row["sparse_graph_ms"]
     row["speedup_exact"] = row["dense_sdpa_ms"] / row["sparse_graph_exact_ms"]
     row["speedup_before"] = row["dense_sdpa_ms"] / row["sparse_graph_before_ms"]
-    row["speedup_fused"] = row["dense_sdpa_ms"] / row["sparse_graph_fused_4warps_ms"]
-    row["speedup_fused_exact"] = row["dense_sdpa_ms"] / row["sparse_graph_fused_4warps_exact_ms"]
     compressed = c1_cache.shape[1] + c2_cache.shape[1]
     sparse_bytes = (CONFIG.selected_blocks * CONFIG.block_size * 2 + compressed) * N_KV * DIM * 2
     row["sparse_gbps"] = sparse_bytes / row["sparse_graph_ms"] / 1e6
@@ -277,7 +262,6 @@ def decode_row(n: int, log) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lengths", type=int, nargs="+", default=[8192, 32768, 131072])
-    parser.add_argument("--decode-only", action="store_true", help="skip the prefill rows")
     args = parser.parse_args()
 
     def log(row):
@@ -293,10 +277,10 @@ def main() -> None:
         "torch": torch.__version__,
         "triton": triton.__version__,
         "shape": {"batch": 1, "hq": N_HEADS, "hkv": N_KV, "d": DIM, "dtype": "bfloat16"},
-        "prefill": [] if args.decode_only else [prefill_row(n, log) for n in args.lengths],
-        "prefill_correlated": []
-        if args.decode_only
-        else [prefill_row(max(args.lengths), log, correlated=True, tiles=(4, 8), splits=((8, 1), (8, 4), (16, 4)))],
+        "prefill": [prefill_row(n, log) for n in args.lengths],
+        "prefill_correlated": [
+            prefill_row(max(args.lengths), log, correlated=True, tiles=(4, 8), splits=((8, 1), (8, 4), (16, 4)))
+        ],
         "decode": [decode_row(n, log) for n in args.lengths],
     }
     result["seconds"] = round(time.time() - start, 1)

@@ -19,7 +19,6 @@ import triton
 from kernels.flash_attention.attention import flash_attention_prefill
 from kernels.infllmv2.compress import coarse_from_fine, compress_keys
 from kernels.infllmv2.config import SparseConfig
-from kernels.infllmv2.fused_decode import fused_decode
 from kernels.infllmv2.select import decode_select, prefill_select
 from kernels.infllmv2.sparse import block_sparse_decode, block_sparse_prefill, block_sparse_prefill_split
 
@@ -81,7 +80,6 @@ def infllmv2_decode(
     lengths: torch.Tensor,
     config: SparseConfig,
     c2_cache: torch.Tensor | None = None,
-    fused: bool = False,
 ) -> torch.Tensor:
     """One decode step of InfLLM v2 attention for a batch of sequences.
 
@@ -93,13 +91,8 @@ def infllmv2_decode(
 
     Five small kernels (logits, pooling, top-k by rank, attention splits, their combine),
     each launched with PDL on Hopper so that its launch overlaps the previous one's tail
-    (kernels/flash_attention/launch.py). fused=True: the same step as one persistent kernel
-    with grid barriers (fused_decode.fused_decode; the batch must fit one grid, see
-    fused_decode.fits), correct but slower at 128K on an H200 (bench/RESULTS.md: 37 against
-    28 us), so not the default.
+    (kernels/flash_attention/launch.py).
     """
-    if fused:
-        return fused_decode(q, k_cache, v_cache, c1_cache, lengths, config, c2_cache)
     n_blocks = triton.cdiv(k_cache.shape[1], config.block_size)
     selected = decode_select(q, c1_cache, lengths, n_blocks, config, c2_cache)
     return block_sparse_decode(q, k_cache, v_cache, lengths, selected, config)

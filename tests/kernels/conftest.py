@@ -24,7 +24,6 @@ if not ON_GPU and os.environ.get("TRITON_INTERPRET") != "1":
         "kernels.infllmv2.select",
         "kernels.infllmv2.sparse",
         "kernels.flash_attention.attention",
-        "kernels.infllmv2.fused_decode",
         "kernels.infllmv2.attention",
     ):
         if name in sys.modules:

@@ -325,33 +325,3 @@ def test_split_prefill_window_then_scored_blocks_matches_reference(window_tokens
                     rest = full[t, h][(full[t, h] >= 0) & ~forced[t, h]].tolist()
                     assert scored[cu_q[b] + t, h].tolist() == rest + [-1] * (scored.shape[-1] - len(rest))
         assert rel_err(out[qs], ref) < TOLERANCE
-
-
-@pytest.mark.parametrize("config", [CONFIG, COARSE])
-def test_fused_decode_matches_the_five_kernel_step(config):
-    from kernels.infllmv2.attention import infllmv2_decode
-    from kernels.infllmv2.compress import append_compressed_keys
-    from kernels.infllmv2.fused_decode import fused_decode
-
-    batch, n_heads, n_kv, dim, capacity = 3, 6, 3, 32, 200  # groups of 2 heads, 13 blocks
-    generator = torch.Generator().manual_seed(11)
-    k_cache, v_cache = (torch.randn(batch, capacity, n_kv, dim, generator=generator).to(DEVICE, DTYPE) for _ in "kv")
-    q = torch.randn(batch, n_heads, dim, generator=generator).to(DEVICE, DTYPE)
-    lengths = torch.tensor([20, 131, 200], device=DEVICE, dtype=torch.int32)  # dense, sparse, full
-    c1_cache = torch.zeros(batch, 49, n_kv, dim, device=DEVICE, dtype=DTYPE)
-    c2_cache = torch.zeros(batch, 11, n_kv, dim, device=DEVICE, dtype=DTYPE) if config.coarse_normaliser else None
-    append_compressed_keys(k_cache, c1_cache, torch.zeros_like(lengths), lengths, config, c2_cache=c2_cache)
-    out, selected = fused_decode(q, k_cache, v_cache, c1_cache, lengths, config, c2_cache, return_selected=True)
-    five = infllmv2_decode(q, k_cache, v_cache, c1_cache, lengths, config, c2_cache)
-    assert rel_err(out, five) < TOLERANCE
-    for b in range(1, batch):  # the sparse ones: a valid top-k, and attention over it
-        n = int(lengths[b])
-        ref = reference_scores(q[b : b + 1], k_cache[b, :n], config)
-        big = torch.iinfo(torch.int32).max
-        got = torch.where(selected[b] >= 0, selected[b], big).sort(-1).values
-        got = got.masked_fill(got == big, -1)
-        assert_valid_selection(got[:, None, :], ref, config, SCORE_TOL)
-        expected = naive.block_sparse_attention(q[b : b + 1], k_cache[b, :n], v_cache[b, :n], got[:, None, :], 16)
-        assert rel_err(out[b : b + 1], expected) < TOLERANCE
-    dense = naive.attention(q[:1], k_cache[0, :20], v_cache[0, :20])
-    assert rel_err(out[:1], dense) < TOLERANCE
