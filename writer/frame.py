@@ -88,7 +88,8 @@ def write_frame(
     texts: dict[str, str] = {}
     notes: list[str] = []
     for (part, _, _), completion in zip(parts, completions, strict=True):
-        checked = check_citations(clean_section_text(completion.text, part), allowed_ids=())
+        cleaned = clean_section_text(completion.text, part, truncated=completion.finish_reason == "length")
+        checked = check_citations(cleaned, allowed_ids=())
         if checked.removed:
             notes.append(f"{part}: removed {len(checked.removed)} citation(s) the frame may not make")
         if not checked.text:

@@ -21,6 +21,12 @@ TEMPLATE_MARGIN_TOKENS = 64
 TOKENS_PER_WORD = 1.6
 _PREAMBLE = re.compile(r"^\s*(sure|certainly|here is|here's|below is)\b.*:\s*$", re.IGNORECASE)
 _TRAILING_REFERENCES = re.compile(r"\n#+\s*(references|bibliography)\b.*\Z", re.IGNORECASE | re.DOTALL)
+# A marker the token budget cut before its closing bracket: "... [arXiv:2505.139"
+_UNCLOSED_MARKER = re.compile(r"\s*\[\s*arXiv\b[^\[\]]*\Z", re.IGNORECASE)
+# Where the last finished sentence ends: terminal punctuation, closing quotes or brackets,
+# then any markers that follow it ("... as shown. [arXiv:2503.11851]").
+_SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*(?:\s*\[\s*arXiv\s*:[^\[\]]*\])*(?=\s|\Z)", re.IGNORECASE)
+_ANY_MARKER = re.compile(r"\[\s*arXiv\s*:[^\[\]]*\]", re.IGNORECASE)
 
 
 @dataclass
@@ -51,6 +57,12 @@ class SectionDraft:
 def max_new_tokens_for(words: int) -> int:
     """Generation budget for a section of about `words` words."""
     return int(words * TOKENS_PER_WORD) + 64
+
+
+def reached_budget(tokens: int, max_new_tokens: int) -> bool:
+    """Whether a streamed answer of `tokens` tokens (counted again from its text, which can
+    differ from the generated count by a few) was stopped by its budget."""
+    return tokens >= max_new_tokens - max(2, max_new_tokens // 50)
 
 
 def build_section_messages(
@@ -84,14 +96,26 @@ def build_section_messages(
     return messages, context
 
 
-def clean_section_text(text: str, title: str) -> str:
+def clean_section_text(text: str, title: str, truncated: bool = False) -> str:
     """Model output as section body: no repeated title heading, no chatty preamble
-    ("Here is the introduction:"), no reference list."""
+    ("Here is the introduction:"), no reference list, no unclosed citation marker; and when
+    the token budget cut the answer (`truncated`), no unfinished last sentence."""
     lines = text.strip().splitlines()
     while lines and (not lines[0].strip() or _is_title_line(lines[0], title) or _PREAMBLE.match(lines[0])):
         lines.pop(0)
-    body = "\n".join(lines).strip()
-    return _TRAILING_REFERENCES.sub("", body).strip()
+    body = _UNCLOSED_MARKER.sub("", _TRAILING_REFERENCES.sub("", "\n".join(lines))).strip()
+    return drop_unfinished_sentence(body) if truncated else body
+
+
+def drop_unfinished_sentence(text: str) -> str:
+    """`text` without a last sentence that the token budget left unfinished, back to the
+    previous finished one. An unfinished sentence that cites a paper is kept (a citation is
+    worth more than a tidy ending), and so is a text without any finished sentence."""
+    ends = list(_SENTENCE_END.finditer(text))
+    if not ends or ends[-1].end() == len(text):
+        return text
+    tail = text[ends[-1].end() :]
+    return text if _ANY_MARKER.search(tail) else text[: ends[-1].end()].rstrip()
 
 
 def _is_title_line(line: str, title: str) -> bool:
@@ -134,8 +158,9 @@ def write_section(
             if on_text is not None:
                 on_text(piece)
         raw = "".join(pieces)
-        completion_tokens += llm.count_tokens(raw) if raw else 0
-        text = clean_section_text(raw, request.title)
+        tokens = llm.count_tokens(raw) if raw else 0
+        completion_tokens += tokens
+        text = clean_section_text(raw, request.title, truncated=reached_budget(tokens, params.max_new_tokens))
         if text:
             break
         log.info("section %r: empty answer on attempt %d", request.title, attempt + 1)
@@ -177,7 +202,7 @@ def write_sections_batch(
     seconds = time.perf_counter() - started
     drafts = []
     for request, (_, context), completion, given in zip(requests, built, completions, papers, strict=True):
-        text = clean_section_text(completion.text, request.title)
+        text = clean_section_text(completion.text, request.title, truncated=completion.finish_reason == "length")
         notes = [] if text else [f"section {request.title!r}: the model returned no text"]
         if len(context.papers) < len(given):
             notes.append(

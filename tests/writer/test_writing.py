@@ -104,3 +104,29 @@ def test_support_check_keeps_rewrites_and_drops_in_one_batch():
 
 def test_clean_section_text_drops_a_chatty_preamble():
     assert clean_section_text("Here is the introduction to the survey:\nReal text.", "introduction") == "Real text."
+
+
+def test_an_unclosed_marker_is_always_dropped():
+    cut = "First [arXiv:2503.00001].\n\nThe complete document: [arXiv:2505.1398"
+    assert clean_section_text(cut, "Sec") == "First [arXiv:2503.00001].\n\nThe complete document:"
+
+
+def test_an_answer_cut_by_the_budget_ends_at_its_last_finished_sentence():
+    cut = "One [arXiv:2503.00001]. Two ends. [arXiv:2503.00002] Three is cut mid"
+    assert clean_section_text(cut, "Sec", truncated=True) == "One [arXiv:2503.00001]. Two ends. [arXiv:2503.00002]"
+    # not cut by the budget: the model chose to end there (a list, a heading), so it stays
+    assert clean_section_text(cut, "Sec") == cut
+    # an unfinished sentence that cites is kept; so is a text with no finished sentence
+    citing = "One. Two cites [arXiv:2503.00002] and is cut"
+    assert clean_section_text(citing, "Sec", truncated=True) == citing
+    assert clean_section_text("no sentence ends here", "Sec", truncated=True) == "no sentence ends here"
+    assert clean_section_text('Quoted "end." Then cut', "Sec", truncated=True) == 'Quoted "end."'
+
+
+def test_write_section_trims_only_answers_that_reach_the_budget():
+    request = SectionRequest("t", "S", "Sec", "d", 10)  # a budget of 80 tokens (words here)
+    long_cut = " ".join(["word"] * 40) + ". " + " ".join(["more"] * 40)
+    short = "Short [arXiv:2503.00001]. and a fragment"
+    llm = Writer(context_window=100_000, answers=[long_cut, short])
+    assert write_section(llm, request, PAPERS[:2], SamplingParams()).text.endswith("word.")
+    assert write_section(llm, request, PAPERS[:2], SamplingParams()).text == short
