@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from engine.types import LLM, Message, SamplingParams
 from retriever.types import Paper
+from writer.citations import MARKER
 from writer.context import PaperContext, fit_papers
 from writer.prompts import SECTION_PROMPT, SUBSECTIONS_LINE, WRITER_SYSTEM, render
 
@@ -25,8 +26,7 @@ _TRAILING_REFERENCES = re.compile(r"\n#+\s*(references|bibliography)\b.*\Z", re.
 _UNCLOSED_MARKER = re.compile(r"\s*\[\s*arXiv\b[^\[\]]*\Z", re.IGNORECASE)
 # Where the last finished sentence ends: terminal punctuation, closing quotes or brackets,
 # then any markers that follow it ("... as shown. [arXiv:2503.11851]").
-_SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*(?:\s*\[\s*arXiv\s*:[^\[\]]*\])*(?=\s|\Z)", re.IGNORECASE)
-_ANY_MARKER = re.compile(r"\[\s*arXiv\s*:[^\[\]]*\]", re.IGNORECASE)
+_SENTENCE_END = re.compile(rf"[.!?][\"'”’)\]]*(?:\s*{MARKER.pattern})*(?=\s|\Z)", re.IGNORECASE)
 
 
 @dataclass
@@ -115,7 +115,7 @@ def drop_unfinished_sentence(text: str) -> str:
     if not ends or ends[-1].end() == len(text):
         return text
     tail = text[ends[-1].end() :]
-    return text if _ANY_MARKER.search(tail) else text[: ends[-1].end()].rstrip()
+    return text if MARKER.search(tail) else text[: ends[-1].end()].rstrip()
 
 
 def _is_title_line(line: str, title: str) -> bool:
