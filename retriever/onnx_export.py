@@ -96,27 +96,31 @@ def exported_model(directory: Path, cache_dir: Path, quantize: bool = True) -> P
         log.info("exporting %s to ONNX (once) into %s", directory, target)
         _write_atomically(fp32_path, lambda tmp: _export(directory, tmp))
     if quantize and not int8_path.is_file():
-        fused_path = target / "model.fused.onnx"
-        if not fused_path.is_file():
-            _write_atomically(fused_path, lambda tmp: _fuse(directory, fp32_path, tmp))
-        log.info("quantizing %s to int8", fused_path)
-        _write_atomically(int8_path, lambda tmp: _quantize(fused_path, tmp))
+        source = _fused(directory, fp32_path, target / "model.fused.onnx")
+        log.info("quantizing %s to int8", source)
+        _write_atomically(int8_path, lambda tmp: _quantize(source, tmp))
     return wanted
+
+
+class _OnlyErrors(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR
 
 
 @contextmanager
 def _quiet():
-    """Silence the exporter's and quantizer's advice to developers (tracer warnings, "consider
-    pre-processing"), which a user embedding papers for the first time cannot act on."""
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)
+    """Silence the exporter's and quantizer's advice to developers (tracer warnings, the
+    quantizer's "consider pre-processing" on the root logger), which a user embedding papers
+    for the first time cannot act on. Only records of the root logger itself are filtered:
+    every named logger (ours included) keeps its level."""
+    root, only_errors = logging.getLogger(), _OnlyErrors()
+    root.addFilter(only_errors)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
     finally:
-        root.setLevel(level)
+        root.removeFilter(only_errors)
 
 
 def _write_atomically(path: Path, write) -> None:
@@ -173,29 +177,37 @@ def _export(directory: Path, out_path: Path) -> None:
         )
 
 
-def _fuse(directory: Path, fp32_path: Path, out_path: Path) -> None:
-    """ONNX Runtime's transformer fusions (one Attention op for the QKV projections and the
-    attention, SkipLayerNorm, BiasGelu) applied to the fp32 export, written to `out_path` only
-    where the fused graph reproduces the export on a probe batch; otherwise the export
-    itself is copied, so an architecture the fusions misread costs speed, never vectors.
-    The fused graph is 1.07x faster once quantized (bench/embedding_quantization.py)."""
+def _fused(directory: Path, fp32_path: Path, fused_path: Path) -> Path:
+    """The graph to quantize: `fused_path`, ONNX Runtime's transformer fusions (one Attention
+    op for the QKV projections and the attention, SkipLayerNorm, BiasGelu) of the fp32
+    export, made once and kept only where it reproduces the export on a probe batch;
+    otherwise the export itself, so an architecture the fusions misread costs speed, never
+    vectors. 1.02-1.07x papers/s once quantized (bench/embedding_quantization.py)."""
+    if fused_path.is_file():
+        return fused_path
     config = json.loads((directory / "config.json").read_text())
     heads, hidden = config.get("num_attention_heads"), config.get("hidden_size")
     try:
-        from onnxruntime.transformers import optimizer
-
         if config.get("model_type") != "bert" or not heads or not hidden:
             raise ValueError(f"model_type {config.get('model_type')!r} is not one the BERT fusions are checked on")
-        with _quiet():
-            fused = optimizer.optimize_model(str(fp32_path), model_type="bert", num_heads=heads, hidden_size=hidden)
-            fused.save_model_to_file(str(out_path))
-        difference = _largest_difference(fp32_path, out_path)
-        if not difference <= 1e-3:
-            raise ValueError(f"the fused graph differs from the export by {difference:.2e}")
-        log.info("fused %s (largest difference on the probe batch %.1e)", fp32_path.name, difference)
+        _write_atomically(fused_path, lambda tmp: _fuse(fp32_path, tmp, heads, hidden))
     except Exception as error:  # any failure of the optional fusion falls back to the plain export
         log.warning("transformer fusions not applied to %s: %s", directory.name, error)
-        shutil.copyfile(fp32_path, out_path)
+        return fp32_path
+    return fused_path
+
+
+def _fuse(fp32_path: Path, out_path: Path, heads: int, hidden: int) -> None:
+    """Write the fused graph of `fp32_path` to `out_path`; ValueError if it changes the outputs."""
+    from onnxruntime.transformers import optimizer
+
+    with _quiet():
+        fused = optimizer.optimize_model(str(fp32_path), model_type="bert", num_heads=heads, hidden_size=hidden)
+        fused.save_model_to_file(str(out_path))
+    difference = _largest_difference(fp32_path, out_path)
+    if not difference <= 1e-3:
+        raise ValueError(f"the fused graph differs from the export by {difference:.2e}")
+    log.info("fused %s (largest difference on the probe batch %.1e)", fp32_path.name, difference)
 
 
 def _largest_difference(reference_path: Path, candidate_path: Path) -> float:
