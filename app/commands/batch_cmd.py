@@ -32,7 +32,7 @@ def batch(
 ) -> None:
     """Write one survey per topic of TOPICS_FILE; run it again to resume an interrupted batch."""
     # Imported here so that `cpmsurvey --help` and other commands stay quick.
-    from app.batch import read_batch_file, run_batch
+    from app.batch import read_batch_file, run_batch, settings_for_item
 
     console = Console(stderr=True)
     items = read_batch_file(topics_file)
@@ -48,7 +48,10 @@ def batch(
         },
     )
     output_root = output or settings.outputs_dir / f"batch-{topics_file.stem}"
-    library = prepare_library(settings, [item.topic for item in items], fetch, console)
+    # each topic's own options (dates, categories) decide what is fetched for it; a bad one
+    # is refused here, before any work
+    topics = [(item.topic, settings_for_item(settings, item, str(topics_file))) for item in items]
+    library = prepare_library(settings, topics, fetch, console)
     from app.llm_factory import build_llm
 
     with console.status(f"loading the model {settings.llm.model!r} ({settings.llm.backend}) ..."):

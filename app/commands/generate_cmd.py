@@ -26,9 +26,10 @@ ARXIV_FETCH = 200
 MAX_REVIEW_ATTEMPTS = 3
 
 
-def prepare_library(settings: Settings, topics: list[str], fetch: bool, console: Console):
+def prepare_library(settings: Settings, topics: list[tuple[str, Settings]], fetch: bool, console: Console):
     """Open the library; ingest the corpus file (re-runs skip what is there) or, without one,
-    fetch each topic's papers from arXiv; then bring the index up to date."""
+    fetch each topic's papers from arXiv within that topic's run settings (its dates and
+    categories); then bring the index up to date."""
     from app.library_factory import open_library
     from app.workflow import WorkflowError
     from retriever.errors import ArxivUnavailableError
@@ -45,13 +46,13 @@ def prepare_library(settings: Settings, topics: list[str], fetch: bool, console:
         from app.graph import search_filters
         from retriever.arxiv_api import topic_query
 
-        # Fetch within the run's dates and categories: otherwise a survey "as of" a day
-        # would fetch the newest papers and keep none of them.
-        filters = search_filters(settings.generate.model_dump(mode="json"))
-        for topic in topics:
+        for topic, run_settings in topics:
+            # Within the run's dates and categories: otherwise a survey "as of" a day would
+            # fetch the newest papers and keep none of them.
+            query = topic_query(topic, search_filters(run_settings.generate.model_dump(mode="json")))
             try:
                 with console.status(f"fetching papers on {topic!r} from arXiv ..."):
-                    report = library.ingest_arxiv(query=topic_query(topic, filters), max_results=ARXIV_FETCH)
+                    report = library.ingest_arxiv(query=query, max_results=ARXIV_FETCH)
                 console.print(report.summary())
             except ArxivUnavailableError as error:
                 if not library.stats()["papers"]:
@@ -162,13 +163,13 @@ def generate(
         checkpointer = open_checkpointer(base.runs_db_path)
         info = inspect_run(checkpointer, resume, base.runs_db_path)
         settings = settings_for(ctx, **_resume_overrides(info.options, flags))
-        topics, run_id = [info.topic], resume
+        topic, run_id = info.topic, resume
     else:
         topic = validate_topic(topic)
         settings = settings_for(ctx, **flags)
         checkpointer = open_checkpointer(settings.runs_db_path)
-        topics, run_id = [topic], new_run_id(topic)
-    library = prepare_library(settings, topics, fetch and resume is None, console)
+        run_id = new_run_id(topic)
+    library = prepare_library(settings, [(topic, settings)], fetch and resume is None, console)
     from app.llm_factory import build_llm
 
     with console.status(f"loading the model {settings.llm.model!r} ({settings.llm.backend}) ..."):
@@ -189,7 +190,7 @@ def generate(
             elif resume is not None:
                 outcome = flow.resume(run_id)
             else:
-                outcome = flow.start(topics[0], run_id=run_id, output_dir=output)
+                outcome = flow.start(topic, run_id=run_id, output_dir=output)
         while outcome.status == "awaiting_review":
             edited = edit_outline(outcome.outline, outcome.output_dir, console)
             with ProgressView(console) as view:

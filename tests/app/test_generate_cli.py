@@ -221,9 +221,14 @@ def test_fetching_from_arxiv_asks_within_the_run_filters(tmp_path, monkeypatch, 
         retrieval={"embedding_backend": "torch"},
         generate={"date_to": "2025-09-30", "categories": ["cs.CL"]},
     )
+    topics = [("reasoning models", settings), ("agents", Settings(data_dir=tmp_path / "data"))]
     with pytest.raises(WorkflowError, match="holds no papers"):
-        prepare_library(settings, ["reasoning models"], fetch=True, console=Console(file=io.StringIO()))
-    assert asked == ["all:(reasoning models) AND submittedDate:[000001010000 TO 202509302359] AND (cat:cs.CL)"]
+        prepare_library(settings, topics, fetch=True, console=Console(file=io.StringIO()))
+    # each topic is fetched within its own run's filters (a batch gives each its own)
+    assert asked == [
+        "all:(reasoning models) AND submittedDate:[000001010000 TO 202509302359] AND (cat:cs.CL)",
+        "agents",
+    ]
 
 
 def _no_papers():
