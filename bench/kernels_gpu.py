@@ -214,20 +214,22 @@ def decode_row(n: int, log) -> dict:
         )
         # the previous session's step in this run: sorted top-k by bisection, no PDL
         launch.ENABLED = False
-        row[f"sparse_graph_before{name}_ms"] = bench_ms(
-            graphed(
-                lambda config=config, c2=c2: block_sparse_decode(
-                    q,
-                    k_cache,
-                    v_cache,
-                    lengths,
-                    decode_select(q, c1_cache, lengths, n_blocks, config, c2, ranked=False),
-                    CONFIG,
-                )
-            ).replay,
-            200,
-        )
-        launch.ENABLED = True
+        try:
+            row[f"sparse_graph_before{name}_ms"] = bench_ms(
+                graphed(
+                    lambda config=config, c2=c2: block_sparse_decode(
+                        q,
+                        k_cache,
+                        v_cache,
+                        lengths,
+                        decode_select(q, c1_cache, lengths, n_blocks, config, c2, ranked=False),
+                        CONFIG,
+                    )
+                ).replay,
+                200,
+            )
+        finally:
+            launch.ENABLED = True
     selected = decode_select(q, c1_cache, lengths, n_blocks, COARSE, c2_cache)
     row["graph_attention_ms"] = bench_ms(
         graphed(lambda: block_sparse_decode(q, k_cache, v_cache, lengths, selected, CONFIG)).replay, 200

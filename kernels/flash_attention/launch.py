@@ -12,6 +12,7 @@ where PDL is off; the interpreter has neither, so it never gets PDL.
 
 from __future__ import annotations
 
+import functools
 import os
 
 import torch
@@ -24,4 +25,10 @@ def use_pdl(tensor: torch.Tensor) -> bool:
     capability 9.0 or more, not under TRITON_INTERPRET, and ENABLED."""
     if not ENABLED or not tensor.is_cuda or os.environ.get("TRITON_INTERPRET") == "1":
         return False
-    return torch.cuda.get_device_capability(tensor.device)[0] >= 9
+    return _hopper_or_later(tensor.device.index if tensor.device.index is not None else torch.cuda.current_device())
+
+
+@functools.cache
+def _hopper_or_later(device_index: int) -> bool:
+    # asked once per device: use_pdl runs for every kernel of every decode step
+    return torch.cuda.get_device_capability(device_index)[0] >= 9
