@@ -72,8 +72,8 @@ class RetrievalSettings(_Section):
         128,
         ge=16,
         description="tokens of title + abstract embedded; all-MiniLM-L6-v2 was trained on 128. 128 vs 256 "
-        "(bench/retrieval.py --quality 500, 1,347-paper slice, int8): 3.0x faster than torch at 256 vs 1.46x, "
-        "hybrid reference_recall 0.653 vs 0.637, DeepScholar hybrid recall@50 0.785 vs 0.770 (bench/RESULTS.md)",
+        "(bench/retrieval.py --quality 500, 1,347-paper slice, int8): 3.64x faster than torch at 256 vs 1.75x, "
+        "hybrid reference_recall 0.649 vs 0.633, DeepScholar hybrid recall@50 0.780 vs 0.775 (bench/RESULTS.md)",
     )
     index_type: Literal["auto", "flat", "hnsw", "ivfpq"] = "auto"
     exact_index_max_papers: int = Field(
@@ -85,7 +85,7 @@ class RetrievalSettings(_Section):
         ge=0,
         le=200,
         description="pseudo-relevance feedback: each query searches again with the mean vector of this many "
-        "best papers (0: off). 20 raised reference_recall 0.098 -> 0.147 on one surveybench topic and left "
+        "best papers (0: off). 20 raised reference_recall 0.110 -> 0.147 on one surveybench topic and left "
         "another unchanged (bench/RESULTS.md); costs one more dense search per query",
     )
     model_cache_dir: Path | None = Field(
