@@ -6,7 +6,11 @@ our block-sparse attention, their sum, dense causal SDPA (flash backend) on the 
 tensors and the speedup; then one decode step likewise (every decode variant captured in a
 CUDA graph, as the engine runs it, so that host launch overhead is left out of all of them;
 "empty_graph_ms" is the time of a graph of one trivial kernel, the floor of those figures;
-"sparse_graph_before" is the previous decode structure, bisection top-k and no PDL).
+"sparse_graph_unfused" is the previous decode structure, five kernels (the selection as
+three, attention splits and their combine), "sparse_graph_fused_select_only" four;
+"layered_*" is the time per layer of LAYERS layers' calls, each on its own caches, back to
+back in one graph, as an engine captures a whole decode step: the graph's launch is
+shared by the layers).
 "selection_ms", "total_ms", "speedup" and the decode step use the coarse c2 normaliser
 (SparseConfig(coarse_normaliser=True)); the "_exact" fields the exact one.
 Prefill also runs with correlated queries (neighbouring tokens alike, as in real text) at the
@@ -29,11 +33,11 @@ import triton
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kernels.flash_attention import launch
 from kernels.flash_attention.attention import flash_attention_decode, flash_attention_prefill
 from kernels.infllmv2.attention import infllmv2_decode
 from kernels.infllmv2.compress import append_compressed_keys, coarse_from_fine, compress_keys, compressed_count
 from kernels.infllmv2.config import SparseConfig
+from kernels.infllmv2.fused_select import fused_decode_select
 from kernels.infllmv2.select import decode_select, prefill_block_scores, prefill_select
 from kernels.infllmv2.sparse import block_sparse_decode, block_sparse_prefill, block_sparse_prefill_split
 from kernels.infllmv2.topk import topk_blocks, topk_by_rank, torch_topk_blocks
@@ -41,6 +45,7 @@ from kernels.infllmv2.topk import topk_blocks, topk_by_rank, torch_topk_blocks
 N_HEADS, N_KV, DIM = 32, 2, 128
 CONFIG = SparseConfig()  # MiniCPM4's sparse_config: the exact normaliser
 COARSE = SparseConfig(coarse_normaliser=True)  # the same with the c2 normaliser: the headline figures
+LAYERS = 8  # layers per graph for the "layered_" decode figures
 
 
 def bench_ms(fn, rep_ms: float) -> float:
@@ -212,24 +217,29 @@ def decode_row(n: int, log) -> dict:
         row[f"graph_select{name}_ms"] = bench_ms(
             graphed(lambda config=config, c2=c2: decode_select(q, c1_cache, lengths, n_blocks, config, c2)).replay, 200
         )
-        # the previous session's step in this run: sorted top-k by bisection, no PDL
-        launch.ENABLED = False
-        try:
-            row[f"sparse_graph_before{name}_ms"] = bench_ms(
-                graphed(
-                    lambda config=config, c2=c2: block_sparse_decode(
-                        q,
-                        k_cache,
-                        v_cache,
-                        lengths,
-                        decode_select(q, c1_cache, lengths, n_blocks, config, c2, ranked=False),
-                        CONFIG,
-                    )
-                ).replay,
-                200,
-            )
-        finally:
-            launch.ENABLED = True
+        # the previous session's step in this run: the selection as three kernels of its own
+        row[f"sparse_graph_unfused{name}_ms"] = bench_ms(
+            graphed(
+                lambda config=config, c2=c2: infllmv2_decode(
+                    q, k_cache, v_cache, c1_cache, lengths, config, c2, fused_select=False, fused_combine=False
+                )
+            ).replay,
+            200,
+        )
+        row[f"sparse_graph_fused_select_only{name}_ms"] = bench_ms(
+            graphed(
+                lambda config=config, c2=c2: infllmv2_decode(
+                    q, k_cache, v_cache, c1_cache, lengths, config, c2, fused_combine=False
+                )
+            ).replay,
+            200,
+        )
+        row[f"graph_select_fused{name}_ms"] = bench_ms(
+            graphed(
+                lambda config=config, c2=c2: fused_decode_select(q, c1_cache, lengths, n_blocks, config, c2)
+            ).replay,
+            200,
+        )
     selected = decode_select(q, c1_cache, lengths, n_blocks, COARSE, c2_cache)
     row["graph_attention_ms"] = bench_ms(
         graphed(lambda: block_sparse_decode(q, k_cache, v_cache, lengths, selected, CONFIG)).replay, 200
@@ -252,18 +262,66 @@ def decode_row(n: int, log) -> dict:
     row["dense_triton_ms"] = bench_ms(graphed(lambda: flash_attention_decode(q, k_cache, v_cache, lengths)).replay, 200)
     row["speedup"] = row["dense_sdpa_ms"] / row["sparse_graph_ms"]
     row["speedup_exact"] = row["dense_sdpa_ms"] / row["sparse_graph_exact_ms"]
-    row["speedup_before"] = row["dense_sdpa_ms"] / row["sparse_graph_before_ms"]
+    row["speedup_unfused"] = row["dense_sdpa_ms"] / row["sparse_graph_unfused_ms"]
     compressed = c1_cache.shape[1] + c2_cache.shape[1]
     sparse_bytes = (CONFIG.selected_blocks * CONFIG.block_size * 2 + compressed) * N_KV * DIM * 2
     row["sparse_gbps"] = sparse_bytes / row["sparse_graph_ms"] / 1e6
     row["dense_sdpa_gbps"] = 2 * n * N_KV * DIM * 2 / row["dense_sdpa_ms"] / 1e6
+    layered_decode(n, row)
     log(row)
     return row
+
+
+def layered_decode(n: int, row: dict) -> None:
+    """Per-layer decode times of LAYERS layers, each on its own caches, in one graph."""
+    lengths = torch.tensor([n], device="cuda", dtype=torch.int32)
+    layers = []
+    for layer in range(LAYERS):
+        generator = torch.Generator(device="cuda").manual_seed(1000 * n + layer)
+        k, v = (
+            torch.randn(1, n, N_KV, DIM, device="cuda", dtype=torch.bfloat16, generator=generator) for _ in range(2)
+        )
+        q = torch.randn(1, N_HEADS, DIM, device="cuda", dtype=torch.bfloat16, generator=generator)
+        c1, c2 = (
+            torch.empty(1, compressed_count(n, CONFIG, coarse), N_KV, DIM, device="cuda", dtype=torch.bfloat16)
+            for coarse in (False, True)
+        )
+        append_compressed_keys(k, c1, torch.zeros_like(lengths), lengths, CONFIG, c2_cache=c2)
+        layers.append((q, k, v, c1, c2))
+
+    def per_layer(call) -> float:
+        return bench_ms(graphed(lambda: [call(*layer) for layer in layers]).replay, 200) / LAYERS
+
+    row["layered_sparse_ms"] = per_layer(lambda q, k, v, c1, c2: infllmv2_decode(q, k, v, c1, lengths, COARSE, c2))
+    row["layered_sparse_exact_ms"] = per_layer(lambda q, k, v, c1, c2: infllmv2_decode(q, k, v, c1, lengths, CONFIG))
+    row["layered_sparse_unfused_ms"] = per_layer(
+        lambda q, k, v, c1, c2: infllmv2_decode(
+            q, k, v, c1, lengths, COARSE, c2, fused_select=False, fused_combine=False
+        )
+    )
+    row["layered_dense_triton_ms"] = per_layer(lambda q, k, v, c1, c2: flash_attention_decode(q, k, v, lengths))
+    for layer in range(LAYERS):  # SDPA's layout: [1, HKV, n, D], and the GQA-expanded copy
+        q, k, v, c1, c2 = layers[layer]
+        kt, vt = (t.transpose(1, 2).contiguous() for t in (k, v))
+        layers[layer] = (
+            q[:, :, None],
+            kt,
+            vt,
+            kt.repeat_interleave(N_HEADS // N_KV, 1),
+            vt.repeat_interleave(N_HEADS // N_KV, 1),
+        )
+    row["layered_sdpa_gqa_ms"] = per_layer(lambda qt, kt, vt, ke, ve: sdpa(qt, kt, vt, False))
+    row["layered_sdpa_expanded_ms"] = per_layer(lambda qt, kt, vt, ke, ve: sdpa(qt, ke, ve, False))
+    row["layered_dense_sdpa_ms"] = min(row["layered_sdpa_gqa_ms"], row["layered_sdpa_expanded_ms"])
+    row["layered_speedup"] = row["layered_dense_sdpa_ms"] / row["layered_sparse_ms"]
+    row["layered_speedup_exact"] = row["layered_dense_sdpa_ms"] / row["layered_sparse_exact_ms"]
+    row["layered_speedup_unfused"] = row["layered_dense_sdpa_ms"] / row["layered_sparse_unfused_ms"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lengths", type=int, nargs="+", default=[8192, 32768, 131072])
+    parser.add_argument("--decode-only", action="store_true", help="skip the prefill rows")
     args = parser.parse_args()
 
     def log(row):
@@ -279,10 +337,10 @@ def main() -> None:
         "torch": torch.__version__,
         "triton": triton.__version__,
         "shape": {"batch": 1, "hq": N_HEADS, "hkv": N_KV, "d": DIM, "dtype": "bfloat16"},
-        "prefill": [prefill_row(n, log) for n in args.lengths],
-        "prefill_correlated": [
-            prefill_row(max(args.lengths), log, correlated=True, tiles=(4, 8), splits=((8, 1), (8, 4), (16, 4)))
-        ],
+        "prefill": [] if args.decode_only else [prefill_row(n, log) for n in args.lengths],
+        "prefill_correlated": []
+        if args.decode_only
+        else [prefill_row(max(args.lengths), log, correlated=True, tiles=(4, 8), splits=((8, 1), (8, 4), (16, 4)))],
         "decode": [decode_row(n, log) for n in args.lengths],
     }
     result["seconds"] = round(time.time() - start, 1)

@@ -118,3 +118,59 @@ def test_varlen_below_and_above_dense_len_and_decode_tail():
         assert rel_err(out[1], ref[0]) < BF16_TOLERANCE
     c1 = compress_keys(k_cache[1], cu_seqlens([n], "cuda"), n, CONFIG)[0]
     assert rel_err(c1_cache[1, : c1.shape[0]], c1) < 1e-2
+
+
+@pytest.mark.parametrize("config", [CONFIG, COARSE])
+def test_fused_decode_at_128k_and_over_graph_replays(config):
+    # one launch with row barriers: the same lists as the three-kernel selection, eagerly and
+    # over 300 CUDA-graph replays at changing lengths (the barrier counters must read 0 again
+    # after every launch, or a replay would pass a barrier early or never)
+    from kernels.flash_attention.row_barrier import row_counters
+    from kernels.infllmv2.compress import append_compressed_keys, compressed_count
+    from kernels.infllmv2.fused_select import fits, fused_decode_select
+    from kernels.infllmv2.select import decode_select
+    from kernels.infllmv2.sparse import block_sparse_decode
+
+    capacity = 131072
+    generator = torch.Generator(device="cuda").manual_seed(5)
+    k_cache = torch.randn(1, capacity, N_KV, DIM, device="cuda", generator=generator, dtype=torch.bfloat16)
+    q = torch.randn(1, N_HEADS, DIM, device="cuda", generator=generator, dtype=torch.bfloat16)
+    full = torch.tensor([capacity], device="cuda", dtype=torch.int32)
+    c1_cache, c2_cache = (
+        torch.empty(1, compressed_count(capacity, config, coarse), N_KV, DIM, device="cuda", dtype=torch.bfloat16)
+        for coarse in (False, True)
+    )
+    append_compressed_keys(k_cache, c1_cache, torch.zeros_like(full), full, config, c2_cache=c2_cache)
+    n_blocks = capacity // config.block_size
+    assert fits(q, c1_cache, n_blocks, config, c2_cache if config.coarse_normaliser else None)
+    lengths = full.clone()
+
+    v_cache = torch.randn_like(k_cache)
+
+    def both():
+        fused = fused_decode_select(q, c1_cache, lengths, n_blocks, config, c2_cache)
+        expected = decode_select(q, c1_cache, lengths, n_blocks, config, c2_cache)
+        attended = block_sparse_decode(q, k_cache, v_cache, lengths, fused, config)  # one launch, merged in it
+        reference = block_sparse_decode(q, k_cache, v_cache, lengths, fused, config, fused_combine=False)
+        return fused, expected, attended, reference
+
+    fused, expected, attended, reference = both()
+    assert torch.equal(fused, expected)
+    assert rel_err(attended, reference) < BF16_TOLERANCE
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        both()
+    torch.cuda.current_stream().wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        fused, expected, attended, reference = both()
+    for step, length in enumerate(torch.linspace(9000, capacity, 300).long().tolist()):
+        lengths.fill_(length)
+        graph.replay()
+        if step % 25 == 0 or step == 299:
+            assert torch.equal(fused, expected), f"replay {step} at {length} keys"
+            assert rel_err(attended, reference) < BF16_TOLERANCE, f"replay {step} at {length} keys"
+    torch.cuda.synchronize()
+    for site in ("fused_select", "split_decode"):
+        assert int(row_counters(q.device, site).abs().sum()) == 0
