@@ -36,8 +36,12 @@ def row_barrier(counter_ptr, n_progs):
     """Wait until n_progs programs have reached this barrier on counter_ptr."""
     tl.debug_barrier()  # every thread of this program has written what the others will read
     seen = tl.atomic_add(counter_ptr, 1, sem="acq_rel", scope="gpu") + 1
+    # spin on plain volatile reads (L2, no read-modify-write: spinning atomics on one address
+    # would queue behind each other and delay the arrivals), then one acquire to see the
+    # others' writes
     while seen < n_progs:
-        seen = tl.atomic_add(counter_ptr, 0, sem="acquire", scope="gpu")
+        seen = tl.load(counter_ptr, volatile=True)
+    tl.atomic_add(counter_ptr, 0, sem="acquire", scope="gpu")
     tl.debug_barrier()
 
 
