@@ -3,7 +3,7 @@
 select.decode_select runs three dependent kernels (logits and softmax statistics per split,
 pooling, top-k by rank); in a decode step each costs a launch and a memory round trip, and the
 step is bound by that chain, not by bytes. Here one grid does all three with the same stage
-code (select._decode_logits, select._decode_pool, topk._rank_chunk): program (row, p), for a
+code (select._decode_logits, select._decode_pool, topk._rank_against): program (row, p), for a
 row = (sequence, KV head),
 
 1. computes split p's logits and softmax statistics;
@@ -38,7 +38,7 @@ from kernels.flash_attention.row_barrier import (
 )
 from kernels.infllmv2.config import SparseConfig
 from kernels.infllmv2.select import LOG2E, _coarse_keys, _decode_logits, _decode_pool
-from kernels.infllmv2.topk import _rank_chunk
+from kernels.infllmv2.topk import _rank_against, _row_bits
 
 NB = 32  # blocks pooled and ranked per program; a split's BLOCK_C = NB * pool_ratio kernels
 
@@ -171,9 +171,11 @@ def _fused_select_kernel(
     if PHASE == 0 or PHASE == 3:
         p_row = scores_ptr + i_bh.to(tl.int64) * n_blocks
         p_out = out_ptr + i_bh.to(tl.int64) * K
-        # the program's NB blocks, RANK_CHUNK at a time (a [RANK_CHUNK, BLOCK_N] comparison each)
+        # the row read once; the program's NB blocks ranked RANK_CHUNK at a time (a
+        # [RANK_CHUNK, BLOCK_N] comparison each)
+        b_all = _row_bits(p_row, n_blocks, BLOCK_N)
         for c in tl.static_range(NB // RANK_CHUNK):
-            _rank_chunk(p_row, p_out, i_p * (NB // RANK_CHUNK) + c, n_blocks, K, BLOCK_N, BLOCK_K, RANK_CHUNK)
+            _rank_against(b_all, p_row, p_out, i_p * (NB // RANK_CHUNK) + c, n_blocks, K, BLOCK_N, BLOCK_K, RANK_CHUNK)
     if PHASE == 0:  # the last program to leave zeroes the second barrier and the ticket
         row_exit(p_counters + 2, n_progs, p_counters + 1)
 

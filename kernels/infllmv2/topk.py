@@ -128,7 +128,8 @@ def topk_blocks(
 
 
 @triton.jit
-def _rank_chunk(
+def _rank_against(
+    b_all,
     p_row,
     p_out,
     i_c,
@@ -138,11 +139,11 @@ def _rank_chunk(
     BLOCK_K: tl.constexpr,
     CHUNK: tl.constexpr,
 ):
-    # ranks blocks i_c * CHUNK .. + CHUNK - 1 of one row against the whole row, all at once:
-    # no dependent rounds. rank = scores above + equal scores at lower block ids, so the ranks
-    # of the allowed blocks are 0, 1, 2, ... and a block is taken iff its rank is below K
+    # ranks blocks i_c * CHUNK .. + CHUNK - 1 of one row against the whole row b_all (its
+    # scores' bits, [BLOCK]), all at once: no dependent rounds. rank = scores above + equal
+    # scores at lower block ids, so the ranks of the allowed blocks are 0, 1, 2, ... and a
+    # block is taken iff its rank is below K
     o_all = tl.arange(0, BLOCK)
-    b_all = tl.load(p_row + o_all, mask=o_all < n_cols, other=float("-inf")).to(tl.int32, bitcast=True)  # [BLOCK]
     o_mine = i_c * CHUNK + tl.arange(0, CHUNK)
     b_mine = tl.load(p_row + o_mine, mask=o_mine < n_cols, other=float("-inf")).to(tl.int32, bitcast=True)
     ahead = (b_all[None, :] > b_mine[:, None]) | ((b_all[None, :] == b_mine[:, None]) & (o_all < o_mine[:, None]))
@@ -152,6 +153,13 @@ def _rank_chunk(
         n_allowed = tl.sum((b_all >= 0).to(tl.int32), 0)
         o_k = tl.arange(0, BLOCK_K)
         tl.store(p_out + o_k, tl.full([BLOCK_K], -1, tl.int32), mask=(o_k >= n_allowed) & (o_k < K))
+
+
+@triton.jit
+def _row_bits(p_row, n_cols, BLOCK: tl.constexpr):
+    # a row of scores as int32 bits, -inf past its end
+    o_all = tl.arange(0, BLOCK)
+    return tl.load(p_row + o_all, mask=o_all < n_cols, other=float("-inf")).to(tl.int32, bitcast=True)
 
 
 @triton.jit
@@ -171,16 +179,9 @@ def _rank_topk_kernel(
         gdc_wait()  # the scores come from the previous kernel
         gdc_launch_dependents()
     i_r, i_c = tl.program_id(0), tl.program_id(1)
-    _rank_chunk(
-        scores_ptr + i_r.to(tl.int64) * stride_sr,
-        out_ptr + i_r.to(tl.int64) * stride_or,
-        i_c,
-        n_cols,
-        K,
-        BLOCK,
-        BLOCK_K,
-        CHUNK,
-    )
+    p_row = scores_ptr + i_r.to(tl.int64) * stride_sr
+    b_all = _row_bits(p_row, n_cols, BLOCK)
+    _rank_against(b_all, p_row, out_ptr + i_r.to(tl.int64) * stride_or, i_c, n_cols, K, BLOCK, BLOCK_K, CHUNK)
 
 
 def topk_by_rank(scores: torch.Tensor, k: int, chunk: int = 4, pdl: bool = False) -> torch.Tensor:
