@@ -6,11 +6,10 @@ our block-sparse attention, their sum, dense causal SDPA (flash backend) on the 
 tensors and the speedup; then one decode step likewise (every decode variant captured in a
 CUDA graph, as the engine runs it, so that host launch overhead is left out of all of them;
 "empty_graph_ms" is the time of a graph of one trivial kernel, the floor of those figures;
-"sparse_graph_unfused" is the previous decode structure, five kernels (the selection as
-three, attention splits and their combine), "sparse_graph_fused_select_only" four;
+"sparse_graph_before" is the previous decode structure, bisection top-k and no PDL;
 "layered_*" is the time per layer of LAYERS layers' calls, each on its own caches, back to
-back in one graph, as an engine captures a whole decode step: the graph's launch is
-shared by the layers).
+back in one graph, as an engine captures a whole decode step: the graph's launch is shared
+by the layers, which run with nothing between them).
 "selection_ms", "total_ms", "speedup" and the decode step use the coarse c2 normaliser
 (SparseConfig(coarse_normaliser=True)); the "_exact" fields the exact one.
 Prefill also runs with correlated queries (neighbouring tokens alike, as in real text) at the
@@ -33,11 +32,11 @@ import triton
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from kernels.flash_attention import launch
 from kernels.flash_attention.attention import flash_attention_decode, flash_attention_prefill
 from kernels.infllmv2.attention import infllmv2_decode
 from kernels.infllmv2.compress import append_compressed_keys, coarse_from_fine, compress_keys, compressed_count
 from kernels.infllmv2.config import SparseConfig
-from kernels.infllmv2.fused_select import fused_decode_select
 from kernels.infllmv2.select import decode_select, prefill_block_scores, prefill_select
 from kernels.infllmv2.sparse import block_sparse_decode, block_sparse_prefill, block_sparse_prefill_split
 from kernels.infllmv2.topk import topk_blocks, topk_by_rank, torch_topk_blocks
@@ -217,29 +216,24 @@ def decode_row(n: int, log) -> dict:
         row[f"graph_select{name}_ms"] = bench_ms(
             graphed(lambda config=config, c2=c2: decode_select(q, c1_cache, lengths, n_blocks, config, c2)).replay, 200
         )
-        # the previous session's step in this run: the selection as three kernels of its own
-        row[f"sparse_graph_unfused{name}_ms"] = bench_ms(
-            graphed(
-                lambda config=config, c2=c2: infllmv2_decode(
-                    q, k_cache, v_cache, c1_cache, lengths, config, c2, fused_select=False, fused_combine=False
-                )
-            ).replay,
-            200,
-        )
-        row[f"sparse_graph_fused_select_only{name}_ms"] = bench_ms(
-            graphed(
-                lambda config=config, c2=c2: infllmv2_decode(
-                    q, k_cache, v_cache, c1_cache, lengths, config, c2, fused_combine=False
-                )
-            ).replay,
-            200,
-        )
-        row[f"graph_select_fused{name}_ms"] = bench_ms(
-            graphed(
-                lambda config=config, c2=c2: fused_decode_select(q, c1_cache, lengths, n_blocks, config, c2)
-            ).replay,
-            200,
-        )
+        # the previous session's step in this run: sorted top-k by bisection, no PDL
+        launch.ENABLED = False
+        try:
+            row[f"sparse_graph_before{name}_ms"] = bench_ms(
+                graphed(
+                    lambda config=config, c2=c2: block_sparse_decode(
+                        q,
+                        k_cache,
+                        v_cache,
+                        lengths,
+                        decode_select(q, c1_cache, lengths, n_blocks, config, c2, ranked=False),
+                        CONFIG,
+                    )
+                ).replay,
+                200,
+            )
+        finally:
+            launch.ENABLED = True
     selected = decode_select(q, c1_cache, lengths, n_blocks, COARSE, c2_cache)
     row["graph_attention_ms"] = bench_ms(
         graphed(lambda: block_sparse_decode(q, k_cache, v_cache, lengths, selected, CONFIG)).replay, 200
@@ -262,7 +256,7 @@ def decode_row(n: int, log) -> dict:
     row["dense_triton_ms"] = bench_ms(graphed(lambda: flash_attention_decode(q, k_cache, v_cache, lengths)).replay, 200)
     row["speedup"] = row["dense_sdpa_ms"] / row["sparse_graph_ms"]
     row["speedup_exact"] = row["dense_sdpa_ms"] / row["sparse_graph_exact_ms"]
-    row["speedup_unfused"] = row["dense_sdpa_ms"] / row["sparse_graph_unfused_ms"]
+    row["speedup_before"] = row["dense_sdpa_ms"] / row["sparse_graph_before_ms"]
     compressed = c1_cache.shape[1] + c2_cache.shape[1]
     sparse_bytes = (CONFIG.selected_blocks * CONFIG.block_size * 2 + compressed) * N_KV * DIM * 2
     row["sparse_gbps"] = sparse_bytes / row["sparse_graph_ms"] / 1e6
@@ -294,28 +288,17 @@ def layered_decode(n: int, row: dict) -> None:
 
     row["layered_sparse_ms"] = per_layer(lambda q, k, v, c1, c2: infllmv2_decode(q, k, v, c1, lengths, COARSE, c2))
     row["layered_sparse_exact_ms"] = per_layer(lambda q, k, v, c1, c2: infllmv2_decode(q, k, v, c1, lengths, CONFIG))
-    row["layered_sparse_unfused_ms"] = per_layer(
-        lambda q, k, v, c1, c2: infllmv2_decode(
-            q, k, v, c1, lengths, COARSE, c2, fused_select=False, fused_combine=False
-        )
-    )
     row["layered_dense_triton_ms"] = per_layer(lambda q, k, v, c1, c2: flash_attention_decode(q, k, v, lengths))
-    for layer in range(LAYERS):  # SDPA's layout: [1, HKV, n, D], and the GQA-expanded copy
+    for layer in range(LAYERS):  # SDPA's layout [1, HKV, n, D], and the GQA-expanded copy
         q, k, v, c1, c2 = layers[layer]
         kt, vt = (t.transpose(1, 2).contiguous() for t in (k, v))
-        layers[layer] = (
-            q[:, :, None],
-            kt,
-            vt,
-            kt.repeat_interleave(N_HEADS // N_KV, 1),
-            vt.repeat_interleave(N_HEADS // N_KV, 1),
-        )
+        expanded = (t.repeat_interleave(N_HEADS // N_KV, 1) for t in (kt, vt))
+        layers[layer] = (q[:, :, None], kt, vt, *expanded)
     row["layered_sdpa_gqa_ms"] = per_layer(lambda qt, kt, vt, ke, ve: sdpa(qt, kt, vt, False))
     row["layered_sdpa_expanded_ms"] = per_layer(lambda qt, kt, vt, ke, ve: sdpa(qt, ke, ve, False))
     row["layered_dense_sdpa_ms"] = min(row["layered_sdpa_gqa_ms"], row["layered_sdpa_expanded_ms"])
     row["layered_speedup"] = row["layered_dense_sdpa_ms"] / row["layered_sparse_ms"]
     row["layered_speedup_exact"] = row["layered_dense_sdpa_ms"] / row["layered_sparse_exact_ms"]
-    row["layered_speedup_unfused"] = row["layered_dense_sdpa_ms"] / row["layered_sparse_unfused_ms"]
 
 
 def main() -> None:

@@ -18,8 +18,6 @@ import triton
 import triton.language as tl
 from triton.language.extra.cuda import gdc_launch_dependents, gdc_wait
 
-from kernels.flash_attention.row_barrier import COUNTERS_PER_ROW, launch_options, row_barrier, row_counters, row_exit
-
 LOG2E = 1.4426950408889634
 
 
@@ -198,17 +196,8 @@ def _decode_split_kernel(
     ROWS: tl.constexpr,
     BLOCK_N: tl.constexpr,
     SPARSE: tl.constexpr,
-    o_ptr=None,
-    counter_ptr=None,
-    stride_ob=0,
-    stride_oh=0,
-    FUSED_COMBINE: tl.constexpr = False,
-    BLOCK_S: tl.constexpr = 1,
-    COUNTERS: tl.constexpr = 1,
     PDL: tl.constexpr = False,
 ):
-    # FUSED_COMBINE: once every split of the row has written its partial result (a row
-    # barrier, row_barrier.py), the row's programs merge them, one query head each
     if PDL:  # the block lists (and caches) come from earlier kernels (launch.py)
         gdc_wait()
         gdc_launch_dependents()
@@ -267,67 +256,6 @@ def _decode_split_kernel(
     o_part = (i_bh.to(tl.int64) * N_SPLITS + i_s) * ROWS
     tl.store(part_lse_ptr + o_part + o_g, lse)
     tl.store(part_o_ptr + (o_part + o_g)[:, None] * BLOCK_D + o_d[None, :], acc)
-    if FUSED_COMBINE:
-        n_progs = tl.num_programs(1)
-        p_counters = counter_ptr + i_bh * COUNTERS
-        row_barrier(p_counters, n_progs)
-        for i_g in range(i_s, GROUP, n_progs):
-            _combine_head(
-                part_o_ptr,
-                part_lse_ptr,
-                o_ptr,
-                i_bh,
-                i_g,
-                stride_ob,
-                stride_oh,
-                N_KV,
-                N_SPLITS,
-                BLOCK_S,
-                HEAD_DIM,
-                BLOCK_D,
-                GROUP,
-                ROWS,
-            )
-        row_exit(p_counters + 1, n_progs, p_counters)
-
-
-@triton.jit
-def _combine_head(
-    part_o_ptr,
-    part_lse_ptr,
-    o_ptr,
-    i_bh,
-    i_g,
-    stride_ob,
-    stride_oh,
-    N_KV: tl.constexpr,
-    N_SPLITS: tl.constexpr,
-    BLOCK_S: tl.constexpr,
-    HEAD_DIM: tl.constexpr,
-    BLOCK_D: tl.constexpr,
-    GROUP: tl.constexpr,
-    ROWS: tl.constexpr,
-):
-    # query head i_g of row i_bh: its splits' partial results merged by their weights
-    o_s = tl.arange(0, BLOCK_S)
-    m_s = o_s < N_SPLITS
-    o_d = tl.arange(0, BLOCK_D)
-    o_part = (i_bh.to(tl.int64) * N_SPLITS + o_s) * ROWS + i_g  # [BLOCK_S]
-    b_lse = tl.load(part_lse_ptr + o_part, mask=m_s, other=float("-inf"))
-    m = tl.max(b_lse, 0)
-    w = tl.exp2(b_lse - m)  # [BLOCK_S]
-    # splits that saw no key (lse -inf, weight 0: e.g. sparse decode's unused slots) are not read
-    b_o = tl.load(
-        part_o_ptr + o_part[:, None] * BLOCK_D + o_d[None, :], mask=(m_s & (b_lse > float("-inf")))[:, None], other=0.0
-    )
-    out = tl.sum(b_o * w[:, None], 0) / tl.sum(w, 0)  # [BLOCK_D]
-    i_b = i_bh // N_KV
-    i_h = (i_bh % N_KV) * GROUP + i_g
-    tl.store(
-        o_ptr + i_b.to(tl.int64) * stride_ob + i_h * stride_oh + o_d,
-        out.to(o_ptr.dtype.element_ty),
-        mask=o_d < HEAD_DIM,
-    )
 
 
 @triton.jit
@@ -350,21 +278,24 @@ def _decode_combine_kernel(
         gdc_wait()
         gdc_launch_dependents()
     i_bh, i_g = tl.program_id(0), tl.program_id(1)
-    _combine_head(
-        part_o_ptr,
-        part_lse_ptr,
-        o_ptr,
-        i_bh,
-        i_g,
-        stride_ob,
-        stride_oh,
-        N_KV,
-        N_SPLITS,
-        BLOCK_S,
-        HEAD_DIM,
-        BLOCK_D,
-        GROUP,
-        ROWS,
+    o_s = tl.arange(0, BLOCK_S)
+    m_s = o_s < N_SPLITS
+    o_d = tl.arange(0, BLOCK_D)
+    o_part = (i_bh.to(tl.int64) * N_SPLITS + o_s) * ROWS + i_g  # [BLOCK_S]
+    b_lse = tl.load(part_lse_ptr + o_part, mask=m_s, other=float("-inf"))
+    m = tl.max(b_lse, 0)
+    w = tl.exp2(b_lse - m)  # [BLOCK_S]
+    # splits that saw no key (lse -inf, weight 0: e.g. sparse decode's unused slots) are not read
+    b_o = tl.load(
+        part_o_ptr + o_part[:, None] * BLOCK_D + o_d[None, :], mask=(m_s & (b_lse > float("-inf")))[:, None], other=0.0
+    )
+    out = tl.sum(b_o * w[:, None], 0) / tl.sum(w, 0)  # [BLOCK_D]
+    i_b = i_bh // N_KV
+    i_h = (i_bh % N_KV) * GROUP + i_g
+    tl.store(
+        o_ptr + i_b.to(tl.int64) * stride_ob + i_h * stride_oh + o_d,
+        out.to(o_ptr.dtype.element_ty),
+        mask=o_d < HEAD_DIM,
     )
 
 
@@ -484,7 +415,6 @@ def split_decode_attention(
     dense_len: int = 0,
     scale: float | None = None,
     pdl: bool = False,
-    fused_combine: bool = False,
 ) -> torch.Tensor:
     """Launch split decode and its combine: one query token per sequence.
 
@@ -493,9 +423,6 @@ def split_decode_attention(
     Split i covers slots [i * slots_per_split, (i + 1) * slots_per_split): key blocks in
     dense mode, list entries in sparse mode. Sequences shorter than dense_len attend densely.
     pdl: launch both kernels with programmatic dependent launch (launch.py).
-    fused_combine: one launch, the splits of a row merged by its own programs after a row
-    barrier (row_barrier.py); only on a GPU and for a grid of batch x HKV x num_splits that
-    fits one wave (row_barrier.fits_one_wave), which the caller checks.
     """
     batch, n_heads, dim = q.shape
     n_kv = k_cache.shape[2]
@@ -511,18 +438,6 @@ def split_decode_attention(
     else:
         list_len, list_strides = blocks.shape[-1], (blocks.stride(0), blocks.stride(1))
     scale = scale if scale is not None else 1.0 / math.sqrt(dim)
-    out = torch.empty_like(q)
-    fused = {}
-    if fused_combine:
-        fused = dict(
-            o_ptr=out,
-            counter_ptr=row_counters(q.device, "split_decode"),
-            stride_ob=out.stride(0),
-            stride_oh=out.stride(1),
-            FUSED_COMBINE=True,
-            BLOCK_S=_pow2(num_splits),
-            COUNTERS=COUNTERS_PER_ROW,
-        )
     _decode_split_kernel[(batch * n_kv, num_splits)](
         q,
         k_cache,
@@ -555,11 +470,9 @@ def split_decode_attention(
         PDL=pdl,
         num_warps=4,
         num_stages=2,
-        **fused,
-        **(launch_options(pdl) if fused_combine else {"launch_pdl": pdl}),
+        launch_pdl=pdl,
     )
-    if fused_combine:
-        return out
+    out = torch.empty_like(q)
     _decode_combine_kernel[(batch * n_kv, group)](
         part_o,
         part_lse,

@@ -19,7 +19,6 @@ import triton
 from kernels.flash_attention.attention import flash_attention_prefill
 from kernels.infllmv2.compress import coarse_from_fine, compress_keys
 from kernels.infllmv2.config import SparseConfig
-from kernels.infllmv2.fused_select import fits, fused_decode_select
 from kernels.infllmv2.select import decode_select, prefill_select
 from kernels.infllmv2.sparse import block_sparse_decode, block_sparse_prefill, block_sparse_prefill_split
 
@@ -81,8 +80,6 @@ def infllmv2_decode(
     lengths: torch.Tensor,
     config: SparseConfig,
     c2_cache: torch.Tensor | None = None,
-    fused_select: bool = True,
-    fused_combine: bool = True,
 ) -> torch.Tensor:
     """One decode step of InfLLM v2 attention for a batch of sequences.
 
@@ -92,19 +89,10 @@ def infllmv2_decode(
     lengths [B] int32 keys in use, the new token included. Sequences shorter than dense_len
     attend densely. Returns [B, HQ, D] in q's dtype.
 
-    Two kernels on a GPU where each fits one wave of at most one program per SM
-    (kernels/flash_attention/row_barrier.py): the selection (logits, pooling, top-k by rank,
-    separated by row barriers; fused_select.py) and the attention splits, merged by the same
-    programs after a row barrier (sparse.block_sparse_decode). Otherwise, and with
-    fused_select=False / fused_combine=False, each of the two is the chain of kernels it
-    replaces: logits, pooling, top-k (select.decode_select); splits, combine. Each kernel
-    launches with PDL on Hopper so that its launch overlaps the previous one's tail
+    Five small kernels (logits, pooling, top-k by rank, attention splits, their combine),
+    each launched with PDL on Hopper so that its launch overlaps the previous one's tail
     (kernels/flash_attention/launch.py).
     """
     n_blocks = triton.cdiv(k_cache.shape[1], config.block_size)
-    coarse = c2_cache if config.coarse_normaliser else None
-    if fused_select and q.is_cuda and fits(q, c1_cache, n_blocks, config, coarse):
-        selected = fused_decode_select(q, c1_cache, lengths, n_blocks, config, c2_cache)
-    else:
-        selected = decode_select(q, c1_cache, lengths, n_blocks, config, c2_cache)
-    return block_sparse_decode(q, k_cache, v_cache, lengths, selected, config, fused_combine=fused_combine)
+    selected = decode_select(q, c1_cache, lengths, n_blocks, config, c2_cache)
+    return block_sparse_decode(q, k_cache, v_cache, lengths, selected, config)

@@ -159,16 +159,14 @@ def _prefill_scores_kernel(
 
 
 @triton.jit
-def _decode_logits(
+def _decode_logits_kernel(
     q_ptr,
     c1_ptr,
     c2_ptr,
+    lengths_ptr,
     logits_ptr,
     part_m_ptr,
     part_l_ptr,
-    i_bh,
-    i_s,
-    length,
     scale_log2,
     n_cap,
     stride_qb,
@@ -192,11 +190,15 @@ def _decode_logits(
     ROWS: tl.constexpr,
     BLOCK_C: tl.constexpr,
     BLOCK_C2: tl.constexpr,
+    PDL: tl.constexpr = False,
 ):
-    # split i_s of row i_bh (sequence, KV head): the logits of the group's heads against
-    # its BLOCK_C kernels, and its softmax statistics (max and sum, log2 domain)
+    if PDL:  # the caches and lengths may come from the previous kernel (launch.py)
+        gdc_wait()
+        gdc_launch_dependents()
+    i_bh, i_s = tl.program_id(0), tl.program_id(1)
     i_b = i_bh // N_KV
     i_hk = i_bh % N_KV
+    length = tl.load(lengths_ptr + i_b)
     n_c1 = tl.where(length >= KERNEL_SIZE, (length - KERNEL_SIZE) // KERNEL_STRIDE + 1, 0)
     o_g = tl.arange(0, ROWS)
     m_g = o_g < GROUP
@@ -235,133 +237,6 @@ def _decode_logits(
 
 
 @triton.jit
-def _decode_logits_kernel(
-    q_ptr,
-    c1_ptr,
-    c2_ptr,
-    lengths_ptr,
-    logits_ptr,
-    part_m_ptr,
-    part_l_ptr,
-    scale_log2,
-    n_cap,
-    stride_qb,
-    stride_qh,
-    stride_cb,
-    stride_cj,
-    stride_ch,
-    stride_c2b,
-    stride_c2j,
-    stride_c2h,
-    N_KV: tl.constexpr,
-    N_SPLITS: tl.constexpr,
-    KERNEL_SIZE: tl.constexpr,
-    KERNEL_STRIDE: tl.constexpr,
-    COARSE: tl.constexpr,
-    C2_SIZE: tl.constexpr,
-    C2_STRIDE: tl.constexpr,
-    HEAD_DIM: tl.constexpr,
-    BLOCK_D: tl.constexpr,
-    GROUP: tl.constexpr,
-    ROWS: tl.constexpr,
-    BLOCK_C: tl.constexpr,
-    BLOCK_C2: tl.constexpr,
-    PDL: tl.constexpr = False,
-):
-    if PDL:  # the caches and lengths may come from the previous kernel (launch.py)
-        gdc_wait()
-        gdc_launch_dependents()
-    i_bh, i_s = tl.program_id(0), tl.program_id(1)
-    _decode_logits(
-        q_ptr,
-        c1_ptr,
-        c2_ptr,
-        logits_ptr,
-        part_m_ptr,
-        part_l_ptr,
-        i_bh,
-        i_s,
-        tl.load(lengths_ptr + i_bh // N_KV),
-        scale_log2,
-        n_cap,
-        stride_qb,
-        stride_qh,
-        stride_cb,
-        stride_cj,
-        stride_ch,
-        stride_c2b,
-        stride_c2j,
-        stride_c2h,
-        N_KV,
-        N_SPLITS,
-        KERNEL_SIZE,
-        KERNEL_STRIDE,
-        COARSE,
-        C2_SIZE,
-        C2_STRIDE,
-        HEAD_DIM,
-        BLOCK_D,
-        GROUP,
-        ROWS,
-        BLOCK_C,
-        BLOCK_C2,
-    )
-
-
-@triton.jit
-def _decode_pool(
-    logits_ptr,
-    part_m_ptr,
-    part_l_ptr,
-    scores_ptr,
-    i_bh,
-    i_c,
-    length,
-    n_cap,
-    n_blocks,
-    N_SPLITS: tl.constexpr,
-    BLOCK_S: tl.constexpr,
-    KERNEL_SIZE: tl.constexpr,
-    KERNEL_STRIDE: tl.constexpr,
-    BLOCK_SIZE: tl.constexpr,
-    INIT_BLOCKS: tl.constexpr,
-    LOCAL_BLOCKS: tl.constexpr,
-    RATIO: tl.constexpr,
-    POOL: tl.constexpr,
-    GROUP: tl.constexpr,
-    ROWS: tl.constexpr,
-    NB: tl.constexpr,
-):
-    # blocks i_c * NB .. + NB - 1 of row i_bh: the row's normaliser from every split's
-    # statistics, then the probabilities summed over the group and max-pooled to blocks
-    n_c1 = tl.where(length >= KERNEL_SIZE, (length - KERNEL_SIZE) // KERNEL_STRIDE + 1, 0)
-    o_g = tl.arange(0, ROWS)
-    o_s = tl.arange(0, BLOCK_S)
-    o_part = (i_bh * N_SPLITS + o_s)[:, None] * ROWS + o_g[None, :]  # [BLOCK_S, ROWS]
-    m_part = (o_s < N_SPLITS)[:, None]
-    b_m = tl.load(part_m_ptr + o_part, mask=m_part, other=float("-inf"))
-    b_l = tl.load(part_l_ptr + o_part, mask=m_part, other=0.0)
-    m = tl.max(b_m, 0)  # [ROWS]
-    m_safe = tl.where(m > float("-inf"), m, 0.0)
-    l = tl.sum(b_l * tl.exp2(b_m - m_safe[None, :]), 0)
-    lse = tl.where(l > 0, m_safe + tl.log2(tl.where(l > 0, l, 1.0)), float("inf"))  # [ROWS] log2; none seen: p = 0
-
-    o_b = i_c * NB + tl.arange(0, NB)
-    o_p = tl.arange(0, POOL)
-    o_j = o_b[:, None] * RATIO - 1 + o_p[None, :]  # [NB, POOL] kernels overlapping each block
-    m_j = (o_p < RATIO + 1)[None, :] & (o_j >= 0) & (o_j < n_c1)
-    p_l = logits_ptr + (i_bh.to(tl.int64) * ROWS + o_g)[:, None, None] * n_cap + o_j[None, :, :]
-    m_l = (o_g < GROUP)[:, None, None] & m_j[None, :, :]
-    b_s = tl.load(p_l, mask=m_l, other=float("-inf"))  # [ROWS, NB, POOL]
-    b_p = tl.where(m_l, tl.exp2(b_s - lse[:, None, None]), 0.0)
-    score = tl.max(tl.sum(b_p, 0), 1)  # [NB]
-    own = (length - 1) // BLOCK_SIZE
-    score = tl.where((o_b < INIT_BLOCKS) | (o_b >= own - LOCAL_BLOCKS), float("inf"), score)
-    score = tl.where(o_b > own, float("-inf"), score)
-    tl.store(scores_ptr + i_bh.to(tl.int64) * n_blocks + o_b, score, mask=o_b < n_blocks)
-
-
-@triton.jit
 def _decode_pool_kernel(
     logits_ptr,
     part_m_ptr,
@@ -389,29 +264,32 @@ def _decode_pool_kernel(
         gdc_wait()
         gdc_launch_dependents()
     i_bh, i_c = tl.program_id(0), tl.program_id(1)
-    _decode_pool(
-        logits_ptr,
-        part_m_ptr,
-        part_l_ptr,
-        scores_ptr,
-        i_bh,
-        i_c,
-        tl.load(lengths_ptr + i_bh // N_KV),
-        n_cap,
-        n_blocks,
-        N_SPLITS,
-        BLOCK_S,
-        KERNEL_SIZE,
-        KERNEL_STRIDE,
-        BLOCK_SIZE,
-        INIT_BLOCKS,
-        LOCAL_BLOCKS,
-        RATIO,
-        POOL,
-        GROUP,
-        ROWS,
-        NB,
-    )
+    length = tl.load(lengths_ptr + i_bh // N_KV)
+    n_c1 = tl.where(length >= KERNEL_SIZE, (length - KERNEL_SIZE) // KERNEL_STRIDE + 1, 0)
+    o_g = tl.arange(0, ROWS)
+    o_s = tl.arange(0, BLOCK_S)
+    o_part = (i_bh * N_SPLITS + o_s)[:, None] * ROWS + o_g[None, :]  # [BLOCK_S, ROWS]
+    m_part = (o_s < N_SPLITS)[:, None]
+    b_m = tl.load(part_m_ptr + o_part, mask=m_part, other=float("-inf"))
+    b_l = tl.load(part_l_ptr + o_part, mask=m_part, other=0.0)
+    m = tl.max(b_m, 0)  # [ROWS]
+    m_safe = tl.where(m > float("-inf"), m, 0.0)
+    l = tl.sum(b_l * tl.exp2(b_m - m_safe[None, :]), 0)
+    lse = tl.where(l > 0, m_safe + tl.log2(tl.where(l > 0, l, 1.0)), float("inf"))  # [ROWS] log2; none seen: p = 0
+
+    o_b = i_c * NB + tl.arange(0, NB)
+    o_p = tl.arange(0, POOL)
+    o_j = o_b[:, None] * RATIO - 1 + o_p[None, :]  # [NB, POOL] kernels overlapping each block
+    m_j = (o_p < RATIO + 1)[None, :] & (o_j >= 0) & (o_j < n_c1)
+    p_l = logits_ptr + (i_bh.to(tl.int64) * ROWS + o_g)[:, None, None] * n_cap + o_j[None, :, :]
+    m_l = (o_g < GROUP)[:, None, None] & m_j[None, :, :]
+    b_s = tl.load(p_l, mask=m_l, other=float("-inf"))  # [ROWS, NB, POOL]
+    b_p = tl.where(m_l, tl.exp2(b_s - lse[:, None, None]), 0.0)
+    score = tl.max(tl.sum(b_p, 0), 1)  # [NB]
+    own = (length - 1) // BLOCK_SIZE
+    score = tl.where((o_b < INIT_BLOCKS) | (o_b >= own - LOCAL_BLOCKS), float("inf"), score)
+    score = tl.where(o_b > own, float("-inf"), score)
+    tl.store(scores_ptr + i_bh.to(tl.int64) * n_blocks + o_b, score, mask=o_b < n_blocks)
 
 
 def prefill_block_scores(

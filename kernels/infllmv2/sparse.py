@@ -14,7 +14,6 @@ import triton
 import triton.language as tl
 
 from kernels.flash_attention.launch import use_pdl
-from kernels.flash_attention.row_barrier import fits_one_wave, runs_phased
 from kernels.flash_attention.triton_attention import split_decode_attention, tile_attention
 from kernels.infllmv2.config import SparseConfig
 
@@ -150,12 +149,11 @@ def block_sparse_prefill(
     )
 
 
-def decode_splits(config: SparseConfig, batch_kv: int, num_sms: int = 132, one_wave: bool = False) -> tuple[int, int]:
+def decode_splits(config: SparseConfig, batch_kv: int, num_sms: int = 132) -> tuple[int, int]:
     """(num_splits, slots per split) for sparse decode: enough slots for the selected blocks
-    and for the dense blocks of a context just under dense_len; about two programs per SM,
-    or with one_wave at most one (for the fused combine)."""
+    and for the dense blocks of a context just under dense_len."""
     slots = max(config.selected_blocks, triton.cdiv(config.dense_len, config.block_size))
-    per_split = max(1, triton.cdiv(slots * batch_kv, (1 if one_wave else 2) * num_sms))
+    per_split = max(1, triton.cdiv(slots * batch_kv, 2 * num_sms))
     per_split = max(per_split, triton.cdiv(slots, 128))
     return triton.cdiv(slots, per_split), per_split
 
@@ -167,27 +165,16 @@ def block_sparse_decode(
     lengths: torch.Tensor,
     selected: torch.Tensor,
     config: SparseConfig,
-    fused_combine: bool = True,
 ) -> torch.Tensor:
     """One decode step over the selected blocks, split across programs and merged.
 
     q [B, HQ, D]; k_cache and v_cache [B, capacity, HKV, D]; lengths [B] int32 keys in use
     (the query's own included); selected [B, HKV, S] int32 from decode_select (-1 = none,
     any order). Sequences shorter than config.dense_len attend densely. Two kernels (splits,
-    combine), with PDL on Hopper (kernels/flash_attention/launch.py); on a GPU where the splits
-    fit one wave of at most one program per SM (kernels/flash_attention/row_barrier.py), and
-    fused_combine, one: the splits of a row merge their results after a row barrier. Returns
-    [B, HQ, D] in q's dtype.
+    combine), with PDL on Hopper (kernels/flash_attention/launch.py). Returns [B, HQ, D] in
+    q's dtype.
     """
-    rows = q.shape[0] * k_cache.shape[2]
-    num_splits, per_split = decode_splits(config, rows)
-    fused = fused_combine and not runs_phased(q)
-    if fused:
-        sms = torch.cuda.get_device_properties(q.device).multi_processor_count
-        num_splits, per_split = decode_splits(config, rows, num_sms=sms, one_wave=True)
-        fused = fits_one_wave(q, rows, num_splits)
-        if not fused:
-            num_splits, per_split = decode_splits(config, rows)
+    num_splits, per_split = decode_splits(config, q.shape[0] * k_cache.shape[2])
     return split_decode_attention(
         q,
         k_cache,
@@ -199,7 +186,6 @@ def block_sparse_decode(
         blocks=selected,
         dense_len=config.dense_len,
         pdl=use_pdl(q),
-        fused_combine=fused,
     )
 
 

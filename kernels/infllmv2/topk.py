@@ -128,41 +128,6 @@ def topk_blocks(
 
 
 @triton.jit
-def _rank_against(
-    b_all,
-    p_row,
-    p_out,
-    i_c,
-    n_cols,
-    K: tl.constexpr,
-    BLOCK: tl.constexpr,
-    BLOCK_K: tl.constexpr,
-    CHUNK: tl.constexpr,
-):
-    # ranks blocks i_c * CHUNK .. + CHUNK - 1 of one row against the whole row b_all (its
-    # scores' bits, [BLOCK]), all at once: no dependent rounds. rank = scores above + equal
-    # scores at lower block ids, so the ranks of the allowed blocks are 0, 1, 2, ... and a
-    # block is taken iff its rank is below K
-    o_all = tl.arange(0, BLOCK)
-    o_mine = i_c * CHUNK + tl.arange(0, CHUNK)
-    b_mine = tl.load(p_row + o_mine, mask=o_mine < n_cols, other=float("-inf")).to(tl.int32, bitcast=True)
-    ahead = (b_all[None, :] > b_mine[:, None]) | ((b_all[None, :] == b_mine[:, None]) & (o_all < o_mine[:, None]))
-    rank = tl.sum(ahead.to(tl.int32), 1)  # [CHUNK]
-    tl.store(p_out + rank, o_mine, mask=(b_mine >= 0) & (rank < K))  # -inf (negative bits): never
-    if i_c == 0:  # unused slots: past the number of allowed blocks
-        n_allowed = tl.sum((b_all >= 0).to(tl.int32), 0)
-        o_k = tl.arange(0, BLOCK_K)
-        tl.store(p_out + o_k, tl.full([BLOCK_K], -1, tl.int32), mask=(o_k >= n_allowed) & (o_k < K))
-
-
-@triton.jit
-def _row_bits(p_row, n_cols, BLOCK: tl.constexpr):
-    # a row of scores as int32 bits, -inf past its end
-    o_all = tl.arange(0, BLOCK)
-    return tl.load(p_row + o_all, mask=o_all < n_cols, other=float("-inf")).to(tl.int32, bitcast=True)
-
-
-@triton.jit
 def _rank_topk_kernel(
     scores_ptr,
     out_ptr,
@@ -175,13 +140,26 @@ def _rank_topk_kernel(
     CHUNK: tl.constexpr,
     PDL: tl.constexpr,
 ):
+    # each program ranks CHUNK blocks of one row against the whole row, all at once: no
+    # dependent rounds. rank = scores above + equal scores at lower block ids, so the ranks of
+    # the allowed blocks are 0, 1, 2, ... and a block is taken iff its rank is below K
     if PDL:
         gdc_wait()  # the scores come from the previous kernel
         gdc_launch_dependents()
     i_r, i_c = tl.program_id(0), tl.program_id(1)
     p_row = scores_ptr + i_r.to(tl.int64) * stride_sr
-    b_all = _row_bits(p_row, n_cols, BLOCK)
-    _rank_against(b_all, p_row, out_ptr + i_r.to(tl.int64) * stride_or, i_c, n_cols, K, BLOCK, BLOCK_K, CHUNK)
+    o_all = tl.arange(0, BLOCK)
+    b_all = tl.load(p_row + o_all, mask=o_all < n_cols, other=float("-inf")).to(tl.int32, bitcast=True)  # [BLOCK]
+    o_mine = i_c * CHUNK + tl.arange(0, CHUNK)
+    b_mine = tl.load(p_row + o_mine, mask=o_mine < n_cols, other=float("-inf")).to(tl.int32, bitcast=True)
+    ahead = (b_all[None, :] > b_mine[:, None]) | ((b_all[None, :] == b_mine[:, None]) & (o_all < o_mine[:, None]))
+    rank = tl.sum(ahead.to(tl.int32), 1)  # [CHUNK]
+    p_out = out_ptr + i_r.to(tl.int64) * stride_or
+    tl.store(p_out + rank, o_mine, mask=(b_mine >= 0) & (rank < K))  # -inf (negative bits): never
+    if i_c == 0:  # unused slots: past the number of allowed blocks
+        n_allowed = tl.sum((b_all >= 0).to(tl.int32), 0)
+        o_k = tl.arange(0, BLOCK_K)
+        tl.store(p_out + o_k, tl.full([BLOCK_K], -1, tl.int32), mask=(o_k >= n_allowed) & (o_k < K))
 
 
 def topk_by_rank(scores: torch.Tensor, k: int, chunk: int = 4, pdl: bool = False) -> torch.Tensor:

@@ -325,28 +325,3 @@ def test_split_prefill_window_then_scored_blocks_matches_reference(window_tokens
                     rest = full[t, h][(full[t, h] >= 0) & ~forced[t, h]].tolist()
                     assert scored[cu_q[b] + t, h].tolist() == rest + [-1] * (scored.shape[-1] - len(rest))
         assert rel_err(out[qs], ref) < TOLERANCE
-
-
-@pytest.mark.parametrize("config", [CONFIG, COARSE])
-def test_fused_decode_selection_equals_the_three_kernels(config):
-    # a capacity of several programs per row (NB = 32 blocks each), lengths from below one
-    # kernel to the full capacity: the same ranked lists as decode_select, slot for slot
-    from kernels.infllmv2.compress import append_compressed_keys, compressed_count
-    from kernels.infllmv2.fused_select import fused_decode_select
-    from kernels.infllmv2.select import decode_select
-
-    batch, n_heads, n_kv, dim, capacity = 4, 12, 3, 32, 1100
-    generator = torch.Generator().manual_seed(21)
-    k_cache = torch.randn(batch, capacity, n_kv, dim, generator=generator).to(DEVICE, DTYPE)
-    q = torch.randn(batch, n_heads, dim, generator=generator).to(DEVICE, DTYPE)
-    lengths = torch.tensor([5, 300, 777, capacity], device=DEVICE, dtype=torch.int32)
-    c1_cache, c2_cache = (
-        torch.zeros(batch, compressed_count(capacity, config, coarse), n_kv, dim, device=DEVICE, dtype=DTYPE)
-        for coarse in (False, True)
-    )
-    append_compressed_keys(k_cache, c1_cache, torch.zeros_like(lengths), lengths, config, c2_cache=c2_cache)
-    n_blocks = -(-capacity // config.block_size)
-    expected = decode_select(q, c1_cache, lengths, n_blocks, config, c2_cache)
-    got = fused_decode_select(q, c1_cache, lengths, n_blocks, config, c2_cache)
-    assert torch.equal(got, expected)
-    assert (got[3] >= 0).all() and (got[0, :, 1:] == -1).all()  # full rows at capacity; one block at 5 keys
