@@ -551,7 +551,7 @@ def decode_block_scores(
         ROWS=rows,
         NB=nb,
         PDL=pdl,
-        num_warps=4,
+        num_warps=8,  # 4 warps: 28.3 against 26.7 us a 128K step with c2 (sweep in bench/RESULTS.md)
         launch_pdl=pdl,
     )
     return scores
