@@ -362,7 +362,9 @@ def prefill_block_scores(
         ROWS=tile_tokens * group_pad,
         NB=nb,
         BN=nb * config.pool_ratio,
-        num_warps=8 if tile_tokens * group_pad >= 128 else 4,
+        # 4 warps: at 128K on the H200, 23.9 (exact 31.7) against 24.5 (33.4) ms with 8 for
+        # 128-row tiles (a num_warps x num_stages sweep in bench/RESULTS.md, session 4)
+        num_warps=4,
         num_stages=2,
     )
     return out
