@@ -320,6 +320,7 @@ def tile_attention(
     window: tuple[int, int] | None = None,
     state: tuple[torch.Tensor, torch.Tensor] | None = None,
     lse_out: bool = False,
+    num_stages: int = 2,
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Launch the prefill kernel; dense when `blocks` is None, else per-tile block lists.
 
@@ -334,6 +335,7 @@ def tile_attention(
     forced blocks), read once per tile. lse_out: return (out fp32, lse [Tq, HQ] fp32, log2
     domain), a partial result; state = such a pair from a window pass: continue its softmax
     over the listed blocks (sequences below dense_len, already complete, only copy it).
+    num_stages: the kernel's software pipelining depth.
     """
     _, n_heads, dim = q.shape
     n_kv = k.shape[1]
@@ -398,7 +400,7 @@ def tile_attention(
         LSE_OUT=lse_out,
         STATE_IN=state is not None,
         num_warps=4 if rows * _pow2(dim) <= 64 * 128 else 8,
-        num_stages=2,
+        num_stages=num_stages,
     )
     return (out, lse) if lse_out else out
 

@@ -146,6 +146,9 @@ def block_sparse_prefill(
         bits=bits,
         counts=counts,
         dense_len=config.dense_len,
+        # 3 stages: 56.2 against 58.2 ms with 2 at 128K, 4 tokens a tile, correlated queries
+        # (an H200 sweep, bench/RESULTS.md, session 4); 4 stages: 75.5
+        num_stages=3,
     )
 
 
