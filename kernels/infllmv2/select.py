@@ -362,10 +362,10 @@ def prefill_block_scores(
         ROWS=tile_tokens * group_pad,
         NB=nb,
         BN=nb * config.pool_ratio,
-        # long rows: 4 warps, at 128K on the H200 23.9 (exact 31.7) against 24.5 (33.4) ms with
-        # 8 (a num_warps x num_stages sweep, bench/RESULTS.md, session 4), at 32K 1.75 against
-        # 1.81; at 8K 8 warps for 128-row tiles, 0.23 against 0.34 ms
-        num_warps=4 if n_cols >= 256 or tile_tokens * group_pad < 128 else 8,
+        # 4 warps: at 128K on the H200 23.9 (exact 31.7) against 24.5 (33.4) ms with 8 for
+        # 128-row tiles, at 32K 1.75 against 1.81, at 8K the same (a num_warps x num_stages
+        # sweep and three full runs, bench/RESULTS.md, session 4)
+        num_warps=4,
         num_stages=2,
     )
     return out
