@@ -64,21 +64,27 @@ def sdpa(q, k, v, causal, backend="FLASH_ATTENTION"):
         return torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=causal, enable_gqa=True)
 
 
-def fastest_sdpa(time_variant) -> tuple[float, dict]:
+def fastest_sdpa(time_variant) -> tuple[float, dict, tuple[str, bool]]:
     """The fastest dense SDPA: every backend of SDPA_BACKENDS, with GQA and with K, V expanded
-    to every head. time_variant(backend, expanded) -> ms. Returns (ms, every variant's ms and
-    the winner's name); a backend that refuses the shapes is left out."""
+    to every head. time_variant(backend, expanded) -> ms. Returns (ms, row fields: every
+    variant's ms and the winner's name, the winner as (backend, expanded)); a backend that
+    refuses the shapes is left out."""
     times = {}
     for backend in SDPA_BACKENDS:
         for expanded in (False, True):
             try:
-                times[f"sdpa_{backend.split('_')[0].lower()}_{'expanded' if expanded else 'gqa'}_ms"] = time_variant(
-                    backend, expanded
-                )
+                times[backend, expanded] = time_variant(backend, expanded)
             except RuntimeError:  # "No available kernel": this backend cannot run these shapes
                 continue
+
+    def name(variant: tuple[str, bool]) -> str:
+        return f"{variant[0].split('_')[0].lower()}_{'expanded' if variant[1] else 'gqa'}"
+
     best = min(times, key=times.get)
-    return times[best], {**times, "dense_sdpa_variant": best.removesuffix("_ms").removeprefix("sdpa_")}
+    fields = {f"sdpa_{name(variant)}_ms": ms for variant, ms in times.items()}
+    fields["dense_sdpa_variant"] = name(best)
+    fields["dense_flash_ms"] = min(ms for (backend, _), ms in times.items() if backend == "FLASH_ATTENTION")
+    return times[best], fields, best
 
 
 def attended_keys(n: int) -> int:
@@ -98,11 +104,6 @@ def make_inputs(n: int, correlated: bool):
         base = torch.randn(n // 64 + 1, 1, N_HEADS, DIM, device="cuda", generator=generator)
         q = (base.expand(-1, 64, -1, -1).reshape(-1, N_HEADS, DIM)[:n] + 0.3 * q.float()).to(torch.bfloat16)
     return q, k, v
-
-
-def flash_ms(row: dict) -> float:
-    """The flash backend's best time in a row of fastest_sdpa variants."""
-    return min(value for key, value in row.items() if key.startswith("sdpa_flash_"))
 
 
 def dense_prefill_ms(q, k, v, rep):
@@ -195,9 +196,9 @@ def prefill_row(n: int, log, correlated: bool = False, tiles=(1, 4), splits=((8,
     row["split_vs_one_pass_max_abs"] = float((split_out.float() - one_pass.float()).abs().max())
     row["total_ms"] = row["selection_ms"] + row["sparse_ms"]
     row["total_exact_ms"] = row["selection_exact_ms"] + row["sparse_ms"]
-    row["dense_sdpa_ms"], variants = dense_prefill_ms(q, k, v, rep * 2)
+    row["dense_sdpa_ms"], variants, _ = dense_prefill_ms(q, k, v, rep * 2)
     row.update(variants)
-    row["speedup_vs_flash"] = flash_ms(row) / row["total_ms"]
+    row["speedup_vs_flash"] = row["dense_flash_ms"] / row["total_ms"]
     if not correlated:
         cu_n = torch.tensor([0, n], device="cuda", dtype=torch.int32)
         row["dense_triton_ms"] = bench_ms(lambda: flash_attention_prefill(q, k, v, cu_n, cu_n, n), rep * 2)
@@ -224,8 +225,10 @@ def graphed(fn) -> torch.cuda.CUDAGraph:
     return graph
 
 
-def decode_row(n: int, log) -> dict:
-    generator = torch.Generator(device="cuda").manual_seed(n + 1)
+def decode_inputs(n: int, seed: int):
+    """One layer's decode step at n keys: random q [1, HQ, D], full K and V caches [1, n, HKV,
+    D], and their c1 and c2 caches; with lengths [n]."""
+    generator = torch.Generator(device="cuda").manual_seed(seed)
     k_cache = torch.randn(1, n, N_KV, DIM, device="cuda", dtype=torch.bfloat16, generator=generator)
     v_cache = torch.randn(1, n, N_KV, DIM, device="cuda", dtype=torch.bfloat16, generator=generator)
     q = torch.randn(1, N_HEADS, DIM, device="cuda", dtype=torch.bfloat16, generator=generator)
@@ -235,6 +238,11 @@ def decode_row(n: int, log) -> dict:
         for coarse in (False, True)
     )
     append_compressed_keys(k_cache, c1_cache, torch.zeros_like(lengths), lengths, CONFIG, c2_cache=c2_cache)
+    return q, k_cache, v_cache, c1_cache, c2_cache, lengths
+
+
+def decode_row(n: int, log) -> dict:
+    q, k_cache, v_cache, c1_cache, c2_cache, lengths = decode_inputs(n, seed=n + 1)
     n_blocks = triton.cdiv(n, CONFIG.block_size)
     row = {"context": n}
     for name, config, c2 in (("", COARSE, c2_cache), ("_exact", CONFIG, None)):
@@ -281,13 +289,13 @@ def decode_row(n: int, log) -> dict:
     qt = q[:, :, None]  # [1, HQ, 1, D]
     kt, vt = (t.transpose(1, 2).contiguous() for t in (k_cache, v_cache))  # [1, HKV, n, D]
     ke, ve = (t.repeat_interleave(N_HEADS // N_KV, 1) for t in (kt, vt))
-    row["dense_sdpa_ms"], variants = fastest_sdpa(  # bytes below count HKV heads
+    row["dense_sdpa_ms"], variants, best_sdpa = fastest_sdpa(  # bytes below count HKV heads
         lambda backend, expanded: bench_ms(
             graphed(lambda: sdpa(qt, ke if expanded else kt, ve if expanded else vt, False, backend)).replay, 200
         )
     )
     row.update(variants)
-    row["speedup_vs_flash"] = flash_ms(row) / row["sparse_graph_ms"]
+    row["speedup_vs_flash"] = row["dense_flash_ms"] / row["sparse_graph_ms"]
     row["dense_triton_ms"] = bench_ms(graphed(lambda: flash_attention_decode(q, k_cache, v_cache, lengths)).replay, 200)
     row["speedup"] = row["dense_sdpa_ms"] / row["sparse_graph_ms"]
     row["speedup_exact"] = row["dense_sdpa_ms"] / row["sparse_graph_exact_ms"]
@@ -296,44 +304,30 @@ def decode_row(n: int, log) -> dict:
     sparse_bytes = (CONFIG.selected_blocks * CONFIG.block_size * 2 + compressed) * N_KV * DIM * 2
     row["sparse_gbps"] = sparse_bytes / row["sparse_graph_ms"] / 1e6
     row["dense_sdpa_gbps"] = 2 * n * N_KV * DIM * 2 / row["dense_sdpa_ms"] / 1e6
-    layered_decode(n, row)
+    layered_decode(n, row, best_sdpa)
     log(row)
     return row
 
 
-def layered_decode(n: int, row: dict) -> None:
-    """Per-layer decode times of LAYERS layers, each on its own caches, in one graph."""
-    lengths = torch.tensor([n], device="cuda", dtype=torch.int32)
-    layers = []
-    for layer in range(LAYERS):
-        generator = torch.Generator(device="cuda").manual_seed(1000 * n + layer)
-        k, v = (
-            torch.randn(1, n, N_KV, DIM, device="cuda", dtype=torch.bfloat16, generator=generator) for _ in range(2)
-        )
-        q = torch.randn(1, N_HEADS, DIM, device="cuda", dtype=torch.bfloat16, generator=generator)
-        c1, c2 = (
-            torch.empty(1, compressed_count(n, CONFIG, coarse), N_KV, DIM, device="cuda", dtype=torch.bfloat16)
-            for coarse in (False, True)
-        )
-        append_compressed_keys(k, c1, torch.zeros_like(lengths), lengths, CONFIG, c2_cache=c2)
-        layers.append((q, k, v, c1, c2))
+def layered_decode(n: int, row: dict, best_sdpa: tuple[str, bool]) -> None:
+    """Per-layer decode times of LAYERS layers, each on its own caches, in one graph; SDPA in
+    the single call's winning variant best_sdpa = (backend, expanded)."""
+    layers = [decode_inputs(n, seed=1000 * n + layer) for layer in range(LAYERS)]
+    lengths = layers[0][-1]
 
     def per_layer(call) -> float:
         return bench_ms(graphed(lambda: [call(*layer) for layer in layers]).replay, 200) / LAYERS
 
-    row["layered_sparse_ms"] = per_layer(lambda q, k, v, c1, c2: infllmv2_decode(q, k, v, c1, lengths, COARSE, c2))
-    row["layered_sparse_exact_ms"] = per_layer(lambda q, k, v, c1, c2: infllmv2_decode(q, k, v, c1, lengths, CONFIG))
-    row["layered_dense_triton_ms"] = per_layer(lambda q, k, v, c1, c2: flash_attention_decode(q, k, v, lengths))
-    for layer in range(LAYERS):  # SDPA's layout [1, HKV, n, D], and the GQA-expanded copy
-        q, k, v, c1, c2 = layers[layer]
+    row["layered_sparse_ms"] = per_layer(lambda q, k, v, c1, c2, _: infllmv2_decode(q, k, v, c1, lengths, COARSE, c2))
+    row["layered_sparse_exact_ms"] = per_layer(lambda q, k, v, c1, c2, _: infllmv2_decode(q, k, v, c1, lengths, CONFIG))
+    row["layered_dense_triton_ms"] = per_layer(lambda q, k, v, c1, c2, _: flash_attention_decode(q, k, v, lengths))
+    backend, expanded = best_sdpa
+    for layer, (q, k, v, *_) in enumerate(layers):  # SDPA's layout [1, HKV or HQ, n, D]
         kt, vt = (t.transpose(1, 2).contiguous() for t in (k, v))
-        expanded = (t.repeat_interleave(N_HEADS // N_KV, 1) for t in (kt, vt))
-        layers[layer] = (q[:, :, None], kt, vt, *expanded)
-    backend = "_".join(row["dense_sdpa_variant"].split("_")[:-1]).upper() + "_ATTENTION"  # the single-call winner
-    expanded = row["dense_sdpa_variant"].endswith("expanded")
-    row["layered_dense_sdpa_ms"] = per_layer(
-        lambda qt, kt, vt, ke, ve: sdpa(qt, ke if expanded else kt, ve if expanded else vt, False, backend)
-    )
+        if expanded:
+            kt, vt = (t.repeat_interleave(N_HEADS // N_KV, 1) for t in (kt, vt))
+        layers[layer] = (q[:, :, None], kt, vt)
+    row["layered_dense_sdpa_ms"] = per_layer(lambda qt, kt, vt: sdpa(qt, kt, vt, False, backend))
     row["layered_speedup"] = row["layered_dense_sdpa_ms"] / row["layered_sparse_ms"]
     row["layered_speedup_exact"] = row["layered_dense_sdpa_ms"] / row["layered_sparse_exact_ms"]
 
