@@ -7,8 +7,10 @@ quantized embedder runs) and its fp32 product on the embedding model's own matri
 (a batch of 32 papers of `--tokens` tokens: hidden x hidden, hidden x intermediate and back),
 counts the multiply-adds of one paper from the model's config.json (projections, feed-forward
 and attention scores), and divides: the papers/s ceiling with every other operation
-(quantizing activations, layer norms, GELU, softmax, tokenizing) free. The embedder itself
-cannot reach it; bench/retrieval.py measures what it does reach.
+(quantizing activations, layer norms, GELU, softmax, tokenizing) free. The attention's
+products count at the int8 rate too, though the embedder runs them in fp32, so the ceiling is
+if anything too high. The embedder itself cannot reach it; bench/retrieval.py measures what it
+does reach.
 
 Prints one JSON object on the last line of stdout.
 """
@@ -72,6 +74,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="ONNX Runtime threads")
     parser.add_argument("--repeats", type=int, default=10)
     args = parser.parse_args()
+    for flag, value in (("--tokens", args.tokens), ("--threads", args.threads), ("--repeats", args.repeats)):
+        if value < 1:
+            parser.error(f"{flag} must be at least 1, got {value}")
 
     config = json.loads((Path(resolve_model(DEFAULT_MODEL).location) / "config.json").read_text())
     hidden, inner, layers = config["hidden_size"], config["intermediate_size"], config["num_hidden_layers"]
