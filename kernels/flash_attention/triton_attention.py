@@ -19,6 +19,37 @@ import triton.language as tl
 from triton.language.extra.cuda import gdc_launch_dependents, gdc_wait
 
 LOG2E = 1.4426950408889634
+USERS_SHIFT: tl.constexpr = tl.constexpr(20)  # merged list entries: block | users << USERS_SHIFT
+BLOCK_ID_MASK: tl.constexpr = tl.constexpr(2**20 - 1)
+
+
+@triton.jit
+def _attend_block(acc, l_i, m_i, b_q, k_ptrs, v_ptrs, kv_mask_k, kv_mask_v, b_mask, scale_log2, MASK: tl.constexpr):
+    """One key block of online softmax (log2 domain). kv_mask_k, kv_mask_v: the loads' masks,
+    None when the whole block is in range and D a power of two. MASK 0: every score counts
+    (no elementwise mask work); 1: b_mask [ROWS] says which rows see the whole block;
+    2: b_mask [ROWS, BLOCK_N] says which scores count."""
+    if kv_mask_k is None:
+        b_k = tl.load(k_ptrs)  # [BLOCK_D, BLOCK_N]
+        b_v = tl.load(v_ptrs)  # [BLOCK_N, BLOCK_D]
+    else:
+        b_k = tl.load(k_ptrs, mask=kv_mask_k, other=0.0)
+        b_v = tl.load(v_ptrs, mask=kv_mask_v, other=0.0)
+    b_s = tl.dot(b_q, b_k)  # [ROWS, BLOCK_N]
+    if MASK == 0:
+        m_new = tl.maximum(m_i, tl.max(b_s, 1) * scale_log2)
+        b_p = tl.exp2(b_s * scale_log2 - m_new[:, None])
+    else:
+        if MASK == 1:
+            b_s = tl.where(b_mask[:, None], b_s * scale_log2, float("-inf"))
+        else:
+            b_s = tl.where(b_mask, b_s * scale_log2, float("-inf"))
+        m_new = tl.maximum(m_i, tl.max(b_s, 1))
+        b_p = tl.exp2(b_s - m_new[:, None])
+    alpha = tl.exp2(m_i - m_new)
+    l_i = l_i * alpha + tl.sum(b_p, 1)
+    acc = tl.dot(b_p.to(b_v.dtype), b_v, acc * alpha[:, None])
+    return acc, l_i, m_new
 
 
 @triton.jit
@@ -58,6 +89,7 @@ def _tile_attention_kernel(
     ROWS: tl.constexpr,
     BLOCK_N: tl.constexpr,
     SPARSE: tl.constexpr,
+    LIST_PAD: tl.constexpr = 16,
     WINDOW: tl.constexpr = False,
     INIT_BLOCKS: tl.constexpr = 0,
     LOCAL_BLOCKS: tl.constexpr = 0,
@@ -86,21 +118,45 @@ def _tile_attention_kernel(
         mask=m_row[:, None] & m_d[None, :],
         other=0.0,
     )  # [ROWS, BLOCK_D]
+    # Rows outside the tile's queries (padding heads, tokens past the sequence) compute
+    # garbage that is never stored, so the loops below need not mask them.
+    even_d: tl.constexpr = BLOCK_D == HEAD_DIM
+    kv_mask_k = None if even_d else m_d[:, None]
+    kv_mask_v = None if even_d else m_d[None, :]
+    o_k_head = k_ptr + i_hk * stride_kh + o_d[:, None]
+    o_v_head = v_ptr + i_hk * stride_vh + o_d[None, :]
 
+    # Two phases: blocks that every row of the tile uses and sees whole, with no elementwise
+    # mask (the softmax's exp2 and reductions are the tile's non-matmul time), iterations
+    # [0, n_full); then iterations [u_rest, n_iter), masked.
+    first_pos = k_len - q_len + t0
     last_pos = k_len - q_len + tl.minimum(t0 + TILE_T, q_len) - 1
     n_iter = last_pos // BLOCK_N + 1
+    lim = (first_pos + 1) // BLOCK_N  # blocks below lim end at or before every row's query
+    n_full = tl.minimum(lim, n_iter)
     if SPARSE:
         use_list = k_len >= dense_len
         dense_seq = k_len < dense_len
         o_list = (q_start + i_tile).to(tl.int64) * stride_lt + i_hk * stride_lh
-        if TILE_T == 1:
+        if TILE_T == 1:  # the leading entries below lim; any order stays exact, ascending is fastest
+            o_u = tl.arange(0, LIST_PAD)
+            b_list = tl.load(list_ptr + o_list + o_u, mask=o_u < tl.where(use_list, list_len, 0), other=-1)
+            n_listed = tl.max(tl.where(b_list >= 0, o_u + 1, 0), 0)  # past the last used slot
+            n_listed_full = tl.min(tl.where((b_list < 0) | (b_list >= lim) | (o_u >= n_listed), o_u, LIST_PAD), 0)
+            u_listed_rest = n_listed_full
+        else:  # merged lists come split so (merge_tile_selections)
+            p_count = count_ptr + (q_start + i_tile).to(tl.int64) * stride_ct + i_hk * stride_ch
+            n_listed_full = tl.load(p_count)
+            u_listed_rest = list_len - tl.load(p_count + 1)
             n_listed = list_len
-        else:
-            n_listed = tl.load(count_ptr + (q_start + i_tile).to(tl.int64) * stride_ct + i_hk * stride_ch)
-        n_dense = n_iter
         if STATE_IN:  # after a WINDOW pass a dense sequence is complete: nothing is left to add
-            n_dense = 0
-        n_iter = tl.where(use_list, n_listed, n_dense)
+            n_iter = 0
+            n_full = 0
+        n_iter = tl.where(use_list, n_listed, n_iter)
+        n_full = tl.where(use_list, n_listed_full, n_full)
+        u_rest = tl.where(use_list, u_listed_rest, n_full)
+    else:
+        u_rest = n_full
     if WINDOW:  # the init blocks, then the window of every token of the tile; no lists
         use_win = k_len >= dense_len
         own = pos // BLOCK_N  # [ROWS]
@@ -108,6 +164,8 @@ def _tile_attention_kernel(
         n_init = tl.minimum(INIT_BLOCKS, b_last + 1)
         w_start = tl.maximum(INIT_BLOCKS, (k_len - q_len + t0) // BLOCK_N - LOCAL_BLOCKS)
         n_iter = tl.where(use_win, n_init + tl.maximum(b_last - w_start + 1, 0), n_iter)
+        n_full = 0  # rows of a tile differ in their windows: every block is masked
+        u_rest = 0
 
     o_qh = o_qt * (stride_ot // stride_oh) + o_h  # [ROWS] row of the fp32 states ([Tq, HQ] layout)
     if STATE_IN:  # continue the softmax of an earlier pass: (m, l, acc) = (its lse, 1, its output)
@@ -121,7 +179,31 @@ def _tile_attention_kernel(
         m_i = tl.full([ROWS], -1.0e30, dtype=tl.float32)
         l_i = tl.zeros([ROWS], dtype=tl.float32)
         acc = tl.zeros([ROWS, BLOCK_D], dtype=tl.float32)
-    for u in range(0, n_iter):
+    o_bn = tl.arange(0, BLOCK_N)
+    for u in range(0, n_full):
+        blk = u
+        m_use = m_row
+        if SPARSE:
+            entry = tl.load(list_ptr + o_list + u, mask=use_list, other=0)
+            if TILE_T > 1:  # block | users << USERS_SHIFT, one load (merge_tile_selections)
+                m_use = ((((entry >> USERS_SHIFT) >> i_t) & 1) != 0) | dense_seq
+                entry = entry & BLOCK_ID_MASK
+            blk = tl.where(use_list, entry, u)
+        o_kt = (k_start + blk * BLOCK_N + o_bn).to(tl.int64)
+        acc, l_i, m_i = _attend_block(
+            acc,
+            l_i,
+            m_i,
+            b_q,
+            o_k_head + o_kt[None, :] * stride_kt,
+            o_v_head + o_kt[:, None] * stride_vt,
+            kv_mask_k,
+            kv_mask_v,
+            m_use,
+            scale_log2,
+            1 if SPARSE and TILE_T > 1 else 0,
+        )
+    for u in range(u_rest, n_iter):
         blk = u
         m_use = m_row
         if WINDOW:
@@ -135,28 +217,23 @@ def _tile_attention_kernel(
                 bits = tl.load(bits_ptr + o_list + u, mask=use_list, other=0)
                 m_use = m_row & ((((bits >> i_t) & 1) != 0) | dense_seq)
             blk = tl.where(use_list, tl.maximum(listed, 0), u)
-        o_n = blk * BLOCK_N + tl.arange(0, BLOCK_N)
+        o_n = blk * BLOCK_N + o_bn
         m_n = o_n < k_len
         o_kt = (k_start + o_n).to(tl.int64)
-        b_k = tl.load(
-            k_ptr + o_kt[None, :] * stride_kt + i_hk * stride_kh + o_d[:, None],
-            mask=m_n[None, :] & m_d[:, None],
-            other=0.0,
-        )  # [BLOCK_D, BLOCK_N]
-        b_v = tl.load(
-            v_ptr + o_kt[:, None] * stride_vt + i_hk * stride_vh + o_d[None, :],
-            mask=m_n[:, None] & m_d[None, :],
-            other=0.0,
-        )  # [BLOCK_N, BLOCK_D]
-        b_s = tl.dot(b_q, b_k) * scale_log2  # [ROWS, BLOCK_N]
         m_s = m_use[:, None] & m_n[None, :] & (o_n[None, :] <= pos[:, None])
-        b_s = tl.where(m_s, b_s, float("-inf"))
-        m_new = tl.maximum(m_i, tl.max(b_s, 1))
-        alpha = tl.exp2(m_i - m_new)
-        b_p = tl.exp2(b_s - m_new[:, None])
-        l_i = l_i * alpha + tl.sum(b_p, 1)
-        acc = acc * alpha[:, None] + tl.dot(b_p.to(b_v.dtype), b_v)
-        m_i = m_new
+        acc, l_i, m_i = _attend_block(
+            acc,
+            l_i,
+            m_i,
+            b_q,
+            o_k_head + o_kt[None, :] * stride_kt,
+            o_v_head + o_kt[:, None] * stride_vt,
+            m_n[None, :] & m_d[:, None],
+            m_n[:, None] & m_d[None, :],
+            m_s,
+            scale_log2,
+            2,
+        )
     acc = acc / tl.where(l_i > 0, l_i, 1.0)[:, None]
     if LSE_OUT:  # log2-domain normaliser, for a later STATE_IN pass
         lse = tl.where(l_i > 0, m_i + tl.log2(tl.where(l_i > 0, l_i, 1.0)), float("-inf"))
@@ -321,21 +398,26 @@ def tile_attention(
     state: tuple[torch.Tensor, torch.Tensor] | None = None,
     lse_out: bool = False,
     num_stages: int = 2,
+    num_warps: int | None = None,
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Launch the prefill kernel; dense when `blocks` is None, else per-tile block lists.
 
     q [Tq, HQ, D], k and v [Tk, HKV, D] (token strides free, last dim contiguous).
     blocks [Tq, HKV, U] int32: for the tile starting at token t0 of sequence b, row
-    cu_seqlens_q[b] + t0 // tile_tokens lists its key blocks (-1 = none when tile_tokens
-    is 1); bits [Tq, HKV, U] int32: bit i set when token t0 + i of the tile uses the block
-    (unused when tile_tokens is 1); counts [Tq, HKV] int32: entries per list (likewise).
+    cu_seqlens_q[b] + t0 // tile_tokens lists its key blocks. With tile_tokens 1: -1 = none,
+    fastest ascending. With more: as merge_tile_selections (kernels/infllmv2/sparse.py) lays
+    them out: counts [Tq, HKV, 2] int32 (last dim contiguous) giving how many leading entries
+    end before the tile's first query (block | users << 20, bit i of users set when token
+    t0 + i uses the block), and how many trailing entries list the others, with bits
+    [Tq, HKV, U] int32 (likewise) for those.
     Sequences whose key length is below dense_len ignore the lists and attend densely.
     window = (init_blocks, local_blocks), without blocks: each token attends to the blocks
     before init_blocks and to its own block and the local_blocks before it (InfLLM v2's
     forced blocks), read once per tile. lse_out: return (out fp32, lse [Tq, HQ] fp32, log2
     domain), a partial result; state = such a pair from a window pass: continue its softmax
     over the listed blocks (sequences below dense_len, already complete, only copy it).
-    num_stages: the kernel's software pipelining depth.
+    num_stages: the kernel's software pipelining depth; num_warps: its warps (default 4 for
+    tiles of up to 64 x 128 elements, else 8).
     """
     _, n_heads, dim = q.shape
     n_kv = k.shape[1]
@@ -357,7 +439,10 @@ def tile_attention(
         list_strides = (blocks.stride(0), blocks.stride(1))
         if bits is None:
             bits = counts = blocks
-    count_strides = (counts.stride(0), counts.stride(1)) if sparse and tile_tokens > 1 else (0, 0)
+    count_strides = (0, 0)
+    if sparse and tile_tokens > 1:
+        assert counts.shape[-1] == 2 and counts.stride(-1) == 1, "counts: [Tq, HKV, 2], from merge_tile_selections"
+        count_strides = (counts.stride(0), counts.stride(1))
     scale = scale if scale is not None else 1.0 / math.sqrt(dim)
     grid = (triton.cdiv(max_seqlen_q, tile_tokens), cu_seqlens_q.shape[0] - 1, n_kv)
     _tile_attention_kernel[grid](
@@ -394,12 +479,13 @@ def tile_attention(
         ROWS=rows,
         BLOCK_N=block_n,
         SPARSE=sparse,
+        LIST_PAD=_pow2(list_len, 16),
         WINDOW=window is not None,
         INIT_BLOCKS=window[0] if window else 0,
         LOCAL_BLOCKS=window[1] if window else 0,
         LSE_OUT=lse_out,
         STATE_IN=state is not None,
-        num_warps=4 if rows * _pow2(dim) <= 64 * 128 else 8,
+        num_warps=num_warps or (4 if rows * _pow2(dim) <= 64 * 128 else 8),
         num_stages=num_stages,
     )
     return (out, lse) if lse_out else out

@@ -14,7 +14,7 @@ import triton
 import triton.language as tl
 
 from kernels.flash_attention.launch import use_pdl
-from kernels.flash_attention.triton_attention import split_decode_attention, tile_attention
+from kernels.flash_attention.triton_attention import USERS_SHIFT, split_decode_attention, tile_attention
 from kernels.infllmv2.config import SparseConfig
 
 BIG = 2**31 - 1
@@ -25,10 +25,12 @@ BIG_IN_KERNEL: tl.constexpr = tl.constexpr(BIG)  # kernels may read module const
 def _merge_kernel(
     sel_ptr,
     cu_q_ptr,
+    cu_k_ptr,
     list_ptr,
     bits_ptr,
     count_ptr,
     n_sel,
+    list_len,
     stride_st,
     stride_sh,
     stride_lt,
@@ -37,10 +39,12 @@ def _merge_kernel(
     stride_ch,
     TILE_T: tl.constexpr,
     BLOCK_K: tl.constexpr,
+    BLOCK_N: tl.constexpr,
 ):
     i_tile, i_b, i_hk = tl.program_id(0), tl.program_id(1), tl.program_id(2)
     q_start = tl.load(cu_q_ptr + i_b)
     q_len = tl.load(cu_q_ptr + i_b + 1) - q_start
+    k_len = tl.load(cu_k_ptr + i_b + 1) - tl.load(cu_k_ptr + i_b)
     t0 = i_tile * TILE_T
     if t0 >= q_len:
         return
@@ -50,44 +54,68 @@ def _merge_kernel(
     p_sel = sel_ptr + (q_start + t0 + o_t).to(tl.int64)[:, None] * stride_st + i_hk * stride_sh + o_k[None, :]
     b_sel = tl.load(p_sel, mask=m_t[:, None] & (o_k < n_sel)[None, :], other=-1)  # [TILE_T, BLOCK_K]
     b_sel = tl.where(b_sel < 0, BIG_IN_KERNEL, b_sel)
+    # blocks that end at or before the tile's first query need no causal mask in the attention
+    # kernel, only a mask of the rows of tokens that do not use them: they go first
+    lim = (k_len - q_len + t0 + 1) // BLOCK_N
     o_row = (q_start + i_tile).to(tl.int64)
     p_list = list_ptr + o_row * stride_lt + i_hk * stride_lh
     p_bits = bits_ptr + o_row * stride_lt + i_hk * stride_lh
-    n = 0
+    n_whole = 0
+    n_rest = 0
     cur = tl.min(tl.min(b_sel, 1), 0)
     while cur < BIG_IN_KERNEL:
         hit = b_sel == cur  # [TILE_T, BLOCK_K]
-        users = tl.max(hit.to(tl.int32), 1)  # [TILE_T]
-        tl.store(p_list + n, cur)
-        tl.store(p_bits + n, tl.sum(users << o_t, 0))
+        users = tl.sum(tl.max(hit.to(tl.int32), 1) << o_t, 0)
+        if cur < lim:  # packed with its users: the attention kernel's fast loop makes one load a block
+            tl.store(p_list + n_whole, cur | (users << USERS_SHIFT))
+            n_whole += 1
+        else:  # from the row's end backwards: the union fits the row, so the two runs never meet
+            n_rest += 1
+            tl.store(p_list + list_len - n_rest, cur)
+            tl.store(p_bits + list_len - n_rest, users)
         b_sel = tl.where(hit, BIG_IN_KERNEL, b_sel)
         cur = tl.min(tl.min(b_sel, 1), 0)
-        n += 1
-    tl.store(count_ptr + o_row * stride_ct + i_hk * stride_ch, n)
+    p_count = count_ptr + o_row * stride_ct + i_hk * stride_ch
+    tl.store(p_count, n_whole)
+    tl.store(p_count + 1, n_rest)
 
 
 def merge_tile_selections(
-    selected: torch.Tensor, cu_seqlens_q: torch.Tensor, max_seqlen_q: int, tile_tokens: int
+    selected: torch.Tensor,
+    cu_seqlens_q: torch.Tensor,
+    cu_seqlens_k: torch.Tensor,
+    max_seqlen_q: int,
+    tile_tokens: int,
+    block_size: int,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Union of the selections of tile_tokens consecutive queries (tile_tokens <= 32).
+    """Union of the selections of tile_tokens consecutive queries (tile_tokens <= 11).
 
-    selected [Tq, HKV, S] int32 (ascending, -1 padded) -> (blocks [Tq, HKV, tile_tokens * S]
-    int32, bits [Tq, HKV, tile_tokens * S] int32, counts [Tq, HKV] int32): the tile starting
-    at token t0 of sequence b is row cu_seqlens_q[b] + t0 // tile_tokens; its first counts
-    entries list its blocks in ascending order, bit i of bits marking token t0 + i's use.
+    selected [Tq, HKV, S] int32 (-1 padded); cu_seqlens_q and cu_seqlens_k [B + 1] int32 (the
+    queries are the last keys of their sequence); block_size keys a block. Returns (blocks
+    [Tq, HKV, U] int32, bits [Tq, HKV, U] int32, counts [Tq, HKV, 2] int32) with
+    U = tile_tokens * S: the tile starting at token t0 of sequence b is row
+    cu_seqlens_q[b] + t0 // tile_tokens. Its first counts[..., 0] entries, ascending, are the
+    blocks that end at or before its first query (no causal mask needed), as
+    block | users << USERS_SHIFT; its last counts[..., 1] entries, descending from the row's
+    end, are the others (block ids). users, and bits of the latter, have bit i set where token
+    t0 + i uses the block.
     """
     n_q, n_kv, n_sel = selected.shape
-    blocks = torch.empty(n_q, n_kv, tile_tokens * n_sel, device=selected.device, dtype=torch.int32)
+    assert tile_tokens <= 31 - USERS_SHIFT.value, "packed entries hold the users of at most 11 tokens"
+    list_len = tile_tokens * n_sel
+    blocks = torch.empty(n_q, n_kv, list_len, device=selected.device, dtype=torch.int32)
     bits = torch.empty_like(blocks)
-    counts = torch.empty(n_q, n_kv, device=selected.device, dtype=torch.int32)
+    counts = torch.empty(n_q, n_kv, 2, device=selected.device, dtype=torch.int32)
     grid = (triton.cdiv(max_seqlen_q, tile_tokens), cu_seqlens_q.shape[0] - 1, n_kv)
     _merge_kernel[grid](
         selected,
         cu_seqlens_q,
+        cu_seqlens_k,
         blocks,
         bits,
         counts,
         n_sel,
+        list_len,
         selected.stride(0),
         selected.stride(1),
         blocks.stride(0),
@@ -96,6 +124,7 @@ def merge_tile_selections(
         counts.stride(1),
         TILE_T=tile_tokens,
         BLOCK_K=triton.next_power_of_2(n_sel),
+        BLOCK_N=block_size,
         num_warps=1,
     )
     return blocks, bits, counts
@@ -132,7 +161,10 @@ def block_sparse_prefill(
             blocks=selected,
             dense_len=config.dense_len,
         )
-    blocks, bits, counts = merge_tile_selections(selected, cu_seqlens_q, max_seqlen_q, tile_tokens)
+    assert triton.cdiv(k.shape[0], config.block_size) <= 2**USERS_SHIFT.value, "merged lists hold block ids below 2^20"
+    blocks, bits, counts = merge_tile_selections(
+        selected, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, tile_tokens, config.block_size
+    )
     return tile_attention(
         q,
         k,
@@ -231,7 +263,12 @@ def block_sparse_prefill_split(
     if tile_tokens == 1:
         lists = {"blocks": scored}
     else:
-        blocks, bits, counts = merge_tile_selections(scored, cu_seqlens_q, max_seqlen_q, tile_tokens)
+        assert triton.cdiv(k.shape[0], config.block_size) <= 2**USERS_SHIFT.value, (
+            "merged lists hold block ids below 2^20"
+        )
+        blocks, bits, counts = merge_tile_selections(
+            scored, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, tile_tokens, config.block_size
+        )
         lists = {"blocks": blocks, "bits": bits, "counts": counts}
     return tile_attention(
         q,

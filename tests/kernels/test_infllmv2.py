@@ -196,11 +196,18 @@ def test_block_sparse_prefill_matches_reference(tile_tokens, n_heads, n_kv):
 def test_merged_tiles_list_each_block_once_with_its_users():
     from kernels.infllmv2.sparse import merge_tile_selections
 
-    selected = torch.tensor([[[0, 2, 5, -1]], [[0, 3, 5, 6]], [[1, 2, -1, -1]]], dtype=torch.int32, device=DEVICE)
-    blocks, bits, counts = merge_tile_selections(selected, cu_seqlens([3], DEVICE), 3, tile_tokens=4)
-    n = int(counts[0, 0])
-    assert blocks[0, 0, :n].tolist() == [0, 1, 2, 3, 5, 6]
-    assert bits[0, 0, :n].tolist() == [0b011, 0b100, 0b101, 0b010, 0b011, 0b010]
+    # three queries at key positions 112-114 of 115 (blocks of 16): blocks 0-6 end before all of them
+    selected = torch.tensor([[[0, 2, 5, 7]], [[0, 2, 3, 7]], [[0, 1, 2, 7]]], dtype=torch.int32, device=DEVICE)
+    cu_q, cu_k = cu_seqlens([3], DEVICE), cu_seqlens([115], DEVICE)
+    blocks, bits, counts = merge_tile_selections(selected, cu_q, cu_k, 3, tile_tokens=4, block_size=16)
+    n_whole, n_rest = counts[0, 0].tolist()
+    # blocks 0-6 need no causal mask: ascending, packed with their users
+    assert blocks[0, 0, :n_whole].tolist() == [
+        b | users << 20 for b, users in ((0, 0b111), (1, 0b100), (2, 0b111), (3, 0b010), (5, 0b001))
+    ]
+    # the rest at the row's end: 7 reaches the queries' own block
+    assert blocks[0, 0, -n_rest:].tolist() == [7]
+    assert bits[0, 0, -n_rest:].tolist() == [0b111]
 
 
 def test_all_blocks_selected_equals_dense_attention():
