@@ -163,9 +163,13 @@ def _tile_attention_kernel(
         b_last = last_pos // BLOCK_N
         n_init = tl.minimum(INIT_BLOCKS, b_last + 1)
         w_start = tl.maximum(INIT_BLOCKS, (k_len - q_len + t0) // BLOCK_N - LOCAL_BLOCKS)
-        n_iter = tl.where(use_win, n_init + tl.maximum(b_last - w_start + 1, 0), n_iter)
-        n_full = 0  # rows of a tile differ in their windows: every block is masked
-        u_rest = 0
+        n_iter_win = n_init + tl.maximum(b_last - w_start + 1, 0)
+        # when the tile's tokens share their own block they share their window too: every
+        # block but the own one (the last) is then whole to every row; else all are masked
+        same_own = first_pos // BLOCK_N == b_last
+        n_full = tl.where(use_win, tl.where(same_own, n_iter_win - 1, 0), n_full)
+        n_iter = tl.where(use_win, n_iter_win, n_iter)
+        u_rest = n_full
 
     o_qh = o_qt * (stride_ot // stride_oh) + o_h  # [ROWS] row of the fp32 states ([Tq, HQ] layout)
     if STATE_IN:  # continue the softmax of an earlier pass: (m, l, acc) = (its lse, 1, its output)
@@ -183,6 +187,8 @@ def _tile_attention_kernel(
     for u in range(0, n_full):
         blk = u
         m_use = m_row
+        if WINDOW:
+            blk = tl.where(use_win & (u >= n_init), w_start + u - n_init, u)
         if SPARSE:
             entry = tl.load(list_ptr + o_list + u, mask=use_list, other=0)
             if TILE_T > 1:  # block | users << USERS_SHIFT, one load (merge_tile_selections)
