@@ -94,10 +94,6 @@ def _prefill_scores_kernel(
     )  # [ROWS, BLOCK_D]
     p_c1 = c1_ptr + i_b.to(tl.int64) * stride_cb + i_hk * stride_ch
     n_vis_max = tl.max(n_vis, 0)
-    # Kernel chunks that every row of the tile sees whole skip all elementwise masking (the
-    # tile's tokens are consecutive, so only the last chunk or two are partly visible).
-    n_vis_min = tl.min(tl.where(m_row, n_vis, n_vis_max), 0)
-    d_mask = None if BLOCK_D == HEAD_DIM else m_d[:, None]  # key loads of whole chunks
 
     # pass 1: the softmax normaliser of every row over its visible kernels (c1, or c2 if COARSE)
     if COARSE:
@@ -110,16 +106,9 @@ def _prefill_scores_kernel(
         p_norm = p_c1
         stride_nj = stride_cj
     n_norm_max = tl.max(n_norm, 0)
-    n_norm_min = tl.min(tl.where(m_row, n_norm, n_norm_max), 0)
     m_i = tl.full([ROWS], -1.0e30, dtype=tl.float32)
     l_i = tl.zeros([ROWS], dtype=tl.float32)
-    for j0 in range(0, n_norm_min // BN * BN, BN):
-        o_j = j0 + tl.arange(0, BN)
-        b_s = tl.dot(b_q, _load_keys(p_norm + o_j.to(tl.int64)[None, :] * stride_nj + o_d[:, None], d_mask))
-        m_new = tl.maximum(m_i, tl.max(b_s, 1) * scale_log2)
-        l_i = l_i * tl.exp2(m_i - m_new) + tl.sum(tl.exp2(b_s * scale_log2 - m_new[:, None]), 1)
-        m_i = m_new
-    for j0 in range(n_norm_min // BN * BN, n_norm_max, BN):
+    for j0 in range(0, n_norm_max, BN):
         o_j = j0 + tl.arange(0, BN)
         b_c = tl.load(
             p_norm + o_j.to(tl.int64)[None, :] * stride_nj + o_d[:, None],
@@ -133,79 +122,40 @@ def _prefill_scores_kernel(
         m_i = m_new
     lse = tl.where(l_i > 0, m_i + tl.log2(tl.where(l_i > 0, l_i, 1.0)), float("inf"))  # no kernel seen: p = 0
 
-    # pass 2: probabilities summed over the group, max-pooled to blocks, forced and excluded;
-    # chunks of NB blocks (BN kernels): whole to every row, partly visible, past every row's
-    # visible kernels (where every block is a token's own block or later: forced or excluded)
+    # pass 2: probabilities summed over the group, max-pooled to blocks, forced and excluded
+    o_nb = tl.arange(0, NB)
+    o_in = tl.arange(0, RATIO)
+    shift = (o_nb[:, None] + 1) == o_nb[None, :]  # [NB, NB]: block b takes the last kernel of b - 1
     o_tok = tl.arange(0, TILE_T)
     m_tok = t0 + o_tok < hi
     own = (k_len - (q_end - q_start) + (t0 + o_tok - q_start)) // BLOCK_SIZE  # [TILE_T]
     carry = tl.zeros([TILE_T], dtype=tl.float32)  # last kernel of the previous block chunk
     p_out = out_ptr + i_hk.to(tl.int64) * stride_oh + (t0 - chunk_start + o_tok).to(tl.int64)[:, None] * stride_ot
-    n_whole = n_vis_min // BN
-    n_seen = (n_vis_max + BN - 1) // BN
-    for i_c in range(0, n_whole):
-        o_j = i_c * BN + tl.arange(0, BN)
-        b_p = tl.exp2(
-            tl.dot(b_q, _load_keys(p_c1 + o_j.to(tl.int64)[None, :] * stride_cj + o_d[:, None], d_mask)) * scale_log2
-            - lse[:, None]
-        )  # [ROWS, BN]
-        score, carry = _pool_chunk(b_p, carry, TILE_T, GROUP_PAD, NB, RATIO, BN)
-        _store_block_scores(p_out, score, i_c * NB, own, m_tok, n_cols, INIT_BLOCKS, LOCAL_BLOCKS, NB)
-    for i_c in range(n_whole, n_seen):
-        o_j = i_c * BN + tl.arange(0, BN)
-        b_c = tl.load(
-            p_c1 + o_j.to(tl.int64)[None, :] * stride_cj + o_d[:, None],
-            mask=(o_j < n_vis_max)[None, :] & m_d[:, None],
-            other=0.0,
-        )  # [BLOCK_D, BN]
-        b_s = tl.dot(b_q, b_c) * scale_log2
-        b_p = tl.where(o_j[None, :] < n_vis[:, None], tl.exp2(b_s - lse[:, None]), 0.0)  # [ROWS, BN]
-        score, carry = _pool_chunk(b_p, carry, TILE_T, GROUP_PAD, NB, RATIO, BN)
-        _store_block_scores(p_out, score, i_c * NB, own, m_tok, n_cols, INIT_BLOCKS, LOCAL_BLOCKS, NB)
-    for i_c in range(n_seen, (n_cols + NB - 1) // NB):
+    for b0 in range(0, n_cols, NB):
+        j0 = b0 * RATIO
+        blk = b0 + o_nb
+        # past the visible kernels every block is a token's own block or later: forced or excluded
         score = tl.zeros([TILE_T, NB], dtype=tl.float32)
-        _store_block_scores(p_out, score, i_c * NB, own, m_tok, n_cols, INIT_BLOCKS, LOCAL_BLOCKS, NB)
-
-
-@triton.jit
-def _load_keys(ptrs, mask):
-    """Compressed keys [BLOCK_D, BN] of a whole chunk; mask None when D is a power of two."""
-    if mask is None:
-        return tl.load(ptrs)
-    return tl.load(ptrs, mask=mask, other=0.0)
-
-
-@triton.jit
-def _pool_chunk(
-    b_p, carry, TILE_T: tl.constexpr, GROUP_PAD: tl.constexpr, NB: tl.constexpr, RATIO: tl.constexpr, BN: tl.constexpr
-):
-    """Block scores [TILE_T, NB] of a chunk from its probabilities b_p [ROWS, BN] (rows: TILE_T
-    tokens x GROUP_PAD heads): summed over each token's group, max-pooled over the kernels
-    that overlap each block, the last kernel of the block before coming in carry [TILE_T].
-    Returns them and the new carry."""
-    o_nb = tl.arange(0, NB)
-    o_in = tl.arange(0, RATIO)
-    b_p3 = tl.reshape(tl.sum(tl.reshape(b_p, [TILE_T, GROUP_PAD, BN]), 1), [TILE_T, NB, RATIO])
-    inside = tl.max(b_p3, 2)  # [TILE_T, NB] kernels starting inside the block
-    last = tl.max(tl.where((o_in == RATIO - 1)[None, None, :], b_p3, 0.0), 2)  # [TILE_T, NB]
-    shift = (o_nb[:, None] + 1) == o_nb[None, :]  # [NB, NB]: block b takes the last kernel of b - 1
-    before = tl.sum(tl.where(shift[None, :, :], last[:, :, None], 0.0), 1)  # [TILE_T, NB]
-    before = tl.where((o_nb == 0)[None, :], carry[:, None], before)
-    carry = tl.sum(tl.where((o_nb == NB - 1)[None, :], last, 0.0), 1)
-    return tl.maximum(inside, before), carry
-
-
-@triton.jit
-def _store_block_scores(
-    p_out, score, b0, own, m_tok, n_cols, INIT_BLOCKS: tl.constexpr, LOCAL_BLOCKS: tl.constexpr, NB: tl.constexpr
-):
-    """Store blocks b0 .. b0 + NB of score [TILE_T, NB], with the forced blocks (init, and the
-    token's own block own [TILE_T] and the LOCAL_BLOCKS before it) +inf and later ones -inf."""
-    blk = b0 + tl.arange(0, NB)
-    forced = (blk[None, :] < INIT_BLOCKS) | (blk[None, :] >= own[:, None] - LOCAL_BLOCKS)
-    score = tl.where(forced, float("inf"), score)
-    score = tl.where(blk[None, :] > own[:, None], float("-inf"), score)
-    tl.store(p_out + blk[None, :], score, mask=m_tok[:, None] & (blk < n_cols)[None, :])
+        if j0 < n_vis_max:
+            o_j = j0 + tl.arange(0, BN)
+            b_c = tl.load(
+                p_c1 + o_j.to(tl.int64)[None, :] * stride_cj + o_d[:, None],
+                mask=(o_j < n_vis_max)[None, :] & m_d[:, None],
+                other=0.0,
+            )  # [BLOCK_D, BN]
+            b_s = tl.dot(b_q, b_c) * scale_log2
+            b_p = tl.where(o_j[None, :] < n_vis[:, None], tl.exp2(b_s - lse[:, None]), 0.0)  # [ROWS, BN]
+            b_p3 = tl.reshape(tl.sum(tl.reshape(b_p, [TILE_T, GROUP_PAD, BN]), 1), [TILE_T, NB, RATIO])
+            inside = tl.max(b_p3, 2)  # [TILE_T, NB] kernels starting inside the block
+            last = tl.max(tl.where((o_in == RATIO - 1)[None, None, :], b_p3, 0.0), 2)  # [TILE_T, NB]
+            before = tl.sum(tl.where(shift[None, :, :], last[:, :, None], 0.0), 1)  # [TILE_T, NB]
+            before = tl.where((o_nb == 0)[None, :], carry[:, None], before)
+            carry = tl.sum(tl.where((o_nb == NB - 1)[None, :], last, 0.0), 1)
+            score = tl.maximum(inside, before)
+        forced = (blk[None, :] < INIT_BLOCKS) | (blk[None, :] >= own[:, None] - LOCAL_BLOCKS)
+        score = tl.where(forced, float("inf"), score)
+        score = tl.where(blk[None, :] > own[:, None], float("-inf"), score)
+        tl.store(p_out + blk[None, :], score, mask=m_tok[:, None] & (blk < n_cols)[None, :])
 
 
 @triton.jit
