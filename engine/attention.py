@@ -6,6 +6,7 @@ k, v [B, Hkv, S, D], mask [B, 1, G*T, S] bool (True = may attend) or None (every
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -64,14 +65,18 @@ def single_cpu_thread(device: torch.device) -> Iterator[None]:
 class SparseAttention:
     """InfLLM v2 for checkpoints with a `sparse_config`: dense below dense_len keys, sparse above.
 
-    The sparse branch calls kernels.infllmv2 per sequence. Until its fused kernels are wired in
-    here, the plain-PyTorch specification (kernels/infllmv2/naive.py) runs: exact to the design,
-    but slow; it is meant for correctness on long contexts, not speed.
+    The sparse branch runs kernels.infllmv2's fused Triton kernels where they run (`fused`:
+    True, False, or None for "on a CUDA tensor in fp16/bf16"), else the plain-PyTorch
+    specification (kernels/infllmv2/naive.py), exact to the design but slow: on CPU it is meant
+    for correctness on long contexts, not speed. The fused path serves decode steps too, as a
+    prefill of one query over the whole history (compressing every key again each step); the
+    kernels' own decode path, with compressed keys kept beside the cache, is not wired in yet.
     """
 
-    def __init__(self, config: SparseConfig, num_groups: int) -> None:
+    def __init__(self, config: SparseConfig, num_groups: int, fused: bool | None = None) -> None:
         self.config = config
         self.num_groups = num_groups
+        self.fused = fused
 
     def __call__(
         self,
@@ -83,7 +88,40 @@ class SparseAttention:
     ) -> torch.Tensor:
         if k.shape[2] < self.config.dense_len:
             return dense_attention(q, k, v, mask)
-        return self._sparse(q, k, v, first_key)
+        fused = self.fused if self.fused is not None else q.is_cuda and q.dtype in (torch.float16, torch.bfloat16)
+        return self._fused(q, k, v, first_key) if fused else self._sparse(q, k, v, first_key)
+
+    def _fused(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, first_key: torch.Tensor | None) -> torch.Tensor:
+        """Every row's real keys and queries packed as one varlen batch for infllmv2_prefill; the
+        queries of left padding (before a row's first key) get zeros."""
+        from kernels.infllmv2.attention import infllmv2_prefill  # lazy: Triton only for long contexts
+
+        batch, kv_heads, rows, dim = q.shape
+        group, n_keys = self.num_groups, k.shape[2]
+        tokens = rows // group
+        starts = first_key.tolist() if first_key is not None else [0] * batch
+        k_lens = [n_keys - start for start in starts]
+        q_lens = [min(tokens, k_len) for k_len in k_lens]  # a row's queries are its last keys
+        # [B, Hkv, G*T, D] -> [B, T, Hq, D], heads kv-head-major as the model's q_proj orders them
+        q_tok = q.view(batch, kv_heads, group, tokens, dim).permute(0, 3, 1, 2, 4).reshape(batch, tokens, -1, dim)
+        q_packed = torch.cat([q_tok[b, tokens - q_lens[b] :] for b in range(batch)])
+        k_packed, v_packed = (
+            torch.cat([t[b, :, start:].transpose(0, 1) for b, start in enumerate(starts)])
+            if batch > 1
+            else t[0, :, starts[0] :].transpose(0, 1)  # a view: the kernels take any token stride
+            for t in (k, v)
+        )
+        cu_q, cu_k = (
+            torch.tensor([0, *itertools.accumulate(lengths)], device=q.device, dtype=torch.int32)
+            for lengths in (q_lens, k_lens)
+        )
+        out = infllmv2_prefill(
+            q_packed, k_packed, v_packed, cu_q, self.config, cu_k, max_seqlen_q=max(q_lens), max_seqlen_k=max(k_lens)
+        )
+        result = q_tok.new_zeros(q_tok.shape)
+        for b, (lo, hi) in enumerate(itertools.pairwise(cu_q.tolist())):
+            result[b, tokens - q_lens[b] :] = out[lo:hi]
+        return result.view(batch, tokens, kv_heads, group, dim).permute(0, 2, 3, 1, 4).reshape(q.shape)
 
     def _sparse(
         self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, first_key: torch.Tensor | None

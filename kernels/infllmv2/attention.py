@@ -48,9 +48,9 @@ def infllmv2_prefill(
     window_tokens=None: one pass over the whole selection, tile_tokens a tile
     (sparse.block_sparse_prefill). tile_tokens is 1 or a power of two up to 32; more than
     one gains only when neighbouring queries pick the same blocks. On an H200 at 128K
-    (bench/RESULTS.md) the default, one pass with tile_tokens=4, took 59 ms with correlated
-    queries (as in text) against 80 for window_tokens=8, tile_tokens=1; with random queries
-    105 against 85. Returns [Tq, HQ, D] in q's dtype.
+    (bench/RESULTS.md, session 5) the default, one pass with tile_tokens=4, took 50 ms with
+    correlated queries (as in text) against 80 for window_tokens=8, tile_tokens=1; with
+    random queries 88 against 82. Returns [Tq, HQ, D] in q's dtype.
     """
     cu_seqlens_k = cu_seqlens if cu_seqlens_k is None else cu_seqlens_k
     if max_seqlen_q is None:
