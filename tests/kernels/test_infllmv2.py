@@ -94,48 +94,33 @@ def test_append_compressed_keys_matches_prefill_compression():
     assert bool(c2_cache[2, :4].isfinite().all()) and bool(c2_cache[2, 4:].isnan().all())
 
 
-@pytest.mark.parametrize(("n_heads", "n_kv", "config"), [(2, 2, CONFIG), (12, 3, CONFIG), (16, 1, COARSE)])
-def test_block_scores_varlen_with_history(n_heads, n_kv, config):
+# the last sequence of the short case has 41 tokens of history; the long case, 399 tokens of
+# history and then a sequence of its own, spans several chunks of 64 kernels (256 tokens here)
+SHORT, LONG = ([13, 90, 70], [13, 90, 29], 48, 8), ([700, 260], [301, 260], 64, 44)
+
+
+@pytest.mark.parametrize(
+    ("case", "n_heads", "n_kv", "config"),
+    [(SHORT, 2, 2, CONFIG), (SHORT, 12, 3, CONFIG), (SHORT, 16, 1, COARSE), (LONG, 8, 2, CONFIG), (LONG, 8, 2, COARSE)],
+)
+def test_block_scores_varlen_with_history(case, n_heads, n_kv, config):
     from kernels.infllmv2.compress import compress_keys
     from kernels.infllmv2.select import prefill_block_scores
 
-    k_lengths, q_lengths = [13, 90, 70], [13, 90, 29]  # the last sequence has 41 tokens of history
-    q, _, _ = make_qkv(q_lengths, n_heads, n_kv, 48, seed=1)
-    _, k, _ = make_qkv(k_lengths, n_heads, n_kv, 48, seed=2)
+    k_lengths, q_lengths, dim, n_cols = case
+    q, _, _ = make_qkv(q_lengths, n_heads, n_kv, dim, seed=1)
+    _, k, _ = make_qkv(k_lengths, n_heads, n_kv, dim, seed=2)
     cu_q, cu_k = cu_seqlens(q_lengths, DEVICE), cu_seqlens(k_lengths, DEVICE)
     c1 = compress_keys(k, cu_k, max(k_lengths), config)
     c2 = compress_keys(k, cu_k, max(k_lengths), config, coarse=True) if config.coarse_normaliser else None
-    n_cols = 8
     scores = prefill_block_scores(q, c1, cu_q, cu_k, max(q_lengths), n_cols, (0, q.shape[0]), config, c2=c2)
-    for b in range(3):
+    for b in range(len(k_lengths)):
         ref = reference_scores(q[cu_q[b] : cu_q[b + 1]], k[cu_k[b] : cu_k[b + 1]], config).cpu()
         got = scores[:, cu_q[b] : cu_q[b + 1]].cpu()
         assert torch.equal(torch.isinf(got[..., : ref.shape[-1]]), torch.isinf(ref))
         assert bool((got[..., ref.shape[-1] :] == float("-inf")).all())
         finite = torch.isfinite(ref)
         assert bool(((got[..., : ref.shape[-1]][finite] - ref[finite]).abs() < SCORE_TOL * 10).all())
-
-
-@pytest.mark.parametrize("config", [CONFIG, COARSE])
-def test_block_scores_over_chunks_every_query_sees_whole(config):
-    """Long enough for whole chunks of 64 kernels (256 tokens here), which skip the masks."""
-    from kernels.infllmv2.compress import compress_keys
-    from kernels.infllmv2.select import prefill_block_scores
-
-    k_lengths, q_lengths = [700, 260], [301, 260]  # 399 tokens of history, then a sequence of its own
-    q, _, _ = make_qkv(q_lengths, 8, 2, 64, seed=5)
-    _, k, _ = make_qkv(k_lengths, 8, 2, 64, seed=6)
-    cu_q, cu_k = cu_seqlens(q_lengths, DEVICE), cu_seqlens(k_lengths, DEVICE)
-    c1 = compress_keys(k, cu_k, max(k_lengths), config)
-    c2 = compress_keys(k, cu_k, max(k_lengths), config, coarse=True) if config.coarse_normaliser else None
-    n_cols = 44
-    scores = prefill_block_scores(q, c1, cu_q, cu_k, max(q_lengths), n_cols, (0, q.shape[0]), config, c2=c2)
-    for b in range(2):
-        ref = reference_scores(q[cu_q[b] : cu_q[b + 1]], k[cu_k[b] : cu_k[b + 1]], config).cpu()
-        got = scores[:, cu_q[b] : cu_q[b + 1], : ref.shape[-1]].cpu()
-        assert torch.equal(torch.isinf(got), torch.isinf(ref))
-        finite = torch.isfinite(ref)
-        assert bool(((got[finite] - ref[finite]).abs() < SCORE_TOL * 10).all())
 
 
 def test_selection_is_a_top_k_of_the_reference_scores():
