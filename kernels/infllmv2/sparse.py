@@ -3,8 +3,9 @@
 Prefill runs the flash-attention tile kernel of kernels/flash_attention over lists of key
 blocks. With one query token per tile (the G heads of its KV group as the rows), the list
 is the token's own selection. With TILE_T > 1 tokens per tile, a small kernel first merges
-the tokens' sorted selections into one list per tile with a bitmask of the tokens that use
-each block, so neighbouring tokens that share blocks read them once.
+the tokens' selections into one list per tile with a bitmask of the tokens that use each
+block, so neighbouring tokens that share blocks read them once; the blocks before the tile's
+first query come first, packed with their bitmask, for the attention kernel's unmasked loop.
 """
 
 from __future__ import annotations
@@ -101,7 +102,8 @@ def merge_tile_selections(
     t0 + i uses the block.
     """
     n_q, n_kv, n_sel = selected.shape
-    assert tile_tokens <= 31 - USERS_SHIFT.value, "packed entries hold the users of at most 11 tokens"
+    if tile_tokens > 31 - USERS_SHIFT.value:
+        raise ValueError(f"tile_tokens={tile_tokens}: merged list entries hold the users of at most 11 tokens")
     list_len = tile_tokens * n_sel
     blocks = torch.empty(n_q, n_kv, list_len, device=selected.device, dtype=torch.int32)
     bits = torch.empty_like(blocks)
@@ -128,6 +130,28 @@ def merge_tile_selections(
         num_warps=1,
     )
     return blocks, bits, counts
+
+
+def _merged_lists(
+    selected: torch.Tensor,
+    k: torch.Tensor,
+    cu_seqlens_q: torch.Tensor,
+    cu_seqlens_k: torch.Tensor,
+    max_seqlen_q: int,
+    tile_tokens: int,
+    config: SparseConfig,
+) -> dict[str, torch.Tensor]:
+    """merge_tile_selections' lists as tile_attention's keyword arguments, once the block ids
+    are known to fit beside the users in an entry (fewer than 2^20 blocks: 67M keys of 64)."""
+    if triton.cdiv(k.shape[0], config.block_size) > 2**USERS_SHIFT.value:
+        raise ValueError(
+            f"{k.shape[0]} keys make more than 2^{USERS_SHIFT.value} blocks, more than merged lists hold: "
+            "use tile_tokens=1"
+        )
+    blocks, bits, counts = merge_tile_selections(
+        selected, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, tile_tokens, config.block_size
+    )
+    return {"blocks": blocks, "bits": bits, "counts": counts}
 
 
 def block_sparse_prefill(
@@ -161,10 +185,7 @@ def block_sparse_prefill(
             blocks=selected,
             dense_len=config.dense_len,
         )
-    assert triton.cdiv(k.shape[0], config.block_size) <= 2**USERS_SHIFT.value, "merged lists hold block ids below 2^20"
-    blocks, bits, counts = merge_tile_selections(
-        selected, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, tile_tokens, config.block_size
-    )
+    lists = _merged_lists(selected, k, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, tile_tokens, config)
     return tile_attention(
         q,
         k,
@@ -174,13 +195,11 @@ def block_sparse_prefill(
         max_seqlen_q,
         config.block_size,
         tile_tokens,
-        blocks=blocks,
-        bits=bits,
-        counts=counts,
         dense_len=config.dense_len,
-        # 3 stages: 56.2 against 58.2 ms with 2 at 128K, 4 tokens a tile, correlated queries
-        # (an H200 sweep, bench/RESULTS.md, session 4); 4 stages: 75.5
+        # 3 stages: 48.2 against 52.0 ms with 2 at 128K, 4 tokens a tile, correlated queries;
+        # 8 warps 96.0 (H200 sweeps, bench/RESULTS.md, sessions 4 and 5)
         num_stages=3,
+        **lists,
     )
 
 
@@ -263,13 +282,7 @@ def block_sparse_prefill_split(
     if tile_tokens == 1:
         lists = {"blocks": scored}
     else:
-        assert triton.cdiv(k.shape[0], config.block_size) <= 2**USERS_SHIFT.value, (
-            "merged lists hold block ids below 2^20"
-        )
-        blocks, bits, counts = merge_tile_selections(
-            scored, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, tile_tokens, config.block_size
-        )
-        lists = {"blocks": blocks, "bits": bits, "counts": counts}
+        lists = _merged_lists(scored, k, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, tile_tokens, config)
     return tile_attention(
         q,
         k,
