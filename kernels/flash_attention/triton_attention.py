@@ -126,9 +126,10 @@ def _tile_attention_kernel(
     o_k_head = k_ptr + i_hk * stride_kh + o_d[:, None]
     o_v_head = v_ptr + i_hk * stride_vh + o_d[None, :]
 
-    # Two phases: blocks that every row of the tile uses and sees whole, with no elementwise
-    # mask (the softmax's exp2 and reductions are the tile's non-matmul time), iterations
-    # [0, n_full); then iterations [u_rest, n_iter), masked.
+    # Two phases: iterations [0, n_full) over blocks that end at or before the tile's first
+    # query, with no elementwise mask (the softmax's exp2 and reductions are the tile's
+    # non-matmul time; merged lists only mask whole rows of the tokens that do not use a block);
+    # then iterations [u_rest, n_iter), masked per score.
     first_pos = k_len - q_len + t0
     last_pos = k_len - q_len + tl.minimum(t0 + TILE_T, q_len) - 1
     n_iter = last_pos // BLOCK_N + 1
