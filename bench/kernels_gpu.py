@@ -16,7 +16,10 @@ by the layers, which run with nothing between them).
 "selection_ms", "total_ms", "speedup" and the decode step use the coarse c2 normaliser
 (SparseConfig(coarse_normaliser=True)); the "_exact" fields the exact one.
 Prefill also runs with correlated queries (neighbouring tokens alike, as in real text) at the
-longest length, where merging the selections of several tokens per tile pays. Medians of
+longest length, where merging the selections of several tokens per tile pays.
+"sparse_tileT_gbps": the K and V bytes the one-pass sparse prefill reads from its lists (each
+listed block once per tile) over its time: with one token a tile at 128K, random queries, this
+is every token's own 96 blocks, which bounds that case by memory traffic. Medians of
 triton.testing.do_bench after warm-up.
 
     python bench/kernels_gpu.py [--lengths 8192 32768 131072]
@@ -41,7 +44,12 @@ from kernels.infllmv2.attention import infllmv2_decode
 from kernels.infllmv2.compress import append_compressed_keys, coarse_from_fine, compress_keys, compressed_count
 from kernels.infllmv2.config import SparseConfig
 from kernels.infllmv2.select import decode_select, prefill_block_scores, prefill_select
-from kernels.infllmv2.sparse import block_sparse_decode, block_sparse_prefill, block_sparse_prefill_split
+from kernels.infllmv2.sparse import (
+    block_sparse_decode,
+    block_sparse_prefill,
+    block_sparse_prefill_split,
+    merge_tile_selections,
+)
 from kernels.infllmv2.topk import topk_blocks, topk_by_rank, torch_topk_blocks
 
 N_HEADS, N_KV, DIM = 32, 2, 128
@@ -104,6 +112,16 @@ def make_inputs(n: int, correlated: bool):
         base = torch.randn(n // 64 + 1, 1, N_HEADS, DIM, device="cuda", generator=generator)
         q = (base.expand(-1, 64, -1, -1).reshape(-1, N_HEADS, DIM)[:n] + 0.3 * q.float()).to(torch.bfloat16)
     return q, k, v
+
+
+def list_bytes(selected: torch.Tensor, cu: torch.Tensor, n: int, tile: int) -> int:
+    """Bytes of K and V the one-pass sparse prefill (block_sparse_prefill, tile tokens a tile)
+    reads over selected [n, HKV, S] of one sequence: every block of a tile's list once."""
+    block_bytes = 2 * CONFIG.block_size * DIM * 2  # K and V of one block of one KV head, bf16
+    if tile == 1:
+        return int((selected >= 0).sum()) * block_bytes
+    _, _, counts = merge_tile_selections(selected, cu, cu, n, tile, CONFIG.block_size)
+    return int(counts[: triton.cdiv(n, tile)].sum()) * block_bytes
 
 
 def dense_prefill_ms(q, k, v, rep):
@@ -180,6 +198,7 @@ def prefill_row(n: int, log, correlated: bool = False, tiles=(1, 4), splits=((8,
         row[f"sparse_tile{tile}_ms"] = bench_ms(
             lambda tile=tile: block_sparse_prefill(q, k, v, selected, cu, cu, n, CONFIG, tile_tokens=tile), rep
         )
+        row[f"sparse_tile{tile}_gbps"] = list_bytes(selected, cu, n, tile) / row[f"sparse_tile{tile}_ms"] / 1e6
     for window, tile in splits:
         row[f"split_w{window}_t{tile}_ms"] = bench_ms(
             lambda window=window, tile=tile: block_sparse_prefill_split(
