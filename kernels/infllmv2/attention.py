@@ -46,7 +46,7 @@ def infllmv2_prefill(
     the forced blocks (init and local window, shared by neighbours), then tile_tokens queries
     per tile of the pass over the blocks picked by score (sparse.block_sparse_prefill_split);
     window_tokens=None: one pass over the whole selection, tile_tokens a tile
-    (sparse.block_sparse_prefill). tile_tokens is 1 or a power of two up to 32; more than
+    (sparse.block_sparse_prefill). tile_tokens is 1 or a power of two up to 8; more than
     one gains only when neighbouring queries pick the same blocks. On an H200 at 128K
     (bench/RESULTS.md, session 5) the default, one pass with tile_tokens=4, took 50 ms with
     correlated queries (as in text) against 80 for window_tokens=8, tile_tokens=1; with
