@@ -10,6 +10,7 @@ import itertools
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -62,21 +63,40 @@ def single_cpu_thread(device: torch.device) -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
+@dataclass
+class CompressedKeys:
+    """One layer's compressed keys c1 (and c2 with the coarse normaliser) [B, capacity, Hkv, D],
+    kept for the fused decode step: the windows of the first `covered` keys of every row of the
+    cache (rows without left padding)."""
+
+    covered: int
+    c1: torch.Tensor
+    c2: torch.Tensor | None
+
+
 class SparseAttention:
     """InfLLM v2 for checkpoints with a `sparse_config`: dense below dense_len keys, sparse above.
 
-    The sparse branch runs kernels.infllmv2's fused Triton kernels where they run (`fused`:
-    True, False, or None for "on a CUDA tensor in fp16/bf16"), else the plain-PyTorch
-    specification (kernels/infllmv2/naive.py), exact to the design but slow: on CPU it is meant
-    for correctness on long contexts, not speed. The fused path serves decode steps too, as a
-    prefill of one query over the whole history (compressing every key again each step); the
-    kernels' own decode path, with compressed keys kept beside the cache, is not wired in yet.
+    One instance per layer. The sparse branch runs kernels.infllmv2's fused Triton kernels where
+    they run (`fused`: True, False, or None for "on a CUDA tensor in fp16/bf16"), else the
+    plain-PyTorch specification (kernels/infllmv2/naive.py), exact to the design but slow: on
+    CPU it is meant for correctness on long contexts, not speed.
+
+    Fused, a prefill packs the batch's real keys and queries into one varlen
+    `infllmv2_prefill` and then compresses the layer's keys into `CompressedKeys`; a decode
+    step that extends exactly those keys by one appends the windows it completes and runs
+    `infllmv2_decode` (five small kernels). Any other call (left padding, a first step past
+    dense_len, keys rewritten) takes the prefill path and compresses afresh. Appending is safe
+    because each layer sees every call: a call of one new token at n keys follows one at
+    n - 1 keys only when slots 0 .. n - 2 were not written in between (a rewrite of slot s
+    would have been a call at s + 1 keys).
     """
 
     def __init__(self, config: SparseConfig, num_groups: int, fused: bool | None = None) -> None:
         self.config = config
         self.num_groups = num_groups
         self.fused = fused
+        self.compressed: CompressedKeys | None = None
 
     def __call__(
         self,
@@ -86,10 +106,63 @@ class SparseAttention:
         mask: torch.Tensor | None,
         first_key: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        if k.shape[2] < self.config.dense_len:
+        n_keys = k.shape[2]
+        if n_keys < self.config.dense_len:
             return dense_attention(q, k, v, mask)
         fused = self.fused if self.fused is not None else q.is_cuda and q.dtype in (torch.float16, torch.bfloat16)
-        return self._fused(q, k, v, first_key) if fused else self._sparse(q, k, v, first_key)
+        if not fused:
+            return self._sparse(q, k, v, first_key)
+        if first_key is not None and bool(first_key.any()):  # left padding: no compressed keys kept
+            self.compressed = None
+            return self._fused(q, k, v, first_key)
+        kept = self.compressed
+        if q.shape[2] == self.num_groups and self._extends(kept, k):
+            return self._fused_decode(q, k, v, kept)
+        out = self._fused(q, k, v, None)
+        self.compressed = self._compress(k)
+        return out
+
+    def _extends(self, kept: CompressedKeys | None, k: torch.Tensor) -> bool:
+        """Whether keys k [B, Hkv, n, D] are kept's keys and one more, with room for its windows."""
+        from kernels.infllmv2.compress import compressed_count  # lazy: Triton only for long contexts
+
+        n_keys = k.shape[2]
+        return (
+            kept is not None
+            and kept.covered == n_keys - 1
+            and kept.c1.shape[0] == k.shape[0]
+            and kept.c1.shape[1] >= compressed_count(n_keys, self.config)
+            and (kept.c2 is None or kept.c2.shape[1] >= compressed_count(n_keys, self.config, coarse=True))
+        )
+
+    def _compress(self, k: torch.Tensor) -> CompressedKeys:
+        """c1 (and c2) of every row's keys k [B, Hkv, n, D], with room for as many keys again."""
+        from kernels.infllmv2.compress import compress_keys, compressed_count
+
+        batch, kv_heads, n_keys, dim = k.shape
+        packed = k[0].transpose(0, 1) if batch == 1 else torch.cat([row.transpose(0, 1) for row in k])
+        cu_k = torch.arange(0, (batch + 1) * n_keys, n_keys, device=k.device, dtype=torch.int32)
+        kept = []
+        for coarse in (False, True) if self.config.coarse_normaliser else (False,):
+            entries = compressed_count(n_keys, self.config, coarse)
+            buffer = k.new_zeros(batch, compressed_count(2 * n_keys, self.config, coarse), kv_heads, dim)
+            buffer[:, :entries] = compress_keys(packed, cu_k, n_keys, self.config, coarse=coarse)[:, :entries]
+            kept.append(buffer)
+        return CompressedKeys(n_keys, kept[0], kept[1] if len(kept) > 1 else None)
+
+    def _fused_decode(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kept: CompressedKeys) -> torch.Tensor:
+        """One new token per row over keys [B, Hkv, n, D] whose first n - 1 are compressed in kept."""
+        from kernels.infllmv2.attention import infllmv2_decode
+        from kernels.infllmv2.compress import append_compressed_keys
+
+        batch, n_keys = k.shape[0], k.shape[2]
+        k_cache, v_cache = k.transpose(1, 2), v.transpose(1, 2)  # [B, n, Hkv, D] views
+        new = torch.full((batch,), n_keys, device=k.device, dtype=torch.int32)
+        append_compressed_keys(k_cache, kept.c1, new - 1, new, self.config, c2_cache=kept.c2)
+        kept.covered = n_keys
+        # [B, Hkv, G, D] -> [B, Hq, D]: heads kv-head-major, as the model's q_proj orders them
+        out = infllmv2_decode(q.reshape(batch, -1, q.shape[-1]), k_cache, v_cache, kept.c1, new, self.config, kept.c2)
+        return out.view(q.shape)
 
     def _fused(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, first_key: torch.Tensor | None) -> torch.Tensor:
         """Every row's real keys and queries packed as one varlen batch for infllmv2_prefill; the

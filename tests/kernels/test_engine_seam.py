@@ -57,3 +57,41 @@ def test_fused_seam_matches_the_specification(config, tokens, starts):
         got = as_tokens(out, b)
         assert rel_err(got[tokens - ref.shape[0] :], ref) < TOLERANCE
         assert bool((got[: tokens - ref.shape[0]] == 0).all())  # queries of left padding
+
+
+@pytest.mark.parametrize(
+    "config", [SparseConfig.tiny(dense_len=64), SparseConfig.tiny(dense_len=64, coarse_normaliser=True)]
+)
+def test_fused_decode_appends_compressed_keys_and_starts_afresh(config, monkeypatch):
+    """Decode steps that extend the keys by one take the kernels' decode path over compressed
+    keys kept per layer; a new sequence in the same cache, or a rewritten slot, compresses anew."""
+    import kernels.infllmv2.attention as entry
+
+    decode_calls = []
+    decode = entry.infllmv2_decode
+    monkeypatch.setattr(entry, "infllmv2_decode", lambda *args: decode_calls.append(1) or decode(*args))
+    attention = SparseAttention(config, GROUP, fused=True)
+    _, k, v = engine_layout(2, 1, 160, seed=7)  # the cache: [B, Hkv, 160, D]
+    generator = torch.Generator().manual_seed(8)
+
+    def step(n: int, tokens: int = 1) -> None:
+        q = torch.randn(2, KV_HEADS, GROUP * tokens, DIM, generator=generator).to(DEVICE, DTYPE)
+        out = attention(q, k[:, :, :n], v[:, :, :n], None, None)
+        for b in range(2):
+            ref = specification(q, k[:, :, :n], v[:, :, :n], b, 0, config)
+            assert rel_err(as_tokens(out, b), ref) < TOLERANCE, (n, b)
+
+    step(110, tokens=40)  # prefill past dense_len (7 blocks of 16, 6 selected): compresses the keys
+    for n in range(111, 131):  # every step appends (windows complete every 4 keys here)
+        step(n)
+    assert len(decode_calls) == 20
+    step(133)  # keys 131 and 132 came without a call (not the engine's way, but possible): afresh
+    assert len(decode_calls) == 20
+    k[:, :, :63] = torch.randn(2, KV_HEADS, 63, DIM, generator=generator).to(DEVICE, DTYPE)  # a new sequence
+    step(64)  # its first step past dense_len: 63 keys are not the 133 kept, so compress afresh
+    step(65)
+    assert len(decode_calls) == 21
+    k[:, :, 63] = torch.randn(2, KV_HEADS, DIM, generator=generator).to(DEVICE, DTYPE)  # slot 63 rewritten...
+    step(64)  # ...and read again at 64 keys: afresh
+    step(65)
+    assert len(decode_calls) == 22
