@@ -6,11 +6,13 @@ k, v [B, Hkv, S, D], mask [B, 1, G*T, S] bool (True = may attend) or None (every
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import torch
 import torch.nn.functional as F
@@ -63,6 +65,15 @@ def single_cpu_thread(device: torch.device) -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
+@functools.cache
+def _kernels() -> SimpleNamespace:
+    """kernels.infllmv2's entry points, imported once on first use: Triton loads only when a
+    long context needs it, and a decode step (every layer, every token) pays no import."""
+    from kernels.infllmv2 import attention, compress
+
+    return SimpleNamespace(attention=attention, compress=compress)
+
+
 @dataclass
 class CompressedKeys:
     """One layer's compressed keys c1 (and c2 with the coarse normaliser) [B, capacity, Hkv, D],
@@ -112,7 +123,7 @@ class SparseAttention:
         fused = self.fused if self.fused is not None else q.is_cuda and q.dtype in (torch.float16, torch.bfloat16)
         if not fused:
             return self._sparse(q, k, v, first_key)
-        if first_key is not None and bool(first_key.any()):  # left padding: no compressed keys kept
+        if first_key is not None:  # the engine passes it only for left padding: no compressed keys kept
             self.compressed = None
             return self._fused(q, k, v, first_key)
         kept = self.compressed
@@ -124,8 +135,7 @@ class SparseAttention:
 
     def _extends(self, kept: CompressedKeys | None, k: torch.Tensor) -> bool:
         """Whether keys k [B, Hkv, n, D] are kept's keys and one more, with room for its windows."""
-        from kernels.infllmv2.compress import compressed_count  # lazy: Triton only for long contexts
-
+        compressed_count = _kernels().compress.compressed_count
         n_keys = k.shape[2]
         return (
             kept is not None
@@ -137,38 +147,35 @@ class SparseAttention:
 
     def _compress(self, k: torch.Tensor) -> CompressedKeys:
         """c1 (and c2) of every row's keys k [B, Hkv, n, D], with room for as many keys again."""
-        from kernels.infllmv2.compress import compress_keys, compressed_count
-
+        compress = _kernels().compress
         batch, kv_heads, n_keys, dim = k.shape
         packed = k[0].transpose(0, 1) if batch == 1 else torch.cat([row.transpose(0, 1) for row in k])
         cu_k = torch.arange(0, (batch + 1) * n_keys, n_keys, device=k.device, dtype=torch.int32)
         kept = []
         for coarse in (False, True) if self.config.coarse_normaliser else (False,):
-            entries = compressed_count(n_keys, self.config, coarse)
-            buffer = k.new_zeros(batch, compressed_count(2 * n_keys, self.config, coarse), kv_heads, dim)
-            buffer[:, :entries] = compress_keys(packed, cu_k, n_keys, self.config, coarse=coarse)[:, :entries]
+            entries = compress.compressed_count(n_keys, self.config, coarse)
+            buffer = k.new_zeros(batch, compress.compressed_count(2 * n_keys, self.config, coarse), kv_heads, dim)
+            buffer[:, :entries] = compress.compress_keys(packed, cu_k, n_keys, self.config, coarse=coarse)[:, :entries]
             kept.append(buffer)
         return CompressedKeys(n_keys, kept[0], kept[1] if len(kept) > 1 else None)
 
     def _fused_decode(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kept: CompressedKeys) -> torch.Tensor:
         """One new token per row over keys [B, Hkv, n, D] whose first n - 1 are compressed in kept."""
-        from kernels.infllmv2.attention import infllmv2_decode
-        from kernels.infllmv2.compress import append_compressed_keys
-
+        kernels = _kernels()
         batch, n_keys = k.shape[0], k.shape[2]
         k_cache, v_cache = k.transpose(1, 2), v.transpose(1, 2)  # [B, n, Hkv, D] views
         new = torch.full((batch,), n_keys, device=k.device, dtype=torch.int32)
-        append_compressed_keys(k_cache, kept.c1, new - 1, new, self.config, c2_cache=kept.c2)
+        kernels.compress.append_compressed_keys(k_cache, kept.c1, new - 1, new, self.config, c2_cache=kept.c2)
         kept.covered = n_keys
         # [B, Hkv, G, D] -> [B, Hq, D]: heads kv-head-major, as the model's q_proj orders them
-        out = infllmv2_decode(q.reshape(batch, -1, q.shape[-1]), k_cache, v_cache, kept.c1, new, self.config, kept.c2)
+        out = kernels.attention.infllmv2_decode(
+            q.reshape(batch, -1, q.shape[-1]), k_cache, v_cache, kept.c1, new, self.config, kept.c2
+        )
         return out.view(q.shape)
 
     def _fused(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, first_key: torch.Tensor | None) -> torch.Tensor:
         """Every row's real keys and queries packed as one varlen batch for infllmv2_prefill; the
         queries of left padding (before a row's first key) get zeros."""
-        from kernels.infllmv2.attention import infllmv2_prefill  # lazy: Triton only for long contexts
-
         batch, kv_heads, rows, dim = q.shape
         group, n_keys = self.num_groups, k.shape[2]
         tokens = rows // group
@@ -188,7 +195,7 @@ class SparseAttention:
             torch.tensor([0, *itertools.accumulate(lengths)], device=q.device, dtype=torch.int32)
             for lengths in (q_lens, k_lens)
         )
-        out = infllmv2_prefill(
+        out = _kernels().attention.infllmv2_prefill(
             q_packed, k_packed, v_packed, cu_q, self.config, cu_k, max_seqlen_q=max(q_lens), max_seqlen_k=max(k_lens)
         )
         result = q_tok.new_zeros(q_tok.shape)

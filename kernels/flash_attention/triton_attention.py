@@ -19,16 +19,35 @@ import triton.language as tl
 from triton.language.extra.cuda import gdc_launch_dependents, gdc_wait
 
 LOG2E = 1.4426950408889634
-USERS_SHIFT: tl.constexpr = tl.constexpr(20)  # merged list entries: block | users << USERS_SHIFT
-BLOCK_ID_MASK: tl.constexpr = tl.constexpr(2**20 - 1)
+_SHIFT = 20
+USERS_SHIFT: tl.constexpr = tl.constexpr(_SHIFT)  # merged list entries: block | users << USERS_SHIFT
+BLOCK_ID_MASK: tl.constexpr = tl.constexpr((1 << _SHIFT) - 1)
 
 
 @triton.jit
-def _attend_block(acc, l_i, m_i, b_q, k_ptrs, v_ptrs, kv_mask_k, kv_mask_v, b_mask, scale_log2, MASK: tl.constexpr):
-    """One key block of online softmax (log2 domain). kv_mask_k, kv_mask_v: the loads' masks,
-    None when the whole block is in range and D a power of two. MASK 0: every score counts
-    (no elementwise mask work); 1: b_mask [ROWS] says which rows see the whole block;
-    2: b_mask [ROWS, BLOCK_N] says which scores count."""
+def _attend_block(
+    acc,
+    l_i,
+    m_i,
+    b_q,
+    p_k,
+    p_v,
+    o_kt,
+    stride_kt,
+    stride_vt,
+    kv_mask_k,
+    kv_mask_v,
+    b_mask,
+    scale_log2,
+    MASK: tl.constexpr,
+):
+    """One key block of online softmax (log2 domain) over key rows o_kt [BLOCK_N] (int64) of
+    p_k [BLOCK_D, 1] and p_v [1, BLOCK_D] (one KV head's row starts). kv_mask_k, kv_mask_v: the
+    loads' masks, None when the whole block is in range and D a power of two. MASK 0: every
+    score counts (no elementwise mask work); 1: b_mask [ROWS] says which rows see the whole
+    block; 2: b_mask [ROWS, BLOCK_N] says which scores count."""
+    k_ptrs = p_k + o_kt[None, :] * stride_kt
+    v_ptrs = p_v + o_kt[:, None] * stride_vt
     if kv_mask_k is None:
         b_k = tl.load(k_ptrs)  # [BLOCK_D, BLOCK_N]
         b_v = tl.load(v_ptrs)  # [BLOCK_N, BLOCK_D]
@@ -198,18 +217,9 @@ def _tile_attention_kernel(
             blk = tl.where(use_list, entry, u)
         o_kt = (k_start + blk * BLOCK_N + o_bn).to(tl.int64)
         acc, l_i, m_i = _attend_block(
-            acc,
-            l_i,
-            m_i,
-            b_q,
-            o_k_head + o_kt[None, :] * stride_kt,
-            o_v_head + o_kt[:, None] * stride_vt,
-            kv_mask_k,
-            kv_mask_v,
-            m_use,
-            scale_log2,
-            1 if SPARSE and TILE_T > 1 else 0,
-        )
+            acc, l_i, m_i, b_q, o_k_head, o_v_head, o_kt, stride_kt, stride_vt, kv_mask_k, kv_mask_v, m_use,
+            scale_log2, 1 if SPARSE and TILE_T > 1 else 0,
+        )  # fmt: skip
     for u in range(u_rest, n_iter):
         blk = u
         m_use = m_row
@@ -229,18 +239,9 @@ def _tile_attention_kernel(
         o_kt = (k_start + o_n).to(tl.int64)
         m_s = m_use[:, None] & m_n[None, :] & (o_n[None, :] <= pos[:, None])
         acc, l_i, m_i = _attend_block(
-            acc,
-            l_i,
-            m_i,
-            b_q,
-            o_k_head + o_kt[None, :] * stride_kt,
-            o_v_head + o_kt[:, None] * stride_vt,
-            m_n[None, :] & m_d[:, None],
-            m_n[:, None] & m_d[None, :],
-            m_s,
-            scale_log2,
-            2,
-        )
+            acc, l_i, m_i, b_q, o_k_head, o_v_head, o_kt, stride_kt, stride_vt,
+            m_n[None, :] & m_d[:, None], m_n[:, None] & m_d[None, :], m_s, scale_log2, 2,
+        )  # fmt: skip
     acc = acc / tl.where(l_i > 0, l_i, 1.0)[:, None]
     if LSE_OUT:  # log2-domain normaliser, for a later STATE_IN pass
         lse = tl.where(l_i > 0, m_i + tl.log2(tl.where(l_i > 0, l_i, 1.0)), float("-inf"))
@@ -448,7 +449,10 @@ def tile_attention(
             bits = counts = blocks
     count_strides = (0, 0)
     if sparse and tile_tokens > 1:
-        assert counts.shape[-1] == 2 and counts.stride(-1) == 1, "counts: [Tq, HKV, 2], from merge_tile_selections"
+        if counts.shape[-1] != 2 or counts.stride(-1) != 1:
+            raise ValueError(
+                f"counts {tuple(counts.shape)}: want [Tq, HKV, 2], last dim contiguous (merge_tile_selections)"
+            )
         count_strides = (counts.stride(0), counts.stride(1))
     scale = scale if scale is not None else 1.0 / math.sqrt(dim)
     grid = (triton.cdiv(max_seqlen_q, tile_tokens), cu_seqlens_q.shape[0] - 1, n_kv)
@@ -486,7 +490,7 @@ def tile_attention(
         ROWS=rows,
         BLOCK_N=block_n,
         SPARSE=sparse,
-        LIST_PAD=_pow2(list_len, 16),
+        LIST_PAD=_pow2(list_len, 16) if tile_tokens == 1 else 16,  # only one-token lists are read whole
         WINDOW=window is not None,
         INIT_BLOCKS=window[0] if window else 0,
         LOCAL_BLOCKS=window[1] if window else 0,

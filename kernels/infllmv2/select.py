@@ -304,7 +304,6 @@ def prefill_block_scores(
     tile_rows: int = 256,
     blocks_per_step: int = 16,
     c2: torch.Tensor | None = None,
-    num_warps: int | None = None,
 ) -> torch.Tensor:
     """Block scores of the queries whose packed rows fall in chunk = (start, end).
 
@@ -312,8 +311,8 @@ def prefill_block_scores(
     cu_seqlens_k [B + 1] int32; n_cols >= every sequence's block count; c2 [B, n_c2, HKV, D]
     (compress_keys(..., coarse=True)), required when config.coarse_normaliser. Returns fp32
     scores [HKV, end - start, n_cols] (+inf forced, -inf excluded, after the query's block).
-    A program (num_warps warps; default 8 for tiles of 256 rows or more, else 4) scores
-    tile_rows / G queries (G heads each) against blocks_per_step blocks' kernels per step.
+    A program (8 warps for tiles of 256 rows or more, else 4) scores tile_rows / G queries
+    (G heads each) against blocks_per_step blocks' kernels per step.
     """
     c2 = _coarse_keys(c1, c2, config)
     n_heads, dim = q.shape[1], q.shape[2]
@@ -366,7 +365,7 @@ def prefill_block_scores(
         # 256-row tiles with 8 warps: 19.5 (exact 27.2) ms at 128K on the H200 against 20.4
         # (28.4) with 128 rows and 4 warps, the best of session 4's num_warps x num_stages
         # sweep at 128 rows; 64 rows, or 32 blocks a step, slower (bench/RESULTS.md, session 5)
-        num_warps=num_warps or (8 if tile_tokens * group_pad >= 256 else 4),
+        num_warps=8 if tile_tokens * group_pad >= 256 else 4,
         num_stages=2,
     )
     return out

@@ -103,7 +103,9 @@ def merge_tile_selections(
     """
     n_q, n_kv, n_sel = selected.shape
     if tile_tokens > 31 - USERS_SHIFT.value:
-        raise ValueError(f"tile_tokens={tile_tokens}: merged list entries hold the users of at most 11 tokens")
+        raise ValueError(
+            f"tile_tokens={tile_tokens}: merged list entries hold the users of at most {31 - USERS_SHIFT.value} tokens"
+        )
     list_len = tile_tokens * n_sel
     blocks = torch.empty(n_q, n_kv, list_len, device=selected.device, dtype=torch.int32)
     bits = torch.empty_like(blocks)
