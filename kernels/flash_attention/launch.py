@@ -5,7 +5,11 @@ between one kernel's end and the next one's start costs about as much as a kerne
 PDL (Hopper and later) a kernel is launched while its predecessor is still running: its
 programs call `gdc_launch_dependents()` (the next kernel may start) and `gdc_wait()` (block
 until the predecessor has finished and its writes are visible) before they read anything
-the predecessor wrote, so the launch latency overlaps the predecessor's tail. Kernels take
+the predecessor wrote, so the launch latency overlaps the predecessor's tail. Our kernels
+call `gdc_launch_dependents()` right after `gdc_wait()`, so a kernel starts only once its
+predecessor has passed its own wait, when every kernel before that one has finished: what
+those wrote may be read before the wait (the sparse decode split kernel reads the query and
+the lengths first, a round trip to memory off the chain). Kernels take
 a `PDL` constexpr that guards both calls; launchers pass `launch_pdl=PDL`. Both are no-ops
 where PDL is off; the interpreter has neither, so it never gets PDL.
 """

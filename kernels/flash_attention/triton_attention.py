@@ -283,7 +283,7 @@ def _decode_split_kernel(
     SPARSE: tl.constexpr,
     PDL: tl.constexpr = False,
 ):
-    if PDL:  # the block lists (and caches) come from earlier kernels (launch.py)
+    if PDL and not SPARSE:  # dense: the query may come from the kernel just before (launch.py)
         gdc_wait()
         gdc_launch_dependents()
     i_bh, i_s = tl.program_id(0), tl.program_id(1)
@@ -306,6 +306,11 @@ def _decode_split_kernel(
         mask=m_g[:, None] & m_d[None, :],
         other=0.0,
     )  # [ROWS, BLOCK_D]
+    if PDL and SPARSE:
+        # the lists come from the top-k kernel just before; the query and the lengths are older
+        # (a sparse step's chain starts with its scores: launch.py), so they were read first
+        gdc_wait()
+        gdc_launch_dependents()
     o_kb = i_b.to(tl.int64) * stride_kb + i_hk * stride_kh
     o_vb = i_b.to(tl.int64) * stride_vb + i_hk * stride_vh
     m_i = tl.full([ROWS], -1.0e30, dtype=tl.float32)
@@ -368,12 +373,11 @@ def _decode_combine_kernel(
     o_d = tl.arange(0, BLOCK_D)
     o_part = (i_bh.to(tl.int64) * N_SPLITS + o_s) * ROWS + i_g  # [BLOCK_S]
     b_lse = tl.load(part_lse_ptr + o_part, mask=m_s, other=float("-inf"))
+    # loaded with the lse, not after it, to save a round trip to memory: splits that saw no
+    # key (sparse decode's unused slots) stored zeros and lse -inf, so they weigh 0
+    b_o = tl.load(part_o_ptr + o_part[:, None] * BLOCK_D + o_d[None, :], mask=m_s[:, None], other=0.0)
     m = tl.max(b_lse, 0)
     w = tl.exp2(b_lse - m)  # [BLOCK_S]
-    # splits that saw no key (lse -inf, weight 0: e.g. sparse decode's unused slots) are not read
-    b_o = tl.load(
-        part_o_ptr + o_part[:, None] * BLOCK_D + o_d[None, :], mask=(m_s & (b_lse > float("-inf")))[:, None], other=0.0
-    )
     out = tl.sum(b_o * w[:, None], 0) / tl.sum(w, 0)  # [BLOCK_D]
     i_b = i_bh // N_KV
     i_h = (i_bh % N_KV) * GROUP + i_g
@@ -521,7 +525,9 @@ def split_decode_attention(
     the query's own included); blocks [B, HKV, S] int32 (-1 = none), or None for dense.
     Split i covers slots [i * slots_per_split, (i + 1) * slots_per_split): key blocks in
     dense mode, list entries in sparse mode. Sequences shorter than dense_len attend densely.
-    pdl: launch both kernels with programmatic dependent launch (launch.py).
+    pdl: launch both kernels with programmatic dependent launch (launch.py). With blocks, the
+    split kernel then reads q and lengths before it waits for the kernel launched just before
+    (the one that wrote the lists): that kernel must not have written them.
     """
     batch, n_heads, dim = q.shape
     n_kv = k_cache.shape[2]

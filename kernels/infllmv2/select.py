@@ -248,13 +248,10 @@ def _decode_pool_kernel(
     N_KV: tl.constexpr,
     N_SPLITS: tl.constexpr,
     BLOCK_S: tl.constexpr,
-    KERNEL_SIZE: tl.constexpr,
-    KERNEL_STRIDE: tl.constexpr,
     BLOCK_SIZE: tl.constexpr,
     INIT_BLOCKS: tl.constexpr,
     LOCAL_BLOCKS: tl.constexpr,
     RATIO: tl.constexpr,
-    POOL: tl.constexpr,
     GROUP: tl.constexpr,
     ROWS: tl.constexpr,
     NB: tl.constexpr,
@@ -264,28 +261,32 @@ def _decode_pool_kernel(
         gdc_wait()
         gdc_launch_dependents()
     i_bh, i_c = tl.program_id(0), tl.program_id(1)
+    # Every load below is independent of the others (one round trip to memory): the logits
+    # kernel stored -inf for the kernels past the sequence's, up to n_cap, so the logits need
+    # no mask from the length.
     length = tl.load(lengths_ptr + i_bh // N_KV)
-    n_c1 = tl.where(length >= KERNEL_SIZE, (length - KERNEL_SIZE) // KERNEL_STRIDE + 1, 0)
     o_g = tl.arange(0, ROWS)
+    m_g = (o_g < GROUP)[:, None]
     o_s = tl.arange(0, BLOCK_S)
     o_part = (i_bh * N_SPLITS + o_s)[:, None] * ROWS + o_g[None, :]  # [BLOCK_S, ROWS]
     m_part = (o_s < N_SPLITS)[:, None]
     b_m = tl.load(part_m_ptr + o_part, mask=m_part, other=float("-inf"))
     b_l = tl.load(part_l_ptr + o_part, mask=m_part, other=0.0)
+    p_rows = logits_ptr + (i_bh.to(tl.int64) * ROWS + o_g)[:, None] * n_cap
+    o_b = i_c * NB + tl.arange(0, NB)
+    o_in = i_c * NB * RATIO + tl.arange(0, NB * RATIO)  # the kernels starting inside the blocks
+    m_in = m_g & (o_in < n_cap)[None, :]
+    b_in = tl.load(p_rows + o_in[None, :], mask=m_in, other=float("-inf"))  # [ROWS, NB * RATIO]
+    o_before = o_b * RATIO - 1  # the kernel starting in the block before, overlapping this one
+    m_before = m_g & ((o_before >= 0) & (o_before < n_cap))[None, :]
+    b_before = tl.load(p_rows + o_before[None, :], mask=m_before, other=float("-inf"))  # [ROWS, NB]
     m = tl.max(b_m, 0)  # [ROWS]
     m_safe = tl.where(m > float("-inf"), m, 0.0)
     l = tl.sum(b_l * tl.exp2(b_m - m_safe[None, :]), 0)
     lse = tl.where(l > 0, m_safe + tl.log2(tl.where(l > 0, l, 1.0)), float("inf"))  # [ROWS] log2; none seen: p = 0
-
-    o_b = i_c * NB + tl.arange(0, NB)
-    o_p = tl.arange(0, POOL)
-    o_j = o_b[:, None] * RATIO - 1 + o_p[None, :]  # [NB, POOL] kernels overlapping each block
-    m_j = (o_p < RATIO + 1)[None, :] & (o_j >= 0) & (o_j < n_c1)
-    p_l = logits_ptr + (i_bh.to(tl.int64) * ROWS + o_g)[:, None, None] * n_cap + o_j[None, :, :]
-    m_l = (o_g < GROUP)[:, None, None] & m_j[None, :, :]
-    b_s = tl.load(p_l, mask=m_l, other=float("-inf"))  # [ROWS, NB, POOL]
-    b_p = tl.where(m_l, tl.exp2(b_s - lse[:, None, None]), 0.0)
-    score = tl.max(tl.sum(b_p, 0), 1)  # [NB]
+    p_in = tl.sum(tl.exp2(b_in - lse[:, None]), 0)  # [NB * RATIO] summed over the group
+    inside = tl.max(tl.reshape(p_in, [NB, RATIO]), 1)
+    score = tl.maximum(inside, tl.sum(tl.exp2(b_before - lse[:, None]), 0))  # [NB]
     own = (length - 1) // BLOCK_SIZE
     score = tl.where((o_b < INIT_BLOCKS) | (o_b >= own - LOCAL_BLOCKS), float("inf"), score)
     score = tl.where(o_b > own, float("-inf"), score)
@@ -543,13 +544,10 @@ def decode_block_scores(
         N_KV=n_kv,
         N_SPLITS=n_splits,
         BLOCK_S=triton.next_power_of_2(n_splits),
-        KERNEL_SIZE=config.kernel_size,
-        KERNEL_STRIDE=config.kernel_stride,
         BLOCK_SIZE=config.block_size,
         INIT_BLOCKS=config.init_blocks,
         LOCAL_BLOCKS=config.local_blocks,
         RATIO=config.pool_ratio,
-        POOL=triton.next_power_of_2(config.pool_ratio + 1),
         GROUP=group,
         ROWS=rows,
         NB=nb,
