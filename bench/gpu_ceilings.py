@@ -100,8 +100,8 @@ def main() -> None:
     buffers = [torch.randn(PROGRAMS, device="cuda") for _ in range(2)]
     row: dict[str, float | str] = {"device": torch.cuda.get_device_name()}
     row["l2_mb"] = torch.cuda.get_device_properties(0).L2_cache_size / 2**20
-    row["hbm_copy_tbps"] = hbm_copy_tbps() / 1e3
-    row["l2_read_tbps"] = l2_read_tbps() / 1e3
+    row["hbm_copy_tbps"] = hbm_copy_tbps()
+    row["l2_read_tbps"] = l2_read_tbps()
     row["matmul_tflops"] = matmul_tflops()
     for length in range(1, 7):
         for pdl in (False, True):
