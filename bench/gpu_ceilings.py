@@ -21,15 +21,12 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import torch
 import triton
 import triton.language as tl
+from kernels_gpu import bench_ms, graphed
 from triton.language.extra.cuda import gdc_launch_dependents, gdc_wait
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 LAYERS = 8
 PROGRAMS = 128  # about one per multiprocessor, as the decode kernels launch at 128K
@@ -59,22 +56,20 @@ def l2_read_tbps() -> float:
     src = torch.randn(24 * 2**20 // 4, device="cuda")
     out = torch.empty(programs, device="cuda")
     n_chunks = src.numel() // chunk
-    ms = triton.testing.do_bench(
-        lambda: _l2_read_kernel[(programs,)](src, out, n_chunks, REPS=reps, CHUNK=chunk), return_mode="median"
-    )
+    ms = bench_ms(lambda: _l2_read_kernel[(programs,)](src, out, n_chunks, REPS=reps, CHUNK=chunk), 100)
     return programs * reps * chunk * 4 / ms / 1e9
 
 
 def hbm_copy_tbps() -> float:
     src = torch.randn(2**29, device="cuda")  # 2 GiB
     dst = torch.empty_like(src)
-    ms = triton.testing.do_bench(lambda: dst.copy_(src), return_mode="median")
+    ms = bench_ms(lambda: dst.copy_(src), 100)
     return 2 * src.numel() * 4 / ms / 1e9
 
 
 def matmul_tflops() -> float:
     a, b = (torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16) for _ in range(2))
-    ms = triton.testing.do_bench(lambda: a @ b, return_mode="median")
+    ms = bench_ms(lambda: a @ b, 100)
     return 2 * 8192**3 / ms / 1e9
 
 
@@ -85,15 +80,8 @@ def chain(buffers: list[torch.Tensor], length: int, pdl: bool) -> None:
 
 
 def graph_ms(fn) -> float:
-    stream = torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(stream):
-        fn()  # compile and warm outside the capture
-    torch.cuda.current_stream().wait_stream(stream)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        fn()
-    return triton.testing.do_bench(graph.replay, warmup=50, rep=300, return_mode="median")
+    """Median replay time of fn captured in a CUDA graph."""
+    return bench_ms(graphed(fn).replay, 300)
 
 
 def main() -> None:
