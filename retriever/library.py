@@ -2,7 +2,8 @@
 `Retriever` the workflow searches.
 
 Public surface (stable names): `Library.open`, `ingest_jsonl`, `ingest_oai_snapshot`,
-`ingest_arxiv`, `update_index`, `search`, `search_many`, `get`, `stats`, `close`.
+`ingest_arxiv`, `update_index`, `search`, `search_many`, `get`, `stats`, `distribution`,
+`close`.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from retriever.errors import EmbeddingError, IndexMismatchError
 from retriever.fusion import reciprocal_rank_fusion
 from retriever.index import VectorIndex, choose_index_type
 from retriever.ingest import IngestReport, SnapshotFilter, ingest_lines
-from retriever.store import PaperStore
+from retriever.store import PaperStore, paper_text
 from retriever.types import Hit, Paper, SearchFilters
 
 log = logging.getLogger(__name__)
@@ -394,6 +395,36 @@ class Library:
     def get(self, arxiv_ids: Sequence[str]) -> list[Paper]:
         """Papers by id, in the given order; unknown ids are skipped."""
         return self.store.get(arxiv_ids)
+
+    def distribution(self, categories: int = 20) -> dict[str, dict[str, int]]:
+        """Papers per month and per category (the `categories` largest), for charts."""
+        return self.store.distribution(categories)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Texts embedded by the library's model: one L2-normalised float32 row each."""
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.asarray(self.embedder.encode(list(texts)), dtype=np.float32)
+
+    def vectors(self, arxiv_ids: Sequence[str]) -> np.ndarray:
+        """The stored embeddings of papers, one row per id in the given order; papers not
+        embedded yet are embedded now (not stored: `update_index` does that). Raises
+        KeyError naming ids the store does not hold."""
+        ids = list(arxiv_ids)
+        if not ids:
+            return np.zeros((0, 0), dtype=np.float32)
+        rowids = self.store.rowids(ids)
+        missing = [i for i in ids if i not in rowids]
+        if missing:
+            raise KeyError(f"{len(missing)} papers are not in the library: {', '.join(missing[:5])}")
+        stored_rows, stored = self.store.embeddings(self.model_name, sorted(set(rowids.values())))
+        by_row = {int(r): v for r, v in zip(stored_rows.tolist(), stored, strict=True)}
+        absent = [r for r in dict.fromkeys(rowids[i] for i in ids) if r not in by_row]
+        if absent:
+            texts = self.store.texts(absent)
+            fresh = self.embed([paper_text(title, abstract) for _, title, abstract in texts])
+            by_row.update({row: vector for (row, _, _), vector in zip(texts, fresh, strict=True)})
+        return np.stack([by_row[rowids[i]] for i in ids]).astype(np.float32, copy=False)
 
     def stats(self) -> dict:
         """Papers, date range, top categories, embeddings and index state."""

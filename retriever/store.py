@@ -292,6 +292,16 @@ class PaperStore:
                 found[row[0]] = _row_to_paper(row)
         return [found[i] for i in arxiv_ids if i in found]
 
+    def rowids(self, arxiv_ids: Sequence[str]) -> dict[str, int]:
+        """Row ids (the FAISS ids) of the papers with these versionless ids; unknown ids are left out."""
+        found: dict[str, int] = {}
+        ids = list(dict.fromkeys(arxiv_ids))
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(self._db.execute(f"SELECT arxiv_id, id FROM papers WHERE arxiv_id IN ({marks})", chunk))
+        return found
+
     def get_by_rowids(self, rowids: Sequence[int]) -> dict[int, Paper]:
         """Papers by their store row id (the FAISS id)."""
         found: dict[int, Paper] = {}
@@ -460,6 +470,20 @@ class PaperStore:
             "top_categories": dict(categories),
             "embeddings": dict(embedded),
         }
+
+
+    def distribution(self, categories: int = 20) -> dict[str, dict[str, int]]:
+        """Papers per month of publication ("YYYY-MM", in order; undated papers left out) and
+        per category (the `categories` largest), for charts."""
+        months = self._db.execute(
+            "SELECT substr(published, 1, 7) AS month, count(*) FROM papers "
+            "WHERE published IS NOT NULL GROUP BY month ORDER BY month"
+        ).fetchall()
+        by_category = self._db.execute(
+            "SELECT category, count(*) AS n FROM paper_categories GROUP BY category ORDER BY n DESC, category LIMIT ?",
+            (categories,),
+        ).fetchall()
+        return {"by_month": dict(months), "by_category": dict(by_category)}
 
 
 def paper_text(title: str, abstract: str) -> str:
