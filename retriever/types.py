@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol, runtime_checkable
 
+import numpy as np
+
 # New-style ids (2503.11851) and old-style ids (cs/0112017, math.AG/0601001).
 _ARXIV_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})$")
 _VERSION_SUFFIX = re.compile(r"v\d+$")
@@ -74,16 +76,12 @@ class Paper:
 
     @classmethod
     def from_dict(cls, record: dict) -> Paper:
-        """Inverse of :meth:`to_dict`; also accepts `arxiv_id` and `published` keys."""
-        raw_date = record.get("date") or record.get("published")
-        return cls(
-            arxiv_id=normalize_arxiv_id(record.get("id") or record["arxiv_id"]),
-            title=" ".join(str(record["title"]).split()),
-            abstract=" ".join(str(record.get("abstract", "")).split()),
-            authors=tuple(record.get("authors") or ()),
-            categories=tuple(record.get("categories") or ()),
-            published=date.fromisoformat(raw_date[:10]) if raw_date else None,
-        )
+        """Inverse of :meth:`to_dict`, by the corpus schema's rules (retriever.corpus_schema:
+        also `arxiv_id` and `published` keys); a record that breaks one raises ValueError."""
+        # imported here: the schema module builds Papers, so it imports this one
+        from retriever.corpus_schema import validate_record
+
+        return validate_record(record)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,4 +132,19 @@ class Retriever(Protocol):
 
     def get(self, arxiv_ids: Sequence[str]) -> list[Paper]:
         """Papers by id, in the given order; unknown ids are skipped."""
+        ...
+
+
+@runtime_checkable
+class VectorSource(Protocol):
+    """A collection that hands out the embeddings it searches with (clustering papers,
+    scoring phrases against a topic). `retriever.library.Library` is one."""
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """One L2-normalised float32 row per text, in the collection's embedding space."""
+        ...
+
+    def vectors(self, arxiv_ids: Sequence[str]) -> np.ndarray:
+        """One L2-normalised float32 row per id, in the given order; raises KeyError naming
+        the ids the collection does not hold."""
         ...
