@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from retriever.arxiv_api import ResultsClient, ingest_arxiv
-from retriever.bm25 import Bm25Matrix
+from retriever.bm25 import BM25_FILE, Bm25Matrix
 from retriever.embeddings import (
     DEFAULT_MAX_SEQ_LENGTH,
     DEFAULT_MODEL,
@@ -31,16 +31,19 @@ from retriever.embeddings import (
 )
 from retriever.errors import EmbeddingError, IndexMismatchError
 from retriever.fusion import reciprocal_rank_fusion
-from retriever.index import VectorIndex, choose_index_type
+from retriever.index import INDEX_FILE, META_FILE, VectorIndex, choose_index_type
 from retriever.ingest import IngestReport, SnapshotFilter, ingest_lines
 from retriever.store import PaperStore, paper_text
 from retriever.types import Hit, Paper, SearchFilters
+from retriever.write_lock import exclusive, remove_stale
 
 log = logging.getLogger(__name__)
 
 # past this many changed papers a search asks FTS5 rather than re-tokenizing them first;
 # `update_index` brings the BM25 matrix up to date whatever the number
 BM25_SEARCH_SYNC_MAX = 2000
+# what an interrupted index write leaves in the index folder (see index.py and bm25.py)
+STALE_INDEX_FILES = tuple(f"{name}.*.tmp" for name in (INDEX_FILE, META_FILE, BM25_FILE))
 EMBED_CHUNK = 2048  # papers embedded between two commits of their vectors
 ENCODE_CALL = 256  # texts per encode call: sorted by length within it, and the progress bar's step
 
@@ -166,7 +169,8 @@ class Library:
 
     def ingest_jsonl(self, path: Path | str, on_batch: Callable[[IngestReport], None] | None = None) -> IngestReport:
         """Ingest a JSONL(.gz) corpus in our schema; resumes an interrupted ingest of it."""
-        return ingest_lines(self.store, path, kind="jsonl", on_batch=on_batch)
+        with self._writing(f"ingesting into {self.store.path}"):
+            return ingest_lines(self.store, path, kind="jsonl", on_batch=on_batch)
 
     def ingest_oai_snapshot(
         self,
@@ -179,7 +183,8 @@ class Library:
         """Stream the arXiv OAI metadata snapshot, keeping papers of `categories` (exact, or an
         archive like `cs`) first submitted between `date_from` and `date_to`."""
         keep = SnapshotFilter(categories=tuple(categories), date_from=date_from, date_to=date_to)
-        return ingest_lines(self.store, path, kind="oai", snapshot_filter=keep, on_batch=on_batch)
+        with self._writing(f"ingesting into {self.store.path}"):
+            return ingest_lines(self.store, path, kind="oai", snapshot_filter=keep, on_batch=on_batch)
 
     def ingest_arxiv(
         self,
@@ -189,7 +194,12 @@ class Library:
         client: ResultsClient | None = None,
     ) -> IngestReport:
         """Fetch papers from the arXiv API by query or ids (network; ArxivUnavailableError offline)."""
-        return ingest_arxiv(self.store, query=query, ids=ids, max_results=max_results, client=client)
+        with self._writing(f"ingesting into {self.store.path}"):
+            return ingest_arxiv(self.store, query=query, ids=ids, max_results=max_results, client=client)
+
+    def _writing(self, what: str):
+        """One writer per library at a time (see retriever.write_lock); a second waits."""
+        return exclusive(self.store.path, what)
 
     # --- embedding and indexing -----------------------------------------------------------
 
@@ -200,13 +210,17 @@ class Library:
         interrupted run continues), then bring the FAISS index up to date: add new vectors,
         replace re-embedded ones, or rebuild when the index type must change.
 
-        `on_chunk(papers, seconds)` is called after each chunk of vectors is committed."""
-        started = time.perf_counter()
-        embedded = self._embed_missing(show_progress, on_chunk)
-        embedded_at = time.perf_counter()
-        update = self._sync_index(embedded)
-        indexed_at = time.perf_counter()
-        bm25_papers = self._sync_bm25(limit=None)
+        `on_chunk(papers, seconds)` is called after each chunk of vectors is committed. A
+        second process updating the same library waits for the first (and then finds its
+        papers embedded)."""
+        with self._writing(f"indexing the library at {self.store.path}"):
+            remove_stale(self.index_dir, STALE_INDEX_FILES)
+            started = time.perf_counter()
+            embedded = self._embed_missing(show_progress, on_chunk)
+            embedded_at = time.perf_counter()
+            update = self._sync_index(embedded)
+            indexed_at = time.perf_counter()
+            bm25_papers = self._sync_bm25(limit=None)
         return dataclasses.replace(
             update,
             embed_seconds=embedded_at - started,

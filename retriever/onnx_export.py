@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from retriever.errors import EmbeddingError
+from retriever.write_lock import exclusive, remove_stale, try_exclusive
 
 log = logging.getLogger(__name__)
 
@@ -81,24 +82,36 @@ def _cache_key(directory: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+EXPORT_TEMP_PREFIX = ".export-"
+
+
 def exported_model(directory: Path, cache_dir: Path, quantize: bool = True) -> Path:
     """The ONNX file for the model in `directory`, exported on first use into
     `cache_dir/onnx/<name>-<hash>/`: the plain fp32 graph, or with `quantize` the graph with
-    transformer fusions (where they check out) and int8 weights."""
+    transformer fusions (where they check out) and int8 weights.
+
+    One process exports at a time (a lock in the folder); the temporary folders of an export
+    that was killed are removed by the next call that holds the lock."""
     target = cache_dir / "onnx" / f"{directory.name}-{_cache_key(directory)}"
     fp32_path = target / "model.onnx"
     int8_path = target / "model.int8.onnx"
     wanted = int8_path if quantize else fp32_path
     if wanted.is_file():
+        lock = try_exclusive(target / "export")
+        if lock is not None:  # nobody is exporting: any temporary folder is a killed export's
+            with lock:
+                remove_stale(target, [EXPORT_TEMP_PREFIX + "*"])
         return wanted
     target.mkdir(parents=True, exist_ok=True)
-    if not fp32_path.is_file():
-        log.info("exporting %s to ONNX (once) into %s", directory, target)
-        _write_atomically(fp32_path, lambda tmp: _export(directory, tmp))
-    if quantize and not int8_path.is_file():
-        source = _fused(directory, fp32_path, target / "model.fused.onnx")
-        log.info("quantizing %s to int8", source)
-        _write_atomically(int8_path, lambda tmp: _quantize(source, tmp))
+    with exclusive(target / "export", f"exporting {directory.name} to ONNX in {target}"):
+        remove_stale(target, [EXPORT_TEMP_PREFIX + "*"])
+        if not fp32_path.is_file():
+            log.info("exporting %s to ONNX (once) into %s", directory, target)
+            _write_atomically(fp32_path, lambda tmp: _export(directory, tmp))
+        if quantize and not int8_path.is_file():
+            source = _fused(directory, fp32_path, target / "model.fused.onnx")
+            log.info("quantizing %s to int8", source)
+            _write_atomically(int8_path, lambda tmp: _quantize(source, tmp))
     return wanted
 
 
@@ -124,7 +137,7 @@ def _quiet():
 
 
 def _write_atomically(path: Path, write) -> None:
-    tmp_dir = Path(tempfile.mkdtemp(dir=path.parent, prefix=".export-"))
+    tmp_dir = Path(tempfile.mkdtemp(dir=path.parent, prefix=EXPORT_TEMP_PREFIX))
     try:
         tmp = tmp_dir / path.name
         write(tmp)
