@@ -38,7 +38,7 @@ FUNCTION_WORDS = frozenset(_FUNCTION_WORDS_TEXT.split())
 _DISCOURSE_WORDS_TEXT = """
     additionally addition another besides finally furthermore hence likewise meanwhile moreover related
     direction similarly separately turn line vein along closely work works study studies paper papers
-    propose proposes present presents introduce introduces show shows describe describes report reports
+    propose proposes present presents introduce introduces show shows describe describes report reports note notes
 """
 DISCOURSE_WORDS = frozenset(_DISCOURSE_WORDS_TEXT.split())
 STOPWORDS = FUNCTION_WORDS | DISCOURSE_WORDS

@@ -1,0 +1,145 @@
+"""Abstracts as quotable sentences: markup turned into plain text, sentence boundaries, and
+the tests that keep garbage (empty, withdrawn or non-English abstracts, sentences with left-
+over markup, links or tables) out of a survey."""
+
+from __future__ import annotations
+
+import html
+import re
+from functools import lru_cache
+
+from pylatexenc.latex2text import LatexNodes2Text
+from sentencex import segment
+
+from retriever.types import Paper
+from writer.grounded.coverage import FUNCTION_WORDS
+
+# Function words of the languages besides English that arXiv abstracts come in (French,
+# German, Spanish, Italian, Portuguese). English technical prose has almost none of them.
+_FOREIGN_FUNCTION_WORDS_TEXT = """
+    le la les des du une est et dans pour sur avec par qui que sont nous cette ces aux au ou
+    der die das und ist nicht mit sich den dem ein eine zu von auf wir werden für im wird
+    el los las del y en por para con una es se lo al como más su sus este esta
+    il gli della delle che di per con sono una nel questo questa
+    os das em não uma para com por um como são mais foi
+"""
+_FOREIGN_FUNCTION_WORDS = frozenset(_FOREIGN_FUNCTION_WORDS_TEXT.split())
+# An English abstract has several times more English than foreign function words; a
+# French or German one the other way round.
+MIN_ENGLISH_TO_FOREIGN_RATIO = 2.0
+# English function words as a share of all words, below which a whole abstract is taken for
+# another language (Indonesian or Turkish prose has none of either list). Terse technical
+# English stays above 10%.
+MIN_ABSTRACT_FUNCTION_WORD_SHARE = 0.05
+# Letters outside ASCII, as a share of all letters, above which a text is not English prose.
+MAX_NON_ASCII_LETTER_SHARE = 0.2
+MIN_QUOTABLE_WORDS = 6
+MAX_QUOTABLE_WORDS = 80
+# Characters that survive only from markup, formulas or code: never quoted.
+# A space before punctuation is where a LaTeX macro of the authors' own rendered as nothing.
+_MARKUP_LEFTOVER = re.compile(r"[\\{}$^_<>|@#*~=]|<cit\.>|\bhttps?:|\bwww\.|\.(?:com|org|io|html)\b|\s[,.;:!?]")
+_LATEX_HINT = re.compile(r"[\\$]")
+# A bare % is a percent sign in an abstract, but a comment to LaTeX, which would drop the rest of the line.
+_BARE_PERCENT = re.compile(r"(?<!\\)%")
+_HTML_TAG = re.compile(r"</?[A-Za-z][^<>]{0,80}>")
+_WITHDRAWN = re.compile(
+    r"^(this (paper|article|manuscript|submission|work) (has been|is) )?withdrawn\b|\bwithdraw (this|the) "
+    r"(paper|article|manuscript|submission)\b",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+# Abbreviations that sentencex ends a sentence at when a number follows ("Eq. 4", "approx. 5").
+_REFERENCE_ABBREVIATION = re.compile(r"\b(?:approx|eqs?|secs?|figs?|tabs?|refs?|no|nos|vol|pp|ch|cf)\.$", re.IGNORECASE)
+
+
+@lru_cache(maxsize=1)
+def _latex() -> LatexNodes2Text:
+    return LatexNodes2Text(math_mode="text", strict_latex_spaces=False)
+
+
+def plain_text(text: str) -> str:
+    """`text` with HTML entities and tags removed and whitespace collapsed (LaTeX left as is)."""
+    return " ".join(_HTML_TAG.sub(" ", html.unescape(text)).split())
+
+
+def latex_to_plain(text: str) -> str:
+    """`text` with LaTeX (``$k$-means``, ``\\emph{x}``, ``10\\%``) rendered as plain text; text
+    without a backslash or dollar sign is returned unchanged (the conversion is slow)."""
+    if not _LATEX_HINT.search(text):
+        return text
+    try:
+        converted = _latex().latex_to_text(_BARE_PERCENT.sub(r"\\%", text))
+    except Exception:  # pylatexenc is lenient; a failure leaves the markup for is_quotable to refuse
+        return text
+    return " ".join(converted.split())
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a plain-text abstract ("e.g.", "et al.", "Fig. 2", "Eq. 4" and decimals do not end one)."""
+    sentences: list[str] = []
+    for piece in segment("en", text):
+        piece = piece.strip()
+        if not piece:
+            continue
+        if sentences and _REFERENCE_ABBREVIATION.search(sentences[-1]) and piece[0].isdigit():
+            sentences[-1] = f"{sentences[-1]} {piece}"
+        else:
+            sentences.append(piece)
+    return sentences
+
+
+def is_english(text: str, min_function_word_share: float = 0.0) -> bool:
+    """Whether `text` reads as English prose: mostly ASCII letters, and far more English
+    function words than French, German, Spanish, Italian or Portuguese ones, and English
+    function words at least `min_function_word_share` of all words."""
+    words = _WORD.findall(text)
+    if not words:
+        return False
+    letters = "".join(words)
+    non_ascii = sum(1 for char in letters if not char.isascii())
+    if non_ascii / len(letters) > MAX_NON_ASCII_LETTER_SHARE:
+        return False
+    lowered = [word.lower() for word in words]
+    english = sum(1 for word in lowered if word in FUNCTION_WORDS)
+    foreign = sum(1 for word in lowered if word in _FOREIGN_FUNCTION_WORDS)
+    if english < min_function_word_share * len(words):
+        return False
+    return english >= MIN_ENGLISH_TO_FOREIGN_RATIO * foreign
+
+
+def is_quotable(sentence: str) -> bool:
+    """Whether `sentence` can stand in a survey as written: a finished sentence of ordinary
+    length, with no markup, formula, link or table left in it."""
+    words = sentence.split()
+    if not MIN_QUOTABLE_WORDS <= len(words) <= MAX_QUOTABLE_WORDS or sentence[-1] not in ".!":
+        return False
+    if _MARKUP_LEFTOVER.search(sentence) or sentence.count("(") != sentence.count(")"):
+        return False
+    letters = sum(1 for char in sentence if char.isalpha())
+    return letters / len(sentence) >= 0.6
+
+
+def unusable_reason(paper: Paper) -> str | None:
+    """Why `paper`'s abstract cannot be quoted at all (empty, withdrawn, not English), or None."""
+    text = plain_text(paper.abstract)
+    if not text:
+        return "its abstract is empty"
+    if _WITHDRAWN.search(text):
+        return "it has been withdrawn"
+    if not is_english(text, MIN_ABSTRACT_FUNCTION_WORD_SHARE):
+        return "its abstract is not in English"
+    return None
+
+
+def quotable_sentences(paper: Paper) -> list[str]:
+    """The sentences of `paper`'s abstract that may be quoted, LaTeX rendered as text, in
+    order; empty when the abstract is unusable (see :func:`unusable_reason`)."""
+    if unusable_reason(paper) is not None:
+        return []
+    return list(_quotable_sentences(paper.abstract))
+
+
+@lru_cache(maxsize=8192)
+def _quotable_sentences(abstract: str) -> tuple[str, ...]:
+    sentences = (latex_to_plain(sentence) for sentence in split_sentences(plain_text(abstract)))
+    return tuple(sentence for sentence in sentences if is_quotable(sentence) and is_english(sentence))

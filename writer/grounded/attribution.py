@@ -1,0 +1,161 @@
+"""Naming a sentence's source: "We propose X" becomes "Smith et al. propose X", "This paper
+studies X" becomes "Smith and Lee study X", with the verb agreeing with one author or many."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+# The subject a paper without authors gets ("One study proposes X").
+ANONYMOUS_SUBJECT = "One study"
+_NAME_SUFFIXES = {"jr", "jr.", "sr", "sr.", "ii", "iii", "iv", "phd", "ph.d."}
+_SURNAME_PARTICLES = {
+    "van", "von", "de", "der", "den", "da", "di", "du", "del", "della", "le", "la", "dos", "ter", "ten"
+}
+# A team or organisation listed as an author ("Qwen Team", "Essential AI", "ATLAS Collaboration").
+_GROUP_AUTHOR = re.compile(r"\b(?:Team|Collaboration|Consortium|Group|Lab|Labs|Inc\.?|AI)$|^Team\b")
+_MODALS = {"can", "could", "will", "would", "may", "might", "must", "shall", "should", "cannot"}
+_ADVERBS = r"(?:(?:also|further|then|first|next|\w+ly)\s+)"
+# "We", "In turn we", or a paper/work subject ("This paper", "The present study"), at the start.
+_WE_SUBJECT = re.compile(rf"^We\s+({_ADVERBS}*)(\w+)\b")
+_PAPER_SUBJECT = re.compile(
+    r"^(?:This|The present|Our|The current) (?:paper|work|study|article|letter|report|note|manuscript)\s+"
+    rf"({_ADVERBS}*)(\w+)\b"
+)
+_OUR_SUBJECT = re.compile(r"^Our\s+")
+# "Using a new data set, we evaluate X": the subject after a fronted phrase.
+_FRONTED_WE = re.compile(rf",\s+we\s+({_ADVERBS}*)(\w+)\b")
+_LATER_PRONOUNS = {"we": "they", "We": "They", "our": "their", "Our": "Their", "us": "them", "ours": "theirs",
+                   "ourselves": "themselves"}
+_LATER_PRONOUN = re.compile(r"\b(we|We|our|Our|us|ours|ourselves)\b")
+# A first word that is an ordinary word rather than a name, so it may be lower-cased after "report that".
+_ORDINARY_CAPITALISED = re.compile(r"^(?:A|[A-Z][a-z]+(?:-[a-z]+)*),?$")
+# Verbs that a "we" sentence coordinates ("We propose X and evaluate it") and that are
+# rarely nouns, so that "and <verb>" can agree with a singular author too.
+_COORDINATED_VERBS = (
+    "evaluate|show|demonstrate|analyze|analyse|investigate|explore|examine|identify|introduce|propose|develop|"
+    "compare|discuss|outline|achieve|conduct|construct|find|derive|prove|obtain|observe|reveal|provide|leverage|"
+    "apply|employ|validate|verify|assess|quantify|highlight|argue|suggest|establish|extend|release|curate|collect"
+)
+_COORDINATED_VERB = re.compile(rf"\b(and|then|but)\s+({_COORDINATED_VERBS})\b")
+_IRREGULAR_SINGULAR = {"are": "is", "have": "has", "do": "does", "were": "was", "go": "goes"}
+_IRREGULAR_PLURAL = {value: key for key, value in _IRREGULAR_SINGULAR.items()} | {"focuses": "focus", "biases": "bias"}
+
+
+def surname(author: str) -> str:
+    """The family name of one author as arXiv lists them: "Jutika Borah" -> "Borah",
+    "Ludwig van Beethoven" -> "van Beethoven", "Smith, John" -> "Smith", "King Jr." -> "King"."""
+    author = " ".join(author.split())
+    if "," in author:
+        return author.split(",")[0].strip()
+    parts = [part for part in author.split(" ") if part.lower().strip(",") not in _NAME_SUFFIXES]
+    if not parts:
+        return author
+    name = [parts[-1]]
+    for part in reversed(parts[:-1]):
+        if part.lower() not in _SURNAME_PARTICLES:
+            break
+        name.insert(0, part)
+    return " ".join(name)
+
+
+def author_phrase(authors: Sequence[str]) -> tuple[str, bool]:
+    """How a survey names a paper's authors, and whether the phrase is plural: "Smith" (one),
+    "Smith and Lee" (two), "Smith et al." (more), "One study" (none); a group author named
+    first ("Qwen Team", or "NVIDIA" followed by ":" and the members) by its whole name."""
+    listed = [" ".join(author.split()) for author in authors if author.strip()]
+    if listed and (_GROUP_AUTHOR.search(listed[0]) or (len(listed) > 1 and listed[1] == ":")):
+        return listed[0], False
+    names = [surname(author) for author in listed if author != ":"]
+    if not names:
+        return ANONYMOUS_SUBJECT, False
+    if len(names) == 1:
+        return names[0], False
+    if len(names) == 2:
+        return f"{names[0]} and {names[1]}", True
+    return f"{names[0]} et al.", True
+
+
+def singular_verb(verb: str) -> str:
+    """Third person singular of a present-tense plural verb: propose -> proposes, study ->
+    studies, address -> addresses; past forms and modals unchanged."""
+    lowered = verb.lower()
+    if lowered in _IRREGULAR_SINGULAR:
+        return _IRREGULAR_SINGULAR[lowered]
+    if lowered in _MODALS or lowered.endswith("ed") or lowered in {"is", "was", "has", "does"}:
+        return verb
+    if re.search(r"[^aeiou]y$", lowered):
+        return verb[:-1] + "ies"
+    if re.search(r"(s|sh|ch|x|z|o)$", lowered):
+        return verb + "es"
+    return verb + "s"
+
+
+def plural_verb(verb: str) -> str:
+    """Present-tense plural of a third person singular verb: proposes -> propose, studies ->
+    study, addresses -> address; anything else unchanged."""
+    lowered = verb.lower()
+    if lowered in _IRREGULAR_PLURAL:
+        return _IRREGULAR_PLURAL[lowered]
+    if lowered.endswith("ies") and len(lowered) > 4:
+        return verb[:-3] + "y"
+    if re.search(r"(ss|sh|ch|x|z|o)es$", lowered):
+        return verb[:-2]
+    if lowered.endswith("s") and not lowered.endswith("ss"):
+        return verb[:-1]
+    return verb
+
+
+def _possessive(phrase: str) -> str:
+    return f"{phrase}'" if phrase.endswith("s") and not phrase.endswith("et al.") else f"{phrase}'s"
+
+
+def _later_pronouns(text: str) -> str:
+    return _LATER_PRONOUN.sub(lambda match: _LATER_PRONOUNS[match.group(1)], text)
+
+
+def lower_first_word(sentence: str) -> str:
+    """`sentence` with its first word lower-cased when it is an ordinary capitalised word
+    ("Experiments show" -> "experiments show"); names, acronyms ("LoRA", "GPT-4") and
+    title-case phrases ("Large Language Models") stay."""
+    words = sentence.split(" ", 2)
+    title_case_phrase = len(words) > 1 and words[1][:1].isupper()
+    if _ORDINARY_CAPITALISED.match(words[0]) and not title_case_phrase:
+        return sentence[:1].lower() + sentence[1:]
+    return sentence
+
+
+def attribute(sentence: str, authors: Sequence[str], reporting_verb: str = "report") -> str:
+    """`sentence` restated with its authors as the subject.
+
+    "We propose X" -> "Smith et al. propose X" (one author: "Smith proposes X");
+    "This paper studies X" -> "Smith and Lee study X"; "Our method improves X" ->
+    "Smith et al.'s method improves X"; "Using Y, we test X" -> "Using Y, Smith et al. test
+    X"; any other sentence -> "Smith et al. report that ...".
+    Later "we", "our", "us" become "they", "their", "them".
+    """
+    phrase, plural = author_phrase(authors)
+    we = _WE_SUBJECT.match(sentence)
+    paper = _PAPER_SUBJECT.match(sentence)
+    if we:
+        adverbs, verb = we.group(1), we.group(2)
+        rest = sentence[we.end() :]
+        if not plural:
+            verb = singular_verb(verb)
+            rest = _COORDINATED_VERB.sub(lambda match: f"{match.group(1)} {singular_verb(match.group(2))}", rest)
+        head = f"{phrase} {adverbs}{verb}"
+    elif paper:
+        adverbs, verb = paper.group(1), paper.group(2)
+        verb = plural_verb(verb) if plural else verb
+        head, rest = f"{phrase} {adverbs}{verb}", sentence[paper.end() :]
+    elif (fronted := _FRONTED_WE.search(sentence)) and "we" not in sentence[: fronted.start()].lower().split():
+        adverbs, verb = fronted.group(1), fronted.group(2)
+        verb = verb if plural else singular_verb(verb)
+        fronted_phrase = _later_pronouns(sentence[: fronted.start()])
+        head, rest = f"{fronted_phrase}, {phrase} {adverbs}{verb}", sentence[fronted.end() :]
+    elif _OUR_SUBJECT.match(sentence):
+        head, rest = _possessive(phrase), " " + sentence[_OUR_SUBJECT.match(sentence).end() :]
+    else:
+        verb = reporting_verb if plural else singular_verb(reporting_verb)
+        head, rest = f"{phrase} {verb} that", " " + lower_first_word(sentence)
+    return head + _later_pronouns(rest)

@@ -1,0 +1,122 @@
+"""Shortening an abstract sentence into a survey sentence without adding a word: leading
+discourse ("In this paper,", "To address this,") and parentheticals dropped, promotional
+adjectives removed, and a trailing clause cut where the sentence runs long."""
+
+from __future__ import annotations
+
+import re
+
+# Words a survey sentence may run to before a trailing clause is cut.
+MAX_FACT_WORDS = 40
+# Shortest head left when a trailing clause is cut; a shorter one says too little.
+MIN_HEAD_WORDS = 10
+
+_LEADING_DISCOURSE = re.compile(
+    r"^(?:(?:in|within) (?:this|the present|our) (?:paper|work|study|article|letter|report|note|manuscript|"
+    r"position paper|thesis|chapter|survey)|here|to this end|to that end|specifically|in particular|concretely|"
+    r"therefore|thus|hence|however|moreover|furthermore|additionally|in addition|finally|first(?:ly)?|"
+    r"second(?:ly)?|third(?:ly)?|lastly|consequently|accordingly|overall|in summary|in short|"
+    r"to summari[sz]e|in contrast|instead|yet|but|notably|importantly|crucially|as a result|"
+    r"(?:motivated|inspired) by (?:this|these|that|those)(?: \w+)?|building (?:on|upon) (?:this|these)(?: \w+)?|"
+    r"towards? (?:this|that) (?:goal|end)|to \w+ (?:this|these|that|those)(?: \w+)?(?=,)|"
+    r"to (?:address|tackle|overcome|solve|bridge|close|fill|mitigate|alleviate|remedy|fix|resolve|handle|meet) "
+    r"(?:this|these|that|those|the|such|both)\b[^,]{0,60})\s*,?\s+",
+    re.IGNORECASE,
+)
+# A parenthetical that explains or cites; one bare token such as "(LoRA)" names a method and stays.
+_PARENTHETICAL = re.compile(r"\s*\((?=[^()]*[\s,;:])[^()]*\)|\s*\[[^\[\]]*\]")
+_PROMOTIONAL = re.compile(
+    r"\b(a|an)\s+(?:novel|new|simple yet effective|simple but effective|innovative|groundbreaking)\s+(?:and\s+)?",
+    re.IGNORECASE,
+)
+# Where a trailing clause may be cut, most preferred first: relative and participial
+# clauses, then means ("by", "through"), then the last item of a list.
+_CLAUSE_BOUNDARIES = (
+    re.compile(
+        r",\s+(?:which|where|while|whereas|thereby|thus|enabling|allowing|leveraging|using|achieving|"
+        r"resulting|making|yielding|providing|offering|demonstrating|showing|highlighting|paving|"
+        r"including|such as|as well as|particularly|especially)\b"
+    ),
+    re.compile(r"\s+(?:by|through|via|based on|in order to)\s+"),
+    re.compile(r";\s+|,\s+and\s+|,\s+"),
+)
+# A numbered list inside a sentence: "three modules: (1) a planner, (2) ..." or "(i) ...".
+_ENUMERATION = re.compile(r"[:,;]?\s*\((?:1|i|a)\)\s")
+# Letters whose spoken name starts with a vowel sound: "an LLM", "an RL agent".
+_VOWEL_SOUND_LETTERS = set("AEFHILMNORSX")
+_CONSONANT_SOUND_PREFIXES = ("uni", "use", "usu", "uti", "eu", "one", "once", "ubiq")
+
+
+def strip_leading_discourse(sentence: str) -> str:
+    """`sentence` without its leading connectives and framing ("In this paper, we" -> "we"),
+    its first letter raised."""
+    previous = None
+    while previous != sentence:
+        previous = sentence
+        sentence = _LEADING_DISCOURSE.sub("", sentence, count=1)
+    return sentence[:1].upper() + sentence[1:]
+
+
+def drop_parentheticals(sentence: str) -> str:
+    """`sentence` without explanatory parentheses and brackets; "(LoRA)" stays."""
+    previous = None
+    while previous != sentence:
+        previous = sentence
+        sentence = _PARENTHETICAL.sub("", sentence)
+    return re.sub(r"\s+([,.;:])", r"\1", sentence)
+
+
+def indefinite_article(word: str) -> str:
+    """"a" or "an" before `word`, by sound: "an LLM", "a unified", "an open"."""
+    if word[:1].isupper() and (len(word) > 1 and word[:2].isupper()):
+        return "an" if word[0] in _VOWEL_SOUND_LETTERS else "a"
+    lowered = word.lower()
+    if lowered.startswith(_CONSONANT_SOUND_PREFIXES):
+        return "a"
+    return "an" if lowered[:1] in "aeiou" else "a"
+
+
+def drop_promotion(sentence: str) -> str:
+    """`sentence` without "novel", "new" or "simple yet effective" after "a"/"an", the article
+    then agreeing with the next word ("a novel efficient method" -> "an efficient method")."""
+
+    def replace(match: re.Match[str]) -> str:
+        following = sentence[match.end() :].split(maxsplit=1)
+        article = indefinite_article(following[0]) if following else match.group(1)
+        if match.group(1)[0].isupper():
+            article = article.capitalize()
+        return article + " "
+
+    return _PROMOTIONAL.sub(replace, sentence)
+
+
+def cut_trailing_clause(sentence: str, max_words: int = MAX_FACT_WORDS) -> str | None:
+    """`sentence` (ending in a full stop) cut at a clause boundary to at most `max_words`
+    words, or unchanged when short enough; None when no boundary leaves a head of
+    :data:`MIN_HEAD_WORDS` to `max_words` words."""
+    if len(sentence.split()) <= max_words:
+        return sentence
+    for boundary in _CLAUSE_BOUNDARIES:
+        cuts = [m.start() for m in boundary.finditer(sentence) if len(sentence[: m.start()].split()) >= MIN_HEAD_WORDS]
+        fitting = [cut for cut in cuts if len(sentence[:cut].split()) <= max_words]
+        if fitting:
+            return sentence[: fitting[-1]].rstrip(" ,;:") + "."
+    return None
+
+
+def cut_enumeration(sentence: str) -> str:
+    """`sentence` cut before a numbered list it announces ("three parts: (1) ...")."""
+    match = _ENUMERATION.search(sentence)
+    return sentence[: match.start()].rstrip(" ,;:") + "." if match else sentence
+
+
+def compress_sentence(sentence: str, max_words: int = MAX_FACT_WORDS) -> str | None:
+    """The survey form of one abstract sentence: leading discourse, parentheticals and
+    promotional adjectives dropped, cut to `max_words` at a clause boundary; None when it
+    cannot be cut that short."""
+    sentence = " ".join(sentence.split()).rstrip()
+    sentence = re.sub(r"[.!]+$", ".", sentence)
+    if not sentence.endswith("."):
+        sentence += "."
+    sentence = drop_promotion(drop_parentheticals(cut_enumeration(strip_leading_discourse(sentence))))
+    return cut_trailing_clause(sentence, max_words)
