@@ -53,7 +53,9 @@ class CitationCheck:
     removed: list[str] = field(default_factory=list)
 
 
-def _tidy(text: str) -> str:
+def tidy_removals(text: str) -> str:
+    """`text` without the gaps a removal leaves: a space before punctuation, empty
+    parentheses, runs of spaces."""
     text = re.sub(r"[ \t]+([.,;:!?])", r"\1", text)
     text = re.sub(r"\(\s*\)", "", text)
     return re.sub(r"[ \t]{2,}", " ", text)
@@ -84,9 +86,9 @@ def check_citations(text: str, allowed_ids: Iterable[str]) -> CitationCheck:
 
     checked = MARKER.sub(replace, text)
     checked = NUMERIC_CITATION.sub(drop_numeric, checked)
-    return CitationCheck(text=_tidy(checked) if removed else checked, cited=cited, removed=removed)
+    return CitationCheck(text=tidy_removals(checked) if removed else checked, cited=cited, removed=removed)
 
 
 def strip_citations(text: str) -> str:
     """`text` without any citation marker (for summaries fed back to the model)."""
-    return _tidy(NUMERIC_CITATION.sub("", MARKER.sub("", text)))
+    return tidy_removals(NUMERIC_CITATION.sub("", MARKER.sub("", text)))

@@ -6,6 +6,7 @@ import re
 
 from retriever.types import Paper
 from writer.citations import MARKER, find_citations
+from writer.sanitize import markdown_safe, sanitize_survey
 from writer.survey import Survey
 
 
@@ -41,29 +42,33 @@ def _authors_short(paper: Paper) -> str:
 
 
 def to_markdown(survey: Survey) -> str:
-    """The survey in Markdown: citations as ``[[n]](arXiv link)``, references numbered."""
+    """The survey in Markdown: citations as ``[[n]](arXiv link)``, references numbered; the
+    model's text sanitized (writer.sanitize) and no "<" left that could open raw HTML."""
+    survey, _ = sanitize_survey(survey)
     numbers = reference_numbers(survey)
 
     def render_ids(ids: list[str]) -> str:
         return "".join(f"[[{numbers[i]}]](https://arxiv.org/abs/{i})" for i in ids if i in numbers)
 
+    safe = markdown_safe
     parts = [
-        f"# {survey.title}",
+        f"# {safe(survey.title)}",
         "",
         "## Abstract",
         "",
-        survey.abstract,
+        safe(survey.abstract),
         "",
         "## 1. Introduction",
         "",
-        survey.introduction,
+        safe(survey.introduction),
     ]
     for index, section in enumerate(survey.sections, start=2):
-        parts += ["", f"## {index}. {section.title}", "", _replace_markers(section.text, render_ids)]
-    parts += ["", f"## {len(survey.sections) + 2}. Conclusion", "", survey.conclusion, "", "## References", ""]
+        parts += ["", f"## {index}. {safe(section.title)}", "", _replace_markers(safe(section.text), render_ids)]
+    parts += ["", f"## {len(survey.sections) + 2}. Conclusion", "", safe(survey.conclusion), "", "## References", ""]
     for number, paper in enumerate(survey.references, start=1):
         year = f" ({paper.published.year})" if paper.published else ""
-        parts.append(f"{number}. {_authors_short(paper)}{year}. *{paper.title}*. [arXiv:{paper.arxiv_id}]({paper.url})")
+        entry = f"{safe(_authors_short(paper))}{year}. *{safe(paper.title)}*"
+        parts.append(f"{number}. {entry}. [arXiv:{paper.arxiv_id}]({paper.url})")
     return "\n".join(parts).rstrip() + "\n"
 
 
@@ -138,7 +143,9 @@ def _latex_paragraphs(text: str, keys: dict[str, str]) -> str:
 
 
 def to_latex(survey: Survey) -> str:
-    """A complete LaTeX article that cites ``survey.bib`` (written beside it)."""
+    """A complete LaTeX article that cites ``survey.bib`` (written beside it); the model's
+    text sanitized first (writer.sanitize)."""
+    survey, _ = sanitize_survey(survey)
     keys = cite_keys(survey.references)
     parts = [
         r"\documentclass[11pt]{article}",
