@@ -21,7 +21,7 @@ class ScoreReply(BaseModel):
     """One criterion's score and the reasons for it."""
 
     score: int = Field(ge=1, le=5)
-    reason: str = ""
+    reason: str = Field("", max_length=600)
 
 
 @dataclass(slots=True)

@@ -14,6 +14,7 @@ inspection.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
@@ -29,14 +30,16 @@ MAX_FACTS_PER_SENTENCE = 8
 class FactList(BaseModel):
     """The atomic facts of one sentence."""
 
-    facts: list[str] = Field(description="atomic facts, each one short claim")
+    facts: list[Annotated[str, Field(max_length=300)]] = Field(
+        max_length=MAX_FACTS_PER_SENTENCE, description="atomic facts, each one short claim"
+    )
 
 
 class FactVerdict(BaseModel):
     """Whether the evidence supports one fact."""
 
     supported: bool
-    reason: str = ""
+    reason: str = Field("", max_length=300)
 
 
 @dataclass(slots=True)

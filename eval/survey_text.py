@@ -14,6 +14,7 @@ from writer.support import split_sentences
 from writer.survey import Survey
 
 _NOT_PROSE = re.compile(r"^\s*(?:#|\||<|!\[|\$\$|```|-{3,}|\*{3,})")
+_WORDLIKE = re.compile(r"[^\W_]")
 # Citation markers of both kinds, for stripping.
 ANY_MARKER = re.compile(rf"{MARKER.pattern}|{REF_MARKER.pattern}", re.IGNORECASE)
 
@@ -77,8 +78,12 @@ def sentences(survey: Survey) -> list[Sentence]:
 
 
 def word_count(survey: Survey) -> int:
-    """Words of the body without markers."""
-    return sum(len(ANY_MARKER.sub(" ", text).split()) for _, text in body_parts(survey))
+    """Words of the body: tokens with a letter or digit, markers and heading lines left out."""
+    total = 0
+    for _, text in body_parts(survey):
+        prose = "\n".join(line for line in text.split("\n") if not line.lstrip().startswith("#"))
+        total += sum(1 for token in ANY_MARKER.sub(" ", prose).split() if _WORDLIKE.search(token))
+    return total
 
 
 def listed_references(survey: Survey) -> list[ReferenceItem]:
