@@ -2,6 +2,6 @@
 papers' own abstract sentences, each attributed and cited, so that a small model cannot add
 facts. A model may only rephrase, under a coverage gate."""
 
-from writer.grounded.coverage import content_word_coverage, content_words, evidence_text
+from writer.grounded.coverage import SUPPORT_THRESHOLD, content_word_coverage, content_words, evidence_text
 
-__all__ = ["content_word_coverage", "content_words", "evidence_text"]
+__all__ = ["SUPPORT_THRESHOLD", "content_word_coverage", "content_words", "evidence_text"]

@@ -48,6 +48,11 @@ _WITHDRAWN = re.compile(
     re.IGNORECASE,
 )
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+# A full stop after a lower-case word or digit, then a capitalised word: a sentence boundary
+# unless the word is an abbreviation.
+_MISSED_BOUNDARY = re.compile(r"(?<=[a-z0-9%)\"”])[.!](?=\s+[A-Z][a-z])")
+_ABBREVIATIONS_TEXT = "al e.g i.e vs etc approx cf fig figs eq eqs sec secs tab ref refs no vol pp ch resp"
+_ABBREVIATIONS = frozenset(_ABBREVIATIONS_TEXT.split())
 # Abbreviations that sentencex ends a sentence at when a number follows ("Eq. 4", "approx. 5").
 _REFERENCE_ABBREVIATION = re.compile(r"\b(?:approx|eqs?|secs?|figs?|tabs?|refs?|no|nos|vol|pp|ch|cf)\.$", re.IGNORECASE)
 
@@ -75,17 +80,29 @@ def latex_to_plain(text: str) -> str:
 
 
 def split_sentences(text: str) -> list[str]:
-    """Sentences of a plain-text abstract ("e.g.", "et al.", "Fig. 2", "Eq. 4" and decimals do not end one)."""
+    """Sentences of a plain-text abstract ("e.g.", "et al.", "Fig. 2", "Eq. 4" and decimals
+    do not end one). sentencex finds the boundaries; pieces it left joined after a quoted
+    question (``"Which is correct?". We test``) are split where a word ends a sentence and a
+    capitalised word starts the next."""
     sentences: list[str] = []
     for piece in segment("en", text):
-        piece = piece.strip()
-        if not piece:
-            continue
-        if sentences and _REFERENCE_ABBREVIATION.search(sentences[-1]) and piece[0].isdigit():
-            sentences[-1] = f"{sentences[-1]} {piece}"
-        else:
-            sentences.append(piece)
+        for part in _split_missed(piece.strip()):
+            if sentences and _REFERENCE_ABBREVIATION.search(sentences[-1]) and part[0].isdigit():
+                sentences[-1] = f"{sentences[-1]} {part}"
+            else:
+                sentences.append(part)
     return sentences
+
+
+def _split_missed(piece: str) -> list[str]:
+    parts, start = [], 0
+    for match in _MISSED_BOUNDARY.finditer(piece):
+        word = piece[: match.start() + 1].rsplit(" ", 1)[-1].lower().rstrip(".!")
+        if word not in _ABBREVIATIONS:
+            parts.append(piece[start : match.start() + 1].strip())
+            start = match.end()
+    parts.append(piece[start:].strip())
+    return [part for part in parts if part]
 
 
 def is_english(text: str, min_function_word_share: float = 0.0) -> bool:
@@ -113,7 +130,8 @@ def is_quotable(sentence: str) -> bool:
     words = sentence.split()
     if not MIN_QUOTABLE_WORDS <= len(words) <= MAX_QUOTABLE_WORDS or sentence[-1] not in ".!":
         return False
-    if _MARKUP_LEFTOVER.search(sentence) or sentence.count("(") != sentence.count(")"):
+    # A question inside ("... to inquire: Do X degrade Y?") would be cut there by any splitter.
+    if _MARKUP_LEFTOVER.search(sentence) or "?" in sentence or sentence.count("(") != sentence.count(")"):
         return False
     letters = sum(1 for char in sentence if char.isalpha())
     return letters / len(sentence) >= 0.6

@@ -13,7 +13,7 @@ from writer.citations import format_marker
 from writer.grounded.abstracts import is_quotable, quotable_sentences, unusable_reason
 from writer.grounded.attribution import ANONYMOUS_SUBJECT, attribute, author_phrase
 from writer.grounded.compress import compress_sentence, strip_leading_discourse
-from writer.grounded.coverage import content_word_coverage, evidence_text
+from writer.grounded.coverage import SUPPORT_THRESHOLD, content_word_coverage, evidence_text
 
 # A sentence built from an abstract keeps at least this share of its content words in the
 # abstract (attribution and compression only remove words, so it is 1.0 unless a bug adds one).
@@ -173,6 +173,10 @@ def _fact_from(paper: Paper, sentence: str, reporting_verb: str) -> Fact | None:
         return None
     text = f"{stated.rstrip('.')} {format_marker(paper.arxiv_id)}."
     if content_word_coverage(text, [evidence_text(paper)]) < MIN_FACT_COVERAGE:
+        return None
+    # Short sentences where the authors' names weigh much: also supported by the abstract
+    # alone, as an evaluation that sees only abstracts measures it.
+    if content_word_coverage(text, [paper.abstract]) < SUPPORT_THRESHOLD:
         return None
     return Fact(arxiv_id=paper.arxiv_id, source=sentence, text=text, subject=author_phrase(paper.authors)[0])
 

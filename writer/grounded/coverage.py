@@ -42,6 +42,9 @@ _DISCOURSE_WORDS_TEXT = """
 """
 DISCOURSE_WORDS = frozenset(_DISCOURSE_WORDS_TEXT.split())
 STOPWORDS = FUNCTION_WORDS | DISCOURSE_WORDS
+# A cited sentence counts as supported when at least this share of its content words is in
+# its cited abstracts (the support proxy of issue 14's benchmark).
+SUPPORT_THRESHOLD = 0.8
 # A word: letters/digits run, decimals kept whole ("95.3"); underscores split.
 _WORD = re.compile(r"[^\W_]+(?:[.,]\d+)*", re.UNICODE)
 _STEMMER = snowballstemmer.stemmer("english")
