@@ -181,13 +181,17 @@ def repair_outline(outline: Outline, topic: str, sections: int) -> tuple[Outline
             queries = [f"{topic} {title}"]
             notes.append(f"section {title!r} had no search queries; using its title")
         subsections = [
-            Subsection(title=" ".join(s.title.split()), description=s.description.strip())
+            Subsection(title=" ".join(s.title.split()), description=s.description.strip(), papers=list(s.papers))
             for s in section.subsections
             if s.title.strip()
         ]
         kept.append(
             OutlineSection(
-                title=title, description=section.description.strip(), queries=queries, subsections=subsections
+                title=title,
+                description=section.description.strip(),
+                queries=queries,
+                subsections=subsections,
+                papers=list(section.papers),
             )
         )
     if len(kept) > sections:

@@ -8,6 +8,16 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# Bounds for constrained decoding: a small model under a bare schema can write an endless
+# list or string until its token budget runs out, which leaves truncated, invalid JSON.
+# With these bounds every output the grammar admits fits `outline_token_budget`. The field
+# descriptions below and the outline prompt state the same bounds.
+TITLE_CHARS = 80
+DESCRIPTION_CHARS = 120
+QUERY_CHARS = 50
+MAX_SECTION_QUERIES = 2
+MAX_SUBSECTIONS = 2
+
 
 class QueryPlan(BaseModel):
     """Search queries that together cover a topic."""
@@ -24,6 +34,9 @@ class Subsection(BaseModel):
 
     title: str = Field(description="heading of the subsection")
     description: str = Field("", description="one or two sentences on what the subsection covers")
+    papers: list[str] = Field(
+        default_factory=list, description="arXiv ids of the papers the subsection covers, when planned from papers"
+    )
 
 
 class OutlineSection(BaseModel):
@@ -33,8 +46,15 @@ class OutlineSection(BaseModel):
 
     title: str = Field(description="heading of the section")
     description: str = Field("", description="one or two sentences on what the section covers")
-    queries: list[str] = Field(default_factory=list, description="two to four search queries for its papers")
-    subsections: list[Subsection] = Field(default_factory=list, description="zero to four subsections")
+    queries: list[str] = Field(
+        default_factory=list, description=f"one to {MAX_SECTION_QUERIES} search queries for its papers"
+    )
+    subsections: list[Subsection] = Field(default_factory=list, description=f"zero to {MAX_SUBSECTIONS} subsections")
+    papers: list[str] = Field(
+        default_factory=list,
+        description="arXiv ids of the papers the section covers (its subsections' and its own), when planned "
+        "from papers",
+    )
 
 
 class Outline(BaseModel):
@@ -46,14 +66,6 @@ class Outline(BaseModel):
     sections: list[OutlineSection] = Field(description="the body sections, in reading order")
 
 
-# Bounds for constrained decoding: a small model under a bare schema can write an endless
-# list or string until its token budget runs out, which leaves truncated, invalid JSON.
-# With these bounds every output the grammar admits fits `outline_token_budget`.
-TITLE_CHARS = 80
-DESCRIPTION_CHARS = 120
-QUERY_CHARS = 50
-MAX_SECTION_QUERIES = 2
-MAX_SUBSECTIONS = 2
 # Tokenizers spend about one token per 2.5 characters on JSON-heavy text; keep a margin.
 CHARS_PER_TOKEN = 2.0
 JSON_OVERHEAD_CHARS = 40

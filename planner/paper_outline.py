@@ -1,0 +1,179 @@
+"""An outline planned from the papers themselves, with no model: the candidates' embeddings
+are clustered into sections (sub-clusters into subsections), each named from its
+distinctive phrases, ordered from the topic's core outward, and each carrying the arXiv ids
+of its papers so the writer can group them.
+
+    result = outline_from_retriever(topic, library, papers, sections=settings.generate.sections)
+    result.outline.sections[0].title    # e.g. "Reward Models and Preference Data"
+    result.outline.sections[0].papers   # ["2503.01234", ...], in the candidates' order
+    result.notes                        # e.g. why there are fewer sections than asked
+
+Public: `MIN_PAPERS_PER_SECTION`, `MIN_PAPERS_PER_SUBSECTION`, `outline_from_papers`,
+`outline_from_retriever`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from planner.clusters import PaperGroup, join_nearest, order_groups, section_groups, subgroups, year_span
+from planner.errors import PlanningError
+from planner.plan import OutlineResult
+from planner.schema import MAX_SUBSECTIONS, Outline, OutlineSection, Subsection
+from planner.titles import GroupTitle, mined_titles
+from retriever.clustering import normalize_rows
+from retriever.store import paper_text
+from retriever.types import Paper, VectorSource
+
+MIN_PAPERS_PER_SECTION = 5  # a body section cites at least this many distinct papers
+MIN_PAPERS_PER_SUBSECTION = 3
+
+
+@dataclass(frozen=True)
+class _Candidates:
+    """The papers an outline is planned over, with what naming and grouping them needs."""
+
+    topic: str
+    papers: Sequence[Paper]
+    texts: list[str]
+    vectors: np.ndarray  # L2-normalised, one row per paper
+    topic_vector: np.ndarray
+    embed: Callable[[Sequence[str]], np.ndarray] | None
+
+    def name(self, groups: Sequence[Sequence[int]], **options) -> list[GroupTitle]:
+        """`mined_titles` of groups of rows, reranked by the group centres when `embed` is set."""
+        centres = normalize_rows(np.stack([self.vectors[list(g)].mean(axis=0) for g in groups]))
+        texts = [[self.texts[i] for i in g] for g in groups]
+        return mined_titles(texts, self.topic, embed=self.embed, centres=centres, **options)
+
+    def order(self, groups: Sequence[Sequence[int]]) -> list[PaperGroup]:
+        return order_groups(groups, self.vectors, self.topic_vector, self.papers)
+
+
+def outline_from_papers(
+    topic: str,
+    papers: Sequence[Paper],
+    vectors: np.ndarray,
+    topic_vector: np.ndarray,
+    sections: int,
+    *,
+    subsections: int = MAX_SUBSECTIONS,
+    min_papers: int = MIN_PAPERS_PER_SECTION,
+    min_subsection_papers: int = MIN_PAPERS_PER_SUBSECTION,
+    seed: int = 0,
+    embed: Callable[[Sequence[str]], np.ndarray] | None = None,
+) -> OutlineResult:
+    """An outline of up to `sections` sections over `papers` (one row of `vectors` each;
+    `topic_vector` is the topic embedded the same way), each with up to `subsections`
+    subsections. Source "papers". With `embed` (texts -> L2-normalised rows in the same
+    space) title phrases are reranked by closeness to their papers.
+
+    Fewer papers than `sections * min_papers` give fewer sections, and a note says so;
+    a group no phrase can name joins its nearest group, also noted. Raises PlanningError
+    when there are no papers, ValueError when the vectors do not match the papers."""
+    if not papers:
+        raise PlanningError(
+            f"no papers were found for {topic!r}; widen the date or category filters, or add papers to the library"
+        )
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2 or len(vectors) != len(papers):
+        raise ValueError(f"{len(vectors)} vectors for {len(papers)} papers; give one row per paper")
+    if sections < 1:
+        raise ValueError(f"sections must be at least 1, got {sections}")
+    texts = [paper_text(p.title, p.abstract) for p in papers]
+    candidates = _Candidates(topic, papers, texts, normalize_rows(vectors), np.asarray(topic_vector), embed)
+    notes: list[str] = []
+    groups = section_groups(vectors, sections, min_papers, seed)
+    if len(groups) < sections and len(papers) < sections * min_papers:
+        plural = "s" if len(groups) != 1 else ""
+        notes.append(
+            f"the search found {len(papers)} papers on {topic!r}; {sections} sections need at least "
+            f"{sections * min_papers} ({min_papers} each), so the survey has {len(groups)} section{plural}"
+        )
+    elif len(groups) < sections:
+        notes.append(f"the papers fell into {len(groups)} groups of at least {min_papers}; planned that many sections")
+    ordered = candidates.order(groups)
+    named = candidates.name([g.rows for g in ordered])
+    ordered, named = _merge_unnamed(candidates, ordered, named, notes)
+    outline_sections = []
+    for group, title in zip(ordered, named, strict=True):
+        parts = subgroups(candidates.vectors, list(group.rows), subsections, min_subsection_papers, seed)
+        subs = _subsections(candidates, parts, title.title) if parts else []
+        outline_sections.append(_section(candidates, group.rows, title, subs))
+    return OutlineResult(Outline(title=f"A Survey of {topic}", sections=outline_sections), "papers", notes)
+
+
+def outline_from_retriever(
+    topic: str, retriever: VectorSource, papers: Sequence[Paper], sections: int, **options
+) -> OutlineResult:
+    """:func:`outline_from_papers` with the vectors taken from `retriever` (e.g. a Library):
+    the stored embeddings of `papers`, the topic and title phrases embedded by the same model."""
+    if not papers:
+        return outline_from_papers(topic, papers, np.zeros((0, 1), np.float32), np.zeros(1), sections, **options)
+    vectors = retriever.vectors([p.arxiv_id for p in papers])
+    topic_vector = retriever.embed([topic])[0]
+    options.setdefault("embed", retriever.embed)
+    return outline_from_papers(topic, papers, vectors, topic_vector, sections, **options)
+
+
+def _merge_unnamed(
+    candidates: _Candidates, ordered: list[PaperGroup], named: list[GroupTitle], notes: list[str]
+) -> tuple[list[PaperGroup], list[GroupTitle]]:
+    """Groups with titles; an unnamed group's rows join the named group closest to them."""
+    if all(t.title for t in named):
+        return ordered, named
+    keep = [list(g.rows) for g, t in zip(ordered, named, strict=True) if t.title]
+    lost = [r for g, t in zip(ordered, named, strict=True) if not t.title for r in g.rows]
+    notes.append("some papers had no distinctive phrase to name their group by; they joined the nearest section")
+    merged = join_nearest(keep, lost, candidates.vectors) if keep else [sorted(lost)]
+    regrouped = candidates.order(merged)
+    renamed = candidates.name([g.rows for g in regrouped])
+    if not all(t.title for t in renamed):
+        raise PlanningError(
+            f"the papers found for {candidates.topic!r} have no words to name a section by "
+            "(empty or non-text titles and abstracts?)"
+        )
+    return regrouped, renamed
+
+
+def _subsections(candidates: _Candidates, parts: list[list[int]], section_title: str) -> list[Subsection]:
+    """Subsections of the parts, named against each other and apart from the section; none
+    when a part cannot be named."""
+    named = candidates.name(parts, taken=[section_title], avoid_words=[section_title])
+    if not all(t.title for t in named):
+        return []
+    return [
+        Subsection(title=t.title, description=_description(candidates, part, t), papers=_ids(candidates, part))
+        for part, t in zip(parts, named, strict=True)
+    ]
+
+
+def _section(candidates: _Candidates, rows: Sequence[int], title: GroupTitle, subs: list[Subsection]) -> OutlineSection:
+    queries = [" ".join(p.text for p in title.phrases[:2])] if title.phrases else []
+    return OutlineSection(
+        title=title.title,
+        description=_description(candidates, rows, title),
+        queries=queries,
+        subsections=subs,
+        papers=_ids(candidates, rows),
+    )
+
+
+def _description(candidates: _Candidates, rows: Sequence[int], title: GroupTitle) -> str:
+    """What the papers are and when: "12 papers (2025-2026) on reward models, RLHF and ..."."""
+    members = [candidates.papers[i] for i in rows]
+    span = year_span(members)
+    when = "" if span is None else f" ({span[0]})" if span[0] == span[1] else f" ({span[0]}-{span[1]})"
+    topics = [p.text for p in title.phrases[:3]]
+    if len(topics) > 1:
+        topics = [", ".join(topics[:-1]) + " and " + topics[-1]]
+    on = f" on {topics[0]}" if topics else ""
+    return f"{len(members)} paper{'s' if len(members) != 1 else ''}{when}{on}."
+
+
+def _ids(candidates: _Candidates, rows: Sequence[int]) -> list[str]:
+    """arXiv ids of the rows, in the candidates' order (best retrieved first)."""
+    return [candidates.papers[i].arxiv_id for i in sorted(rows)]

@@ -1,0 +1,145 @@
+"""Section titles named from the papers: each group of papers gets its most distinctive
+phrases (c-TF-IDF against the other groups, retriever/phrases.py) as a readable heading, and
+every title, mined or proposed by a model, passes one validation (`title_problem`).
+
+Public: `GroupTitle`, `readable`, `mined_titles`, `title_problem`, `distinctive_words`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from planner.plan import is_placeholder
+from planner.schema import TITLE_CHARS
+from retriever.phrases import Phrase, content_words, distinctive_phrases, rerank_by_similarity
+
+PHRASES_PER_GROUP = 8  # phrases mined per group: title candidates and the validator's vocabulary
+CANDIDATES_PER_PHRASE = 3  # c-TF-IDF candidates per phrase kept when reranking by the embeddings
+GROUNDED_SHARE = 0.5  # share of a title's own words (not the topic's) that its papers must use
+
+
+@dataclass(frozen=True, slots=True)
+class GroupTitle:
+    """A group's title (None when no phrase of its papers could name it) and its phrases."""
+
+    title: str | None
+    phrases: list[Phrase] = field(default_factory=list)
+
+
+def readable(spelling: str) -> str:
+    """A phrase as a heading: each word capitalised, acronyms and words with digits kept,
+    hyphenated parts capitalised except short joining words ("Chain-of-Thought")."""
+    words = []
+    for word in spelling.split():
+        parts = word.split("-")
+        words.append("-".join(_capitalised(part, first=index == 0) for index, part in enumerate(parts)))
+    return " ".join(words)
+
+
+def _capitalised(part: str, first: bool) -> str:
+    if not part or any(c.isupper() or c.isdigit() for c in part):
+        return part
+    if not first and not content_words(part):  # a stop word inside a hyphenated word
+        return part
+    return part[0].upper() + part[1:]
+
+
+def distinctive_words(phrases: Sequence[Phrase]) -> set[str]:
+    """The normalised words of a group's distinctive phrases."""
+    return {word for phrase in phrases for word in phrase.words}
+
+
+def title_problem(
+    title: str, topic: str, group_texts: Sequence[str], phrases: Sequence[Phrase], others: Sequence[str] = ()
+) -> str | None:
+    """What is wrong with `title` as the heading of a group of papers, or None when it is fit.
+
+    A fit title is non-blank, at most TITLE_CHARS characters, not template filler; it says
+    something beyond the topic's own words; at least GROUNDED_SHARE of those words occur in
+    the group's texts; one of them is a word of the group's distinctive `phrases` (so a
+    generic heading such as "Methods and Architectures" fails); and it differs from every
+    title in `others` (also in its set of words)."""
+    cleaned = " ".join(title.split())
+    if not cleaned:
+        return "it is blank"
+    if len(cleaned) > TITLE_CHARS:
+        return f"it is {len(cleaned)} characters long (at most {TITLE_CHARS})"
+    if is_placeholder(cleaned):
+        return "it is template filler, not a title"
+    own = content_words(cleaned) - content_words(topic)
+    if not own:
+        return "it says nothing beyond the topic's own words"
+    used = set().union(*(content_words(text) for text in group_texts)) if group_texts else set()
+    if len(own & used) < GROUNDED_SHARE * len(own):
+        return f"most of its words ({', '.join(sorted(own - used))}) do not occur in the section's papers"
+    if not own & distinctive_words(phrases):
+        return "none of its words is distinctive of the section's papers (too generic)"
+    for other in others:
+        if cleaned.lower() == " ".join(other.split()).lower() or content_words(cleaned) == content_words(other):
+            return f"it repeats the title {other!r}"
+    return None
+
+
+def mined_titles(
+    groups: Sequence[Sequence[str]],
+    topic: str,
+    *,
+    background: Sequence[str] = (),
+    taken: Sequence[str] = (),
+    avoid_words: Sequence[str] = (),
+    embed: Callable[[Sequence[str]], np.ndarray] | None = None,
+    centres: np.ndarray | None = None,
+) -> list[GroupTitle]:
+    """A title for each group of texts from its distinctive phrases: the best phrase that no
+    other title uses, joined by "and" to the next phrase sharing no word with it
+    ("Reward Models and Preference Data"). Groups whose best phrase scores highest choose
+    first. Phrases made only of the topic's words or of `avoid_words` (e.g. the parent
+    section's title) are not used. With `embed` and `centres` (one mean vector per group)
+    phrases are reranked by closeness to their group (`rerank_by_similarity`). Every title
+    passes :func:`title_problem` against the others and `taken`. A group no phrase can name
+    gets title None."""
+    exclude = content_words(topic) | {w for text in avoid_words for w in content_words(text)}
+    pool = PHRASES_PER_GROUP * (CANDIDATES_PER_PHRASE if embed is not None else 1)
+    mined = distinctive_phrases(groups, pool, background=background, exclude_words=exclude)
+    # a group too small or too varied for a phrase in two papers falls back to one-paper phrases
+    single = distinctive_phrases(groups, pool, background=background, min_documents=1, exclude_words=exclude)
+    phrases = [m if m else s for m, s in zip(mined, single, strict=True)]
+    if embed is not None and centres is not None:
+        phrases = rerank_by_similarity(phrases, embed, centres, PHRASES_PER_GROUP)
+    titles: list[str | None] = [None] * len(groups)
+    used_heads: list[set[str]] = []
+    order = sorted(range(len(groups)), key=lambda i: (-(phrases[i][0].score if phrases[i] else 0.0), i))
+    for index in order:
+        chosen = _title_from(phrases[index], used_heads)
+        if chosen is None:
+            continue
+        title, head = chosen
+        others = [*taken, *(t for t in titles if t)]
+        if title_problem(title, topic, groups[index], phrases[index], others) is None:
+            titles[index] = title
+            used_heads.append(set(head.words))
+    return [GroupTitle(title, list(found)) for title, found in zip(titles, phrases, strict=True)]
+
+
+def _title_from(phrases: Sequence[Phrase], used_heads: Sequence[set[str]]) -> tuple[str, Phrase] | None:
+    """(title, its head phrase) from a group's phrases, avoiding heads that other titles
+    use (the same words, or words containing or contained in theirs)."""
+    for position, head in enumerate(phrases):
+        words = set(head.words)
+        if _clashes(head, used_heads):
+            continue
+        partner = next(
+            (p for p in phrases[position + 1 :] if not set(p.words) & words and not _clashes(p, used_heads)), None
+        )
+        title = readable(head.text) if partner is None else f"{readable(head.text)} and {readable(partner.text)}"
+        return title, head
+    return None
+
+
+def _clashes(phrase: Phrase, used_heads: Sequence[set[str]]) -> bool:
+    """Whether `phrase` has the words of a used head, or contains or is contained in one."""
+    words = set(phrase.words)
+    return any(words <= used or used <= words for used in used_heads)

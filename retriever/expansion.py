@@ -1,0 +1,176 @@
+"""Search that does not depend on a model's knowledge: query expansion mined from the papers.
+
+    result = expanded_search(retriever, "Reinforcement Learning for Large Language Models", k=150)
+    result.hits            # the papers, best first
+    result.mined_queries   # e.g. ["reward model reward hacking", "GRPO policy optimization", ...]
+
+Round 1 searches the topic alone. Its best papers (the seeds) are grouped by their
+embeddings (when the retriever can hand out vectors, see `VectorSource`), and each group's
+most distinctive phrases (c-TF-IDF of titles and abstracts against the other groups and the
+rest of round 1; retriever/phrases.py) become one query. Round 2 searches the topic, the
+caller's own queries (a capable model's, merged, never instead) and the mined queries
+together, fused by reciprocal rank. No query comes from a hand-written list.
+
+Public: `ExpansionSettings`, `SearchRound`, `ExpandedSearch`, `mine_queries`, `expanded_search`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from retriever.clustering import kmeans_groups, normalize_rows
+from retriever.phrases import Phrase, content_words, distinctive_phrases, rerank_by_similarity
+from retriever.store import paper_text
+from retriever.types import Hit, Paper, Retriever, SearchFilters, VectorSource
+
+CANDIDATES_PER_PHRASE = 4  # c-TF-IDF candidates per phrase kept after reranking by the embeddings
+
+
+@dataclass(frozen=True, slots=True)
+class ExpansionSettings:
+    """How queries are mined. Defaults are what bench/retrieval.py measured best (RESULTS.md)."""
+
+    seed_papers: int = 40  # round-1 papers the phrases are mined from
+    background_papers: int = 160  # round-1 papers after the seeds, counted against them
+    groups: int = 8  # seed groups, one mined query each
+    phrases_per_query: int = 2
+    min_documents: int = 2  # a phrase must occur in this many seed papers of its group
+
+    def __post_init__(self) -> None:
+        for name in ("seed_papers", "groups", "phrases_per_query", "min_documents"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"ExpansionSettings.{name} must be at least 1, got {getattr(self, name)}")
+        if self.background_papers < 0:
+            raise ValueError(f"ExpansionSettings.background_papers must be 0 or more, got {self.background_papers}")
+
+
+@dataclass(frozen=True, slots=True)
+class SearchRound:
+    """One search round: its queries, how many papers it returned, how many of them no
+    earlier round had found, and its wall time."""
+
+    name: str
+    queries: tuple[str, ...]
+    hits: int
+    new_papers: int
+    seconds: float
+
+
+@dataclass(slots=True)
+class ExpandedSearch:
+    """The result of :func:`expanded_search`."""
+
+    hits: list[Hit]
+    queries: list[str]  # every query of the last round: the topic, the caller's, the mined ones
+    mined_queries: list[str]
+    extra_queries: list[str]  # the caller's queries that were searched (blank and repeated ones dropped)
+    phrases: list[list[Phrase]] = field(default_factory=list)  # per seed group, best first
+    rounds: list[SearchRound] = field(default_factory=list)
+
+    @property
+    def papers(self) -> list[Paper]:
+        """The hits' papers, best first."""
+        return [hit.paper for hit in self.hits]
+
+
+def mine_queries(
+    topic: str,
+    seeds: Sequence[Paper],
+    background: Sequence[Paper] = (),
+    vectors: np.ndarray | None = None,
+    settings: ExpansionSettings = ExpansionSettings(),
+    embed: Callable[[Sequence[str]], np.ndarray] | None = None,
+) -> tuple[list[str], list[list[Phrase]]]:
+    """Queries from the distinctive phrases of `seeds`' titles and abstracts.
+
+    With `vectors` (one row per seed) the seeds are split into `settings.groups` groups by
+    k-means and each group gives one query of its best `settings.phrases_per_query`
+    phrases, largest group first; without, the seeds form one group that gives up to
+    `settings.groups` queries. Phrases made only of the topic's own words are skipped (the
+    topic is searched anyway). With `embed` (texts -> L2-normalised rows in the vectors'
+    space) phrases are reranked by closeness to their group and the topic
+    (`rerank_by_similarity`). Returns (queries, phrases per group)."""
+    if not seeds:
+        return [], []
+    texts = [paper_text(p.title, p.abstract) for p in seeds]
+    per_query = settings.phrases_per_query
+    rows = [list(range(len(seeds)))]
+    if vectors is not None:
+        if len(vectors) != len(seeds):
+            raise ValueError(f"{len(vectors)} vectors for {len(seeds)} seed papers; give one row per paper")
+        if len(seeds) > settings.groups:
+            rows = sorted(kmeans_groups(vectors, settings.groups), key=lambda g: (-len(g), g[0]))
+    want = per_query if len(rows) > 1 else per_query * settings.groups
+    grouped_texts = [[texts[i] for i in group] for group in rows]
+    phrases = distinctive_phrases(
+        grouped_texts,
+        want * CANDIDATES_PER_PHRASE if embed is not None else want,
+        background=[paper_text(p.title, p.abstract) for p in background],
+        min_documents=settings.min_documents,
+        exclude_words=content_words(topic),
+    )
+    if embed is not None and vectors is not None:
+        topic_vector = normalize_rows(embed([topic]))[0]
+        centres = normalize_rows(np.stack([normalize_rows(vectors[g]).mean(axis=0) for g in rows]))
+        phrases = rerank_by_similarity(phrases, embed, centres + topic_vector, want)
+    if len(rows) == 1:
+        best = phrases[0]
+        chunks = [best[i : i + per_query] for i in range(0, len(best), per_query)]
+    else:
+        chunks = [group[:per_query] for group in phrases]
+    return _unique(" ".join(p.text for p in chunk) for chunk in chunks if chunk), phrases
+
+
+def expanded_search(
+    retriever: Retriever,
+    topic: str,
+    k: int,
+    filters: SearchFilters | None = None,
+    extra_queries: Sequence[str] = (),
+    settings: ExpansionSettings = ExpansionSettings(),
+) -> ExpandedSearch:
+    """The best `k` papers on `topic`: round 1 searches the topic alone, round 2 the topic,
+    `extra_queries` (e.g. a model's; merged with the mined ones) and the queries mined from
+    round 1's papers (:func:`mine_queries`), fused by reciprocal rank. Every search honours
+    `filters`. The retriever's vectors are used for grouping the seeds when it is a
+    :class:`VectorSource`; otherwise the seeds are mined as one group.
+
+    Raises ValueError for an empty topic or k below 1."""
+    topic = " ".join(topic.split())
+    if not topic:
+        raise ValueError("the topic is empty; give a short description to search for")
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    started = time.perf_counter()
+    first = retriever.search(topic, k=max(k, settings.seed_papers + settings.background_papers), filters=filters)
+    rounds = [SearchRound("topic", (topic,), len(first), len(first), time.perf_counter() - started)]
+    seeds = [hit.paper for hit in first[: settings.seed_papers]]
+    background = [hit.paper for hit in first[settings.seed_papers : settings.seed_papers + settings.background_papers]]
+    vectors, embed = None, None
+    if isinstance(retriever, VectorSource) and seeds:
+        vectors, embed = retriever.vectors([p.arxiv_id for p in seeds]), retriever.embed
+    mined, phrases = mine_queries(topic, seeds, background, vectors, settings, embed)
+    extra = [q for q in _unique(" ".join(q.split()) for q in extra_queries) if q.lower() != topic.lower()]
+    queries = _unique([topic, *extra, *mined])
+    started = time.perf_counter()
+    hits = retriever.search_many(queries, k=k, filters=filters) if len(queries) > 1 else first[:k]
+    seen = {hit.paper.arxiv_id for hit in first}
+    new = sum(hit.paper.arxiv_id not in seen for hit in hits)
+    rounds.append(SearchRound("expanded", tuple(queries), len(hits), new, time.perf_counter() - started))
+    return ExpandedSearch(hits, queries, mined, extra, phrases, rounds)
+
+
+def _unique(items) -> list[str]:
+    """Non-blank items, first spelling of each (case-insensitive), in order."""
+    seen: set[str] = set()
+    kept = []
+    for item in items:
+        key = item.lower()
+        if item and key not in seen:
+            seen.add(key)
+            kept.append(item)
+    return kept

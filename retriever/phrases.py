@@ -1,0 +1,233 @@
+"""Distinctive phrases of groups of papers: class-based document frequencies (as in
+c-TF-IDF), scored by how concentrated a phrase is in its group.
+
+A phrase is a run of one to four words between punctuation and stop words (scikit-learn's
+English list), so "group relative policy optimization" is a phrase and "of the" never is.
+Each group (class) of texts is scored against all the groups and a background:
+
+    share = the group's texts that contain it / the group's texts
+    overall = all texts that contain it / all texts
+    score = share x log(share / overall)        (0 unless share > overall)
+
+so a phrase that most papers of one group use and few others do ranks first, and words
+every group shares ("large language models", "we propose") sink. Against plain c-TF-IDF
+(share x log(1 + 1 / overall)) the share inside the logarithm sinks common words that one
+group happens to use a little more than the others ("different", "approach"). The
+background (texts only counted against, e.g. the rest of a search's hits) returns nothing.
+A lone group with no background has nothing to be distinctive against: its phrases score
+their share.
+
+Public: `Phrase`, `text_phrases`, `distinctive_phrases`, `rerank_by_similarity`, `content_words`,
+`normalize_word`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from functools import cache
+
+import numpy as np
+
+MAX_WORDS = 4
+# a phrase gives way to a longer one containing it that is found in this share of its texts
+ABSORB_SHARE = 0.8
+# A word: letters, digits and inner hyphens or dots ("chain-of-thought", "GPT-4o", "o1").
+_WORD = re.compile(r"[A-Za-z0-9]+(?:[-.][A-Za-z0-9]+)*")
+# Phrases never run across these.
+_BREAK = re.compile(r"[,;:.!?()\[\]{}\"“”'`/|]+\s|[,;:!?()\[\]{}\"“”`|]|\s[-–—]+\s|\$[^$]*\$")
+
+
+@dataclass(frozen=True, slots=True)
+class Phrase:
+    """A phrase of a group: its normalised key, its most common spelling in the group, its
+    c-TF-IDF score and how many of the group's texts contain it."""
+
+    key: str
+    text: str
+    score: float
+    documents: int
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        """The key's words."""
+        return tuple(self.key.split())
+
+
+def normalize_word(word: str) -> str:
+    """Lower case, with a plain plural 's' dropped so "models" and "model" count as one."""
+    lower = word.lower()
+    if len(lower) > 3 and lower.endswith("s") and not lower.endswith(("ss", "us", "is", "ics")):
+        return lower[:-1]
+    return lower
+
+
+@cache
+def _stop_words() -> frozenset[str]:
+    """scikit-learn's English stop words (imported on first use: scikit-learn loads slowly)."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(ENGLISH_STOP_WORDS)
+
+
+def _is_word(token: str) -> bool:
+    """Whether a token can be part of a phrase: not a stop word, not a bare number."""
+    return token.lower() not in _stop_words() and any(c.isalpha() for c in token) and len(token) > 1
+
+
+def text_phrases(text: str, max_words: int = MAX_WORDS) -> dict[str, str]:
+    """Every phrase of `text`: normalised key -> its spelling here (first seen)."""
+    found: dict[str, str] = {}
+    for chunk in _BREAK.split(text):
+        run: list[str] = []
+        for token in [*_WORD.findall(chunk), ""]:
+            if token and _is_word(token):
+                run.append(token)
+                continue
+            for start in range(len(run)):
+                for size in range(1, min(max_words, len(run) - start) + 1):
+                    words = run[start : start + size]
+                    key = " ".join(normalize_word(w) for w in words)
+                    found.setdefault(key, " ".join(words))
+            run = []
+    return found
+
+
+def content_words(text: str) -> set[str]:
+    """The normalised non-stop words of `text`."""
+    return {normalize_word(w) for w in _WORD.findall(text) if _is_word(w)}
+
+
+def distinctive_phrases(
+    groups: Sequence[Sequence[str]],
+    count: int,
+    *,
+    background: Sequence[str] = (),
+    min_documents: int = 2,
+    min_share: float = 0.0,
+    exclude_words: Iterable[str] = (),
+    max_words: int = MAX_WORDS,
+) -> list[list[Phrase]]:
+    """The best `count` phrases of each group of texts, best first, scored by c-TF-IDF
+    against all groups and `background`.
+
+    A phrase must occur in at least `min_documents` texts and `min_share` of its group's
+    texts. Phrases made only of `exclude_words` (e.g. the topic's own words, normalised by
+    :func:`normalize_word`) are left out, and so is a phrase sharing half its words (or the
+    other's) with a better one of its group. A phrase inside a longer one found in at least
+    ABSORB_SHARE as many texts gives way to the longer one."""
+    excluded = {normalize_word(w) for w in exclude_words}
+    per_group = [[text_phrases(text, max_words) for text in group] for group in groups]
+    per_background = [text_phrases(text, max_words) for text in background]
+    total_texts = sum(len(g) for g in groups) + len(background)
+    overall: Counter = Counter()
+    for doc in [*(d for g in per_group for d in g), *per_background]:
+        overall.update(doc.keys())
+    # one group and no background: nothing to contrast with, so a phrase scores its share
+    contrast = total_texts if len(groups) > 1 or per_background else None
+    return [_group_phrases(docs, overall, contrast, count, min_documents, min_share, excluded) for docs in per_group]
+
+
+def _group_phrases(
+    docs: list[dict[str, str]],
+    overall: Counter,
+    total_texts: int | None,
+    count: int,
+    min_documents: int,
+    min_share: float,
+    excluded: set[str],
+) -> list[Phrase]:
+    if not docs:
+        return []
+    frequency: Counter = Counter()
+    spellings: dict[str, Counter] = defaultdict(Counter)
+    for doc in docs:
+        frequency.update(doc.keys())
+        for key, spelling in doc.items():
+            spellings[key][spelling] += 1
+    needed = max(min_documents, math.ceil(min_share * len(docs)))
+    eligible = {key: n for key, n in frequency.items() if n >= needed and not set(key.split()) <= excluded}
+    absorbed = _absorbed(eligible)
+    scored = [
+        Phrase(key, _spelling(spellings[key]), _score(n / len(docs), overall[key], total_texts), n)
+        for key, n in eligible.items()
+        if key not in absorbed
+    ]
+    scored = [p for p in scored if p.score > 0]  # no more common in the group than anywhere
+    scored.sort(key=lambda p: (-p.score, -len(p.words), p.key))
+    chosen: list[Phrase] = []
+    for phrase in scored:
+        if len(chosen) >= count:
+            break
+        if any(_covered(phrase, better) for better in chosen):
+            continue
+        chosen.append(phrase)
+    return chosen
+
+
+def _absorbed(frequency: dict[str, int]) -> set[str]:
+    """Keys inside a longer eligible phrase found in at least ABSORB_SHARE as many texts:
+    "relative policy" goes where "group relative policy optimization" is nearly as common."""
+    absorbed = set()
+    for key, n in frequency.items():
+        words = key.split()
+        for size in range(1, len(words)):
+            for start in range(len(words) - size + 1):
+                part = " ".join(words[start : start + size])
+                if part in frequency and n >= ABSORB_SHARE * frequency[part]:
+                    absorbed.add(part)
+    return absorbed
+
+
+def _covered(phrase: Phrase, better: Phrase) -> bool:
+    """Whether `phrase` repeats the better-scored `better`: they share at least half the
+    words of the shorter one ("relative policy optimization" beside "group relative policy")."""
+    shared = set(phrase.words) & set(better.words)
+    return 2 * len(shared) >= min(len(phrase.words), len(better.words)) and bool(shared)
+
+
+def _spelling(spellings: Counter) -> str:
+    """The most common spelling; ties go to the one with more capitals (acronyms), then the
+    alphabetically first."""
+    return min(spellings, key=lambda s: (-spellings[s], -sum(c.isupper() for c in s), s))
+
+
+def rerank_by_similarity(
+    phrases: Sequence[Sequence[Phrase]],
+    embed: Callable[[Sequence[str]], np.ndarray],
+    anchors: np.ndarray,
+    keep: int,
+) -> list[list[Phrase]]:
+    """Each group's phrases rescored as c-TF-IDF x cosine(phrase, the group's anchor
+    vector), negative cosines counting as zero, best `keep` first. c-TF-IDF alone ranks a
+    word that happens to be rare among a few hundred papers ("possible", "suffer") beside
+    real sub-themes; the embedding knows which phrases mean something close to the papers.
+    `embed` returns L2-normalised rows (e.g. `Library.embed`); `anchors` has one row per group."""
+    texts = sorted({p.text for group in phrases for p in group})
+    if not texts:
+        return [[] for _ in phrases]
+    if len(anchors) != len(phrases):
+        raise ValueError(f"{len(anchors)} anchor vectors for {len(phrases)} groups; give one per group")
+    row_of = {text: row for row, text in enumerate(texts)}
+    vectors = np.asarray(embed(texts), dtype=np.float32)
+    ranked = []
+    for group, anchor in zip(phrases, np.asarray(anchors, dtype=np.float32), strict=True):
+        similarity = vectors @ (anchor / max(float(np.linalg.norm(anchor)), 1e-12))
+        rescored = [replace(p, score=p.score * max(float(similarity[row_of[p.text]]), 0.0)) for p in group]
+        rescored = [p for p in rescored if p.score > 0]
+        rescored.sort(key=lambda p: (-p.score, -len(p.words), p.key))
+        ranked.append(rescored[:keep])
+    return ranked
+
+
+def _score(share: float, containing: int, total_texts: int | None) -> float:
+    """share x log(share / overall share): how much of the group uses the phrase, times
+    how concentrated in the group it is (a term of the group's KL divergence from all);
+    the share alone when there is nothing to contrast with (`total_texts` None)."""
+    if total_texts is None:
+        return share
+    overall_share = containing / total_texts
+    return share * math.log(share / overall_share) if share > overall_share else 0.0

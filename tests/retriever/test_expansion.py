@@ -1,0 +1,107 @@
+"""Query expansion mined from the first hits, on small hand-made papers."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from retriever.expansion import ExpansionSettings, expanded_search, mine_queries
+from retriever.types import SearchFilters, VectorSource
+from tests.retriever.fakes import VectorWordRetriever, WordRetriever, paper
+
+TOPIC = "reinforcement learning for language models"
+SEEDS = [
+    paper(
+        1, "Reward models in reinforcement learning for language models", "Reward models learn from preference data."
+    ),
+    paper(
+        2,
+        "Preference data for reward models",
+        "Preference data trains reward models in reinforcement learning of language models.",
+    ),
+    paper(
+        3,
+        "Reward models and preference data",
+        "Reinforcement learning of language models needs reward models and preference data.",
+    ),
+    paper(4, "Tool use agents trained with reinforcement learning", "Language models learn tool use as agents."),
+    paper(5, "Reinforcement learning of tool use agents", "Agents built on language models improve tool use."),
+    paper(6, "Tool use for agents", "Reinforcement learning teaches language models tool use as agents."),
+]
+ONLY_BY_EXPANSION = [
+    paper(7, "Scaling preference data collection", "Reward models need large preference data."),
+    paper(8, "Benchmarking tool use agents", "Agents with tool use are evaluated on web tasks."),
+]
+DISTRACTOR = paper(9, "Protein folding with diffusion", "Diffusion predicts protein structures.")
+PAPERS = SEEDS + ONLY_BY_EXPANSION + [DISTRACTOR]
+SETTINGS = ExpansionSettings(seed_papers=6, background_papers=10, groups=2, phrases_per_query=2)
+
+
+def test_mined_queries_name_each_seed_group():
+    retriever = VectorWordRetriever(PAPERS)
+    queries, phrases = mine_queries(TOPIC, SEEDS, (), retriever.vectors([p.arxiv_id for p in SEEDS]), SETTINGS)
+    assert queries == ["preference data Reward models", "Tool use agents"]  # equal scores: alphabetical
+    assert [[p.key for p in group] for group in phrases] == [["preference data", "reward model"], ["tool use", "agent"]]
+
+
+def test_without_vectors_the_seeds_are_one_group_against_the_background():
+    queries, phrases = mine_queries(TOPIC, SEEDS, ONLY_BY_EXPANSION[:1], None, SETTINGS)
+    assert len(phrases) == 1
+    assert queries == ["Tool use agents", "models learn"]
+    # with nothing to contrast against, the phrases most seeds share
+    assert mine_queries(TOPIC, SEEDS, (), None, SETTINGS)[0] == ["preference data Reward models", "Tool use agents"]
+
+
+def test_second_round_finds_papers_the_topic_alone_misses():
+    retriever = VectorWordRetriever(PAPERS)
+    assert isinstance(retriever, VectorSource)
+    result = expanded_search(retriever, TOPIC, k=8, settings=SETTINGS)
+    # reranked by the embeddings, the phrases closest to their group lead
+    assert result.queries == [TOPIC, "Reward models preference data", "agents Tool use"]
+    assert result.mined_queries == result.queries[1:] and result.extra_queries == []
+    found = [p.arxiv_id for p in result.papers]
+    assert "2501.00008" in found and "2501.00009" not in found
+    first, second = result.rounds
+    assert (first.name, first.queries, first.hits, first.new_papers) == ("topic", (TOPIC,), 7, 7)
+    assert (second.name, second.hits, second.new_papers) == ("expanded", 8, 1)
+
+
+def test_a_models_queries_are_merged_never_instead():
+    retriever = VectorWordRetriever(PAPERS)
+    result = expanded_search(
+        retriever,
+        TOPIC,
+        k=9,
+        extra_queries=["protein diffusion", " ", "Protein  diffusion", TOPIC.upper()],
+        settings=SETTINGS,
+    )
+    assert result.extra_queries == ["protein diffusion"]
+    assert result.queries == [TOPIC, "protein diffusion", "Reward models preference data", "agents Tool use"]
+    assert "2501.00009" in [p.arxiv_id for p in result.papers]
+
+
+def test_filters_reach_every_search_and_plain_retrievers_work():
+    retriever = WordRetriever(PAPERS)
+    assert not isinstance(retriever, VectorSource)
+    only_2025 = SearchFilters(date_from=date(2025, 1, 1))
+    result = expanded_search(retriever, TOPIC, k=5, filters=only_2025, settings=SETTINGS)
+    assert [call[2] for call in retriever.calls] == [only_2025, only_2025]
+    assert retriever.calls[0] == ((TOPIC,), 16, only_2025)  # seeds and background in one search
+    assert result.mined_queries == ["Tool use agents", "models learn"]
+
+
+def test_nothing_found_gives_no_hits_and_no_queries():
+    result = expanded_search(WordRetriever([DISTRACTOR]), TOPIC, k=5)
+    assert (result.hits, result.mined_queries, result.queries) == ([], [], [TOPIC])
+
+
+def test_bad_input_is_refused():
+    with pytest.raises(ValueError, match="topic is empty"):
+        expanded_search(WordRetriever(PAPERS), "  ", k=5)
+    with pytest.raises(ValueError, match="k must be"):
+        expanded_search(WordRetriever(PAPERS), TOPIC, k=0)
+    with pytest.raises(ValueError, match="groups"):
+        ExpansionSettings(groups=0)
+    with pytest.raises(ValueError, match="one row per paper"):
+        mine_queries(TOPIC, SEEDS, (), VectorWordRetriever(PAPERS).vectors(["2501.00001"]), SETTINGS)

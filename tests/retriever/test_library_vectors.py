@@ -1,0 +1,57 @@
+"""Library.embed and Library.vectors: the embeddings clustering and phrase ranking use."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from retriever.store import paper_text
+from retriever.types import Retriever, VectorSource
+from tests.retriever.test_index import _library
+
+RECORDS = [
+    {
+        "id": f"2503.{i:05d}",
+        "title": f"Paper {i} on topic {i % 3}",
+        "abstract": f"Abstract words {i}",
+        "date": "2025-03-01",
+    }
+    for i in range(1, 7)
+]
+
+
+def _ingested(tmp_path):
+    path = tmp_path / "c.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in RECORDS), encoding="utf-8")
+    library = _library(tmp_path)
+    library.ingest_jsonl(path)
+    return library
+
+
+def test_vectors_are_the_stored_embeddings_in_the_asked_order(tmp_path):
+    library = _ingested(tmp_path)
+    library.update_index()
+    assert isinstance(library, VectorSource) and isinstance(library, Retriever)
+    ids = ["2503.00004", "2503.00001", "2503.00004"]
+    got = library.vectors(ids)
+    texts = [paper_text(r["title"], r["abstract"]) for r in (RECORDS[3], RECORDS[0], RECORDS[3])]
+    assert got.dtype == np.float32 and got.shape == (3, 64)
+    assert np.allclose(got, library.embed(texts), atol=1e-6)
+    rows = library.store.rowids(["2503.00004", "2503.99999"])
+    assert list(rows) == ["2503.00004"]
+
+
+def test_papers_not_embedded_yet_are_embedded_on_the_fly(tmp_path):
+    library = _ingested(tmp_path)  # no update_index: nothing stored
+    got = library.vectors(["2503.00002"])
+    assert np.allclose(got, library.embed([paper_text(RECORDS[1]["title"], RECORDS[1]["abstract"])]), atol=1e-6)
+    assert library.store.count_unembedded(library.model_name) == 6  # nothing was written
+
+
+def test_unknown_ids_are_named(tmp_path):
+    library = _ingested(tmp_path)
+    with pytest.raises(KeyError, match=r"2503\.99999"):
+        library.vectors(["2503.00001", "2503.99999"])
+    assert library.vectors([]).shape == (0, 0) and library.embed([]).shape == (0, 0)
