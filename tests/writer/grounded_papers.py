@@ -18,7 +18,8 @@ ADAPTERS = Paper(
 PROMPTS = Paper(
     "2501.00002",
     "Prompt tuning",
-    "In this work, we introduce prompt tuning, which learns soft prompts for a frozen model. "
+    "In this work, we introduce prompt tuning, which learns soft prompts for a frozen language model by "
+    "backpropagation. "
     "It matches full fine-tuning at eleven billion parameters.",
     authors=("Brian Lester", "Rami Al-Rfou"),
     categories=("cs.CL",),

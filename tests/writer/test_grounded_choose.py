@@ -181,3 +181,15 @@ def test_compress_cuts_enumerations_and_normalises_the_end():
     assert compress_sentence("In this work, we propose X, a model with three parts: (1) a planner, (2) a writer!") == (
         "We propose X, a model with three parts."
     )
+
+
+def test_short_sentence_dominated_by_names_is_not_quoted():
+    # As stated it reads "Lester and Al-Rfou introduce prompt tuning for frozen models": the
+    # abstract alone covers 4 of its 6 content words, under the support threshold.
+    paper = Paper("2501.00002", "P", "We introduce prompt tuning for frozen models.", authors=("B Lester", "R Al-Rfou"))
+    assert contribution_fact(paper) == Skip("2501.00002", "its abstract states no contribution that can be quoted")
+    abstract = "We introduce prompt tuning for frozen language models of many sizes."
+    longer = Paper("2501.00002", "P", abstract, authors=("B Lester",))
+    assert contribution_fact(longer).text == (
+        "Lester introduces prompt tuning for frozen language models of many sizes [arXiv:2501.00002]."
+    )

@@ -24,7 +24,8 @@ ADAPTERS_SENTENCE = (
     "Houlsby et al. propose bottleneck adapters that train 3% of the parameters [arXiv:2501.00001]."
 )
 PROMPTS_SENTENCE = (
-    "Lester and Al-Rfou introduce prompt tuning, which learns soft prompts for a frozen model [arXiv:2501.00002]."
+    "Lester and Al-Rfou introduce prompt tuning, which learns soft prompts for a frozen language model by "
+    "backpropagation [arXiv:2501.00002]."
 )
 PRUNING_SENTENCE = "Sun studies magnitude pruning of large language models at scale [arXiv:2501.00003]."
 DISTILLATION_SENTENCE = (
