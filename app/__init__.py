@@ -1,1 +1,1 @@
-"""cpmsurvey's user-facing layer: CLI, settings, the LangGraph workflow and the UI."""
+"""cpmsurvey: the workflow (app.workflow), its interfaces (app.interfaces) and the settings."""

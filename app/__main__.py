@@ -1,5 +1,5 @@
 """`python -m app` runs the cpmsurvey CLI."""
 
-from app.cli import main
+from app.interfaces.cli.main import main
 
 main()

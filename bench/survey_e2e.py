@@ -26,9 +26,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from app.llm_factory import build_llm  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from app.workflow import SurveyWorkflow  # noqa: E402
+from app.workflow.llm_factory import build_llm  # noqa: E402
 
 DEFAULT_CORPUS = REPO.parent / "shared" / "data" / "arxiv" / "arxiv_cs_CL_LG_AI_sample5k.jsonl.gz"
 TOPIC = "reinforcement learning for large language model reasoning"
@@ -66,7 +66,7 @@ def main() -> None:
             "batch_sections": args.batch_sections,
         },
     )
-    from app.library_factory import open_library
+    from app.workflow.library import open_library
 
     started = time.perf_counter()
     library = open_library(settings)

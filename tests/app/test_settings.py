@@ -81,7 +81,7 @@ def test_cli_override_syntax():
 
 def test_retrieval_settings_reach_the_library(tmp_path):
     """The library is configured from the settings file: feedback, fusion and index choices."""
-    from app.library_factory import open_library
+    from app.workflow.library import open_library
 
     path = write_toml(tmp_path, "[retrieval]\nfeedback_papers = 7\nrrf_k = 30\nindex_type = 'hnsw'\n")
     settings = load_settings(config_file=path, environ={"CPMSURVEY_DATA_DIR": str(tmp_path / "data")}).settings

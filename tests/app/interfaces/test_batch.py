@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from app.batch import BatchFileError, read_batch_file, run_batch
+from app.interfaces.batch import BatchFileError, read_batch_file, run_batch
 
 TOPICS = ["reasoning in large language models", "reinforcement learning for agents", "evaluation benchmarks"]
 

@@ -9,9 +9,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from app.cli_context import settings_for
-from app.commands.generate_cmd import filter_flags, prepare_library
-from app.commands.progress_view import ProgressView
+from app.interfaces.cli.commands.generate_cmd import filter_flags, prepare_library
+from app.interfaces.cli.context import settings_for
+from app.interfaces.cli.progress_view import ProgressView
 
 
 def batch(
@@ -32,7 +32,7 @@ def batch(
 ) -> None:
     """Write one survey per topic of TOPICS_FILE; run it again to resume an interrupted batch."""
     # Imported here so that `cpmsurvey --help` and other commands stay quick.
-    from app.batch import read_batch_file, run_batch, settings_for_item
+    from app.interfaces.batch import read_batch_file, run_batch, settings_for_item
 
     console = Console(stderr=True)
     items = read_batch_file(topics_file)
@@ -52,7 +52,7 @@ def batch(
     # is refused here, before any work
     topics = [(item.topic, settings_for_item(settings, item, str(topics_file))) for item in items]
     library = prepare_library(settings, topics, fetch, console)
-    from app.llm_factory import build_llm
+    from app.workflow.llm_factory import build_llm
 
     with console.status(f"loading the model {settings.llm.model!r} ({settings.llm.backend}) ..."):
         llm = build_llm(settings)

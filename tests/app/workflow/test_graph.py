@@ -194,7 +194,7 @@ def test_batched_section_writing_uses_one_call_and_still_checks_citations(settin
 
 
 def test_stage_seconds_counts_overlapping_workers_once_and_skips_gaps():
-    from app.state import stage_seconds
+    from app.workflow.state import stage_seconds
 
     spans = [["write", 0, 10], ["write", 2, 12], ["write", 100, 105], ["plan", 0, 1], ["plan", 1, 3]]
     assert stage_seconds(spans) == {"write": 17, "plan": 3}

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from app.llm_factory import build_llm
 from app.settings import load_settings
+from app.workflow.llm_factory import build_llm
 from engine.openai_compat import OpenAICompatible
 from engine.types import SamplingParams
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _load_fake_server():

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from app.cli_context import load_for_command
+from app.interfaces.cli.context import load_for_command
 from app.settings import effective_values
 
 

@@ -25,10 +25,10 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 from pydantic import ValidationError
 
-from app.events import EventEmitter, EventSink
-from app.graph import GraphDeps, build_graph, survey_from_state
-from app.outputs import is_finished
 from app.settings import Settings
+from app.workflow.events import EventEmitter, EventSink
+from app.workflow.graph import GraphDeps, build_graph, survey_from_state
+from app.workflow.outputs import is_finished
 from engine.types import LLM
 from planner import Outline, validate_topic
 from retriever.types import Hit, Paper, Retriever, SearchFilters

@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from app.cli_context import parse_date_flag, settings_for
-from app.library_factory import open_library
+from app.interfaces.cli.context import parse_date_flag, settings_for
+from app.workflow.library import open_library
 
 
 def index(

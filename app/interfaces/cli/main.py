@@ -9,14 +9,14 @@ from pathlib import Path
 
 import typer
 
-from app.cli_context import CLIState
-from app.commands.batch_cmd import batch
-from app.commands.chat_cmd import chat
-from app.commands.config_cmd import config
-from app.commands.generate_cmd import generate
-from app.commands.index_cmd import index
-from app.commands.search_cmd import search
-from app.logging_setup import configure_logging
+from app.interfaces.cli.commands.batch_cmd import batch
+from app.interfaces.cli.commands.chat_cmd import chat
+from app.interfaces.cli.commands.config_cmd import config
+from app.interfaces.cli.commands.generate_cmd import generate
+from app.interfaces.cli.commands.index_cmd import index
+from app.interfaces.cli.commands.search_cmd import search
+from app.interfaces.cli.context import CLIState
+from app.interfaces.cli.logging_setup import configure_logging
 
 # Errors raised by our own packages carry messages written for the user; anything else is
 # a bug and keeps its traceback.

@@ -23,10 +23,10 @@ from typing import Any
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send, interrupt
 
-from app.events import EventEmitter
-from app.outputs import write_outputs
 from app.settings import GenerateSettings
-from app.state import SectionTask, SurveyState, section_key, stage_seconds
+from app.workflow.events import EventEmitter
+from app.workflow.outputs import write_outputs
+from app.workflow.state import SectionTask, SurveyState, section_key, stage_seconds
 from engine.types import LLM, SamplingParams
 from planner import Outline, plan_outline, plan_queries
 from retriever.types import Paper, Retriever, SearchFilters

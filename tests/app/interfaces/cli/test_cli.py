@@ -36,7 +36,7 @@ def test_help_and_version(workdir):
 def test_every_command_has_help(workdir):
     import typer.main
 
-    from app.cli import cli
+    from app.interfaces.cli.main import cli
 
     group = typer.main.get_command(cli)
     for name in group.commands:

@@ -18,10 +18,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from app.events import EventSink
-from app.outputs import is_finished, write_atomically
 from app.settings import GenerateSettings, Settings
-from app.workflow import (
+from app.workflow.api import (
     OUR_PACKAGES,
     ConcurrencyLimitedLLM,
     RunNotFoundError,
@@ -30,6 +28,8 @@ from app.workflow import (
     new_run_id,
     open_checkpointer,
 )
+from app.workflow.events import EventSink
+from app.workflow.outputs import is_finished, write_atomically
 from engine.types import LLM
 from retriever.types import Retriever
 from writer.citations import strip_citations

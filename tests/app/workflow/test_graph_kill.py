@@ -11,9 +11,9 @@ from pathlib import Path
 
 from app.workflow import SurveyWorkflow
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
-# The child loads this folder's conftest by path (conftest modules are not importable by
+# The child loads tests/app/conftest.py by path (conftest modules are not importable by
 # name) and is killed by its LLM while writing the third section.
 CHILD = textwrap.dedent(
     """
@@ -41,7 +41,7 @@ def test_killed_run_resumes_without_redoing_finished_sections(settings, retrieve
             sys.executable,
             "-c",
             CHILD,
-            str(Path(__file__).with_name("conftest.py")),
+            str(Path(__file__).parents[1] / "conftest.py"),
             settings.model_dump_json(),
             str(finished_log),
         ],

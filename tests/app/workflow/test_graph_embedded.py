@@ -9,9 +9,9 @@ import json
 
 import pytest
 
-from app.llm_factory import build_llm
 from app.settings import Settings
 from app.workflow import SurveyWorkflow
+from app.workflow.llm_factory import build_llm
 from writer import Survey
 
 pytestmark = pytest.mark.slow
@@ -27,7 +27,7 @@ def test_embedded_model_writes_a_survey_whose_citations_all_resolve(tmp_path, sa
         retrieval={"embedding_backend": "torch"},
         generate={"sections": 2, "words_per_section": 50, "papers_per_section": 3, "candidates": 20, "queries": 2},
     )
-    from app.library_factory import open_library
+    from app.workflow.library import open_library
 
     library = open_library(settings)
     library.ingest_jsonl(corpus)

@@ -11,8 +11,8 @@ import click
 import typer
 from rich.console import Console
 
-from app.cli_context import parse_date_flag, settings_for
-from app.commands.progress_view import ProgressView
+from app.interfaces.cli.context import parse_date_flag, settings_for
+from app.interfaces.cli.progress_view import ProgressView
 from app.settings import GenerateSettings, Settings
 from planner import validate_topic
 
@@ -30,8 +30,8 @@ def prepare_library(settings: Settings, topics: list[tuple[str, Settings]], fetc
     """Open the library; ingest the corpus file (re-runs skip what is there) or, without one,
     fetch each topic's papers from arXiv within that topic's run settings (its dates and
     categories); then bring the index up to date."""
-    from app.library_factory import open_library
     from app.workflow import WorkflowError
+    from app.workflow.library import open_library
     from retriever.errors import ArxivUnavailableError
 
     library = open_library(settings)
@@ -43,7 +43,7 @@ def prepare_library(settings: Settings, topics: list[tuple[str, Settings]], fetc
             report = library.ingest_jsonl(corpus)
         console.print(report.summary())
     elif fetch:
-        from app.graph import search_filters
+        from app.workflow.graph import search_filters
         from retriever.arxiv_api import topic_query
 
         for topic, run_settings in topics:
@@ -170,7 +170,7 @@ def generate(
         checkpointer = open_checkpointer(settings.runs_db_path)
         run_id = new_run_id(topic)
     library = prepare_library(settings, [(topic, settings)], fetch and resume is None, console)
-    from app.llm_factory import build_llm
+    from app.workflow.llm_factory import build_llm
 
     with console.status(f"loading the model {settings.llm.model!r} ({settings.llm.backend}) ..."):
         llm = build_llm(settings)

@@ -9,8 +9,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from app.cli_context import settings_for
-from app.llm_factory import build_llm
+from app.interfaces.cli.context import settings_for
+from app.workflow.llm_factory import build_llm
 from engine.errors import ContextWindowExceededError, EngineError
 from engine.types import LLM, Message, SamplingParams
 

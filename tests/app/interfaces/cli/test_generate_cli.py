@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from app.commands.generate_cmd import edit_outline
+from app.interfaces.cli.commands.generate_cmd import edit_outline
 from app.workflow import OutlineEditError
 
 
@@ -209,7 +209,7 @@ def test_bad_filter_flags_are_usage_errors_before_any_work(tmp_path, args, expec
 def test_fetching_from_arxiv_asks_within_the_run_filters(tmp_path, monkeypatch, sample_corpus):
     """Online, a survey "as of" a day in some categories fetches papers of those dates and
     categories, not the newest ones (which the filters would then throw away)."""
-    from app.commands.generate_cmd import prepare_library
+    from app.interfaces.cli.commands.generate_cmd import prepare_library
     from app.settings import Settings
     from app.workflow import WorkflowError
     from retriever.library import Library

@@ -8,7 +8,7 @@ import threading
 from rich.console import Console
 from rich.markup import escape
 
-from app.events import Event
+from app.workflow.events import Event
 
 NODE_LABELS = {
     "plan_queries": "planning search queries",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import xgrammar as xgr
 
-from app.events import EventEmitter
 from app.settings import load_settings
-from app.workflow import default_grammar_for
+from app.workflow.api import default_grammar_for
+from app.workflow.events import EventEmitter
 
 IDS = ["2501.12345"]
 UNCITED_SECOND_PARAGRAPH = "First [arXiv:2501.12345].\n\nSecond, with no citation."

@@ -1,1 +1,0 @@
-"""One module per CLI command; app/cli.py registers those that exist."""

@@ -1,0 +1,1 @@
+"""The ways in: the command line, batch mode and the web UI, all over app.workflow."""

@@ -1,0 +1,1 @@
+"""One module per CLI command; app/interfaces/cli/main.py registers them."""
