@@ -46,6 +46,47 @@ def small_query_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mas
         return torch.matmul(probs.to(v.dtype), v)
 
 
+def kernel_attention_ok(tensor: torch.Tensor) -> bool:
+    """Whether attention on `tensor`'s device and dtype runs through the Triton kernels (CUDA,
+    fp16/bf16), which mask causally by position, so that the model builds no mask."""
+    return tensor.is_cuda and tensor.dtype in (torch.float16, torch.bfloat16)
+
+
+def causal_kernel_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, tokens: int) -> torch.Tensor:
+    """Causal attention of the last `tokens` keys' queries over all keys, by the dense kernels.
+
+    q [B, Hkv, G*T, D], k and v [B, Hkv, S, D] (the cache's filled prefix) -> [B, Hkv, G*T, D].
+    One token a row: flash-decoding (split over the keys); more: the tile kernel, varlen with
+    history, GQA heads in one tile, no mask and no K/V repeat."""
+    flash = _flash_kernels()
+    batch, kv_heads, rows, dim = q.shape
+    n_keys = k.shape[2]
+    group = rows // tokens
+    # [B, Hkv, G*T, D] -> [B, T, Hq, D], heads kv-head-major as the model's q_proj orders them
+    q_tok = q.view(batch, kv_heads, group, tokens, dim).permute(0, 3, 1, 2, 4).reshape(batch, tokens, -1, dim)
+    if tokens == 1:
+        lengths = torch.full((batch,), n_keys, device=q.device, dtype=torch.int32)
+        out = flash.flash_attention_decode(q_tok[:, 0], k.transpose(1, 2), v.transpose(1, 2), lengths)
+    else:
+        k_tok, v_tok = (
+            t[0].transpose(0, 1) if batch == 1 else t.transpose(1, 2).reshape(batch * n_keys, kv_heads, dim)
+            for t in (k, v)
+        )
+        cu_q = torch.arange(0, (batch + 1) * tokens, tokens, device=q.device, dtype=torch.int32)
+        cu_k = torch.arange(0, (batch + 1) * n_keys, n_keys, device=q.device, dtype=torch.int32)
+        out = flash.flash_attention_prefill(q_tok.reshape(batch * tokens, -1, dim), k_tok, v_tok, cu_q, cu_k, tokens)
+    out = out.view(batch, tokens, kv_heads, group, dim)
+    return out.permute(0, 2, 3, 1, 4).reshape(batch, kv_heads, rows, dim)
+
+
+@functools.cache
+def _flash_kernels():
+    """kernels.flash_attention.attention, imported on first use (see _kernels)."""
+    from kernels.flash_attention import attention
+
+    return attention
+
+
 @contextmanager
 def single_cpu_thread(device: torch.device) -> Iterator[None]:
     """Run tiny CPU ops on the calling thread only.

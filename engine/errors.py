@@ -19,3 +19,7 @@ class BackendUnavailableError(EngineError):
 
 class BackendResponseError(EngineError):
     """A server backend answered something that is not a valid completion."""
+
+
+class DeviceMemoryError(EngineError):
+    """A request (or the static KV cache it needs) does not fit the GPU's free memory."""

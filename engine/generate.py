@@ -2,8 +2,10 @@
 
 Prompts of different lengths are left-padded to a common length; each row keeps its own RoPE
 positions (0 at its first real token) and a mask that hides its padding slots, so a row
-generates the same tokens alone or in a batch. The only host sync per step is reading the
-sampled ids, which EOS, stop strings, constraints and streaming all need.
+generates the same tokens alone or in a batch. With an engine.static_runtime.StaticRuntime (the
+GPU path) each prompt fills its own cache row instead, unpadded, and decode steps replay CUDA
+graphs. The only host sync per step is reading the sampled ids, which EOS, stop strings,
+constraints and streaming all need.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import torch
 
 from engine.model import MiniCPMForCausalLM
 from engine.sampling import next_tokens
+from engine.static_runtime import StaticRuntime
 from engine.text_stream import TextStream
 from engine.types import SamplingParams, TokenConstraint
 
@@ -94,8 +97,10 @@ class BatchGeneration:
         constraints: Sequence[TokenConstraint | None] | None = None,
         prefill_chunk: int = 512,
         pad_token_id: int = 0,
+        runtime: StaticRuntime | None = None,
     ) -> None:
         self.model, self.params = model, params
+        self.runtime = runtime
         self.eos = set(eos_token_ids)
         self.prompts = [list(p) for p in prompts]
         self.max_new = list(max_new_tokens)
@@ -114,20 +119,13 @@ class BatchGeneration:
     def _run(self) -> Iterator[tuple[int, str]]:
         model, params = self.model, self.params
         device = model.model.embed_tokens.weight.device
-        batch, length = len(self.prompts), max(len(p) for p in self.prompts)
-        pad_counts = [length - len(p) for p in self.prompts]
-        ids = torch.tensor([[self.pad_token_id] * n + p for n, p in zip(pad_counts, self.prompts, strict=True)])
-        pads = torch.tensor(pad_counts, device=device) if any(pad_counts) else None
-        positions = (torch.arange(length)[None, :] - torch.tensor(pad_counts)[:, None]).clamp(min=0)
-        model.setup_caches(batch, length + max(self.max_new))
+        batch = len(self.prompts)
         seen = torch.zeros(batch, model.config.vocab_size, dtype=torch.bool, device=device)
         if params.repetition_penalty != 1.0:  # the prompt counts as context, its padding does not
             for row, prompt in enumerate(self.prompts):
                 seen[row, torch.tensor(prompt, dtype=torch.long, device=device)] = True
         generators = [self._generator(device) for _ in range(batch)]
-        next_positions = torch.tensor([[len(p)] for p in self.prompts], device=device)  # [B, 1] RoPE positions
-        with torch.inference_mode():
-            logits = prefill(model, ids.to(device), positions.to(device), pads, self.chunk)
+        logits, decode = self._runtime_steps() if self.runtime is not None else self._padded_steps(device)
         active = [True] * batch
         for step in range(max(self.max_new)):
             with torch.inference_mode():
@@ -145,13 +143,39 @@ class BatchGeneration:
             if not any(active):
                 break
             with torch.inference_mode():
-                logits = decode_one_token(model, tokens[:, None], next_positions, length + step, pads)
-                next_positions += 1
+                logits = decode(tokens, step)
         for row, stream in enumerate(self.streams):
             piece = stream.finish()
             self.results[row].text = stream.text
             if piece:
                 yield row, piece
+
+    def _padded_steps(self, device: torch.device):
+        """Prefill the left-padded batch through the model's own cache; -> (logits, decode)."""
+        model = self.model
+        length = max(len(p) for p in self.prompts)
+        pad_counts = [length - len(p) for p in self.prompts]
+        ids = torch.tensor([[self.pad_token_id] * n + p for n, p in zip(pad_counts, self.prompts, strict=True)])
+        pads = torch.tensor(pad_counts, device=device) if any(pad_counts) else None
+        positions = (torch.arange(length)[None, :] - torch.tensor(pad_counts)[:, None]).clamp(min=0)
+        model.setup_caches(len(self.prompts), length + max(self.max_new))
+        next_positions = torch.tensor([[len(p)] for p in self.prompts], device=device)  # [B, 1] RoPE positions
+        with torch.inference_mode():
+            logits = prefill(model, ids.to(device), positions.to(device), pads, self.chunk)
+
+        def decode(tokens: torch.Tensor, step: int) -> torch.Tensor:
+            step_logits = decode_one_token(model, tokens[:, None], next_positions, length + step, pads)
+            next_positions.add_(1)
+            return step_logits
+
+        return logits, decode
+
+    def _runtime_steps(self):
+        """Prefill each prompt into its own row of the runtime's static cache; decode steps replay
+        its graphs; -> (logits, decode)."""
+        runtime = self.runtime
+        logits = runtime.prefill(self.prompts)
+        return logits, lambda tokens, step: runtime.decode(tokens)
 
     def _generator(self, device: torch.device) -> torch.Generator | None:
         if self.params.temperature == 0.0:

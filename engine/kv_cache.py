@@ -17,6 +17,14 @@ class KVCache(nn.Module):
         self.register_buffer("k", torch.zeros(shape, dtype=dtype, device=device), persistent=False)
         self.register_buffer("v", torch.zeros(shape, dtype=dtype, device=device), persistent=False)
 
+    def row(self, index: int) -> KVCache:
+        """A cache of one row that shares this cache's memory (row `index`), for per-row prefill."""
+        view = KVCache.__new__(KVCache)
+        nn.Module.__init__(view)
+        view.register_buffer("k", self.k[index : index + 1], persistent=False)
+        view.register_buffer("v", self.v[index : index + 1], persistent=False)
+        return view
+
     @property
     def max_len(self) -> int:
         return self.k.shape[2]

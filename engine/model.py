@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.attention import SparseAttention, dense_attention
+from engine.attention import SparseAttention, causal_kernel_attention, dense_attention, kernel_attention_ok
 from engine.config import ModelConfig
 from engine.kv_cache import KVCache
 from engine.rope import apply_rope, rope_tables
@@ -57,6 +57,12 @@ class Attention(nn.Module):
         self.qkv_proj.weight = nn.Parameter(weight, requires_grad=False)
         del self.q_proj, self.k_proj, self.v_proj
 
+    def project(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """q, k, v [B, T, heads * head_dim] of x [B, T, hidden], before RoPE."""
+        if self.qkv_proj is not None:
+            return self.qkv_proj(x).split(self.split, dim=-1)
+        return self.q_proj(x), self.k_proj(x), self.v_proj(x)
+
     def forward(
         self,
         x: torch.Tensor,
@@ -68,10 +74,7 @@ class Attention(nn.Module):
         first_key: torch.Tensor | None,
     ) -> torch.Tensor:
         batch, tokens, _ = x.shape
-        if self.qkv_proj is not None:
-            q, k, v = self.qkv_proj(x).split(self.split, dim=-1)
-        else:
-            q, k, v = self.q_proj(x), self.k_proj(x), self.v_proj(x)
+        q, k, v = self.project(x)
         group = self.num_heads // self.num_kv_heads
         q = apply_rope(q.view(batch, tokens, self.num_heads, self.head_dim), cos, sin)  # [B, T, Hq, D]
         k = apply_rope(k.view(batch, tokens, self.num_kv_heads, self.head_dim), cos, sin)  # [B, T, Hkv, D]
@@ -82,7 +85,13 @@ class Attention(nn.Module):
         # q: [B, T, Hkv, G, D] -> [B, Hkv, G*T, D]
         q = q.view(batch, tokens, self.num_kv_heads, group, self.head_dim).permute(0, 2, 3, 1, 4)
         q = q.reshape(batch, self.num_kv_heads, group * tokens, self.head_dim)
-        if isinstance(self.attend, SparseAttention):
+        sparse = isinstance(self.attend, SparseAttention)
+        if sparse and k.shape[2] >= self.attend.config.dense_len:
+            out = self.attend(q, k, v, mask, first_key)
+        elif mask is None and kernel_attention_ok(q):
+            # the model leaves the mask out only here: causal over every key, by the Triton kernels
+            out = causal_kernel_attention(q, k, v, tokens)
+        elif sparse:
             out = self.attend(q, k, v, mask, first_key)
         else:
             out = self.attend(q, k, v, mask)
@@ -196,24 +205,29 @@ class MiniCPMForCausalLM(nn.Module):
         use_cache: bool = False,
         first_key: torch.Tensor | None = None,
         last_only: bool = False,
+        caches: list[KVCache] | None = None,
     ) -> torch.Tensor:
         """input_ids, positions: [B, T] (RoPE positions, per row). input_pos: first cache slot of this
-        chunk. mask: [B, 1, T, S] bool over key slots 0..input_pos+T-1 (None: every key visible).
+        chunk. mask: [B, 1, T, S] bool over key slots 0..input_pos+T-1 (None: causal).
         first_key: [B] first non-padding slot per row (sparse attention only).
+        caches: per-layer caches to use instead of self.caches (e.g. one row's views).
         Returns logits [B, T, V] fp32 ([B, 1, V] with last_only)."""
         h = self.model.embed_tokens(input_ids)
         if self.config.scale_emb != 1.0:
             h = h * self.config.scale_emb
         cos, sin = self._rope(positions)
         group = self.config.num_groups
-        if mask is None and input_ids.shape[1] > 1:
+        if mask is None and input_ids.shape[1] > 1 and not kernel_attention_ok(h):
+            # on CUDA in fp16/bf16 the kernels mask causally themselves: no [T, S] mask, which at
+            # 128K tokens would not fit the GPU
             mask = causal_mask(input_ids.shape[1], input_pos, input_ids.device)
         if mask is not None:
             batch, _, tokens, keys = mask.shape
             # rows of the grouped q are g*T + t: repeat the mask over the group.
             mask = mask.unsqueeze(2).expand(batch, 1, group, tokens, keys).reshape(batch, 1, group * tokens, keys)
+        caches = caches if caches is not None else self.caches
         for index, layer in enumerate(self.model.layers):
-            cache = self.caches[index] if use_cache else None
+            cache = caches[index] if use_cache else None
             h = layer(h, cos, sin, cache, input_pos, mask, first_key)
         if last_only:
             h = h[:, -1:]

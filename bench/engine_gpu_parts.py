@@ -1,0 +1,110 @@
+"""Parts of a MiniCPM4-8B step on one GPU against their bounds (issue 18): the weight matmuls of a
+decode step at M = 1 and 8 rows, fused (qkv, gate/up) and unfused, as achieved bytes per second
+(each weight read once from HBM; copies rotated so that the 50 MB L2 holds none of them); and the
+dense causal prefill attention, our Triton tile kernel against SDPA's backends, one pass at 32K.
+The last line printed is one JSON object.
+
+    python3 bench/engine_gpu_parts.py
+"""
+
+from __future__ import annotations
+
+import json
+
+import torch
+import triton
+
+from kernels.flash_attention.attention import flash_attention_prefill
+
+HIDDEN, INTER, HEADS, KV_HEADS, DIM, VOCAB, LAYERS = 4096, 16384, 32, 2, 128, 73448, 32
+SHAPES = {  # (out, in) of each weight of one layer, fused and as the checkpoint stores them
+    "qkv": (HEADS * DIM + 2 * KV_HEADS * DIM, HIDDEN),
+    "q": (HEADS * DIM, HIDDEN),
+    "k": (KV_HEADS * DIM, HIDDEN),
+    "o": (HIDDEN, HEADS * DIM),
+    "gate_up": (2 * INTER, HIDDEN),
+    "gate": (INTER, HIDDEN),
+    "down": (HIDDEN, INTER),
+    "lm_head": (VOCAB, HIDDEN),
+}
+
+
+def graph_ms(fn, calls: int) -> float:
+    """Median ms of one call of fn, from a CUDA graph of `calls` calls (launch gaps amortised)."""
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        fn()
+    torch.cuda.current_stream().wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        for _ in range(calls):
+            fn()
+    return triton.testing.do_bench(graph.replay, warmup=50, rep=300, return_mode="median") / calls
+
+
+def matmul_rows() -> dict:
+    """Achieved TB/s of x [M, in] @ W.T for every weight, M = 1 and 8, over rotating copies."""
+    rows = {}
+    for name, (out_features, in_features) in SHAPES.items():
+        copies = max(2, (400 << 20) // (out_features * in_features * 2))  # > 400 MB in all: no L2 reuse
+        weights = [torch.randn(out_features, in_features, device="cuda", dtype=torch.bfloat16) for _ in range(copies)]
+        for m in (1, 8):
+            x = torch.randn(m, in_features, device="cuda", dtype=torch.bfloat16)
+            state = {"i": 0}
+
+            def call(x=x, weights=weights, state=state):
+                torch.nn.functional.linear(x, weights[state["i"] % len(weights)])
+                state["i"] += 1
+
+            ms = graph_ms(call, len(weights))
+            rows[f"{name}_m{m}"] = {"us": ms * 1e3, "tb_s": out_features * in_features * 2 / ms / 1e9}
+        del weights
+    fused = sum(rows[f"{n}_m1"]["us"] for n in ("qkv", "o", "gate_up", "down"))
+    unfused = sum(rows[f"{n}_m1"]["us"] for n in ("q", "k", "k", "o", "gate", "gate", "down"))
+    weight_bytes = LAYERS * sum(SHAPES[n][0] * SHAPES[n][1] * 2 for n in ("qkv", "o", "gate_up", "down"))
+    weight_bytes += SHAPES["lm_head"][0] * SHAPES["lm_head"][1] * 2
+    rows["step_matmuls_ms"] = (LAYERS * fused + rows["lm_head_m1"]["us"]) / 1e3
+    rows["step_matmuls_unfused_ms"] = (LAYERS * unfused + rows["lm_head_m1"]["us"]) / 1e3
+    rows["step_weight_gb"] = weight_bytes / 1e9
+    return rows
+
+
+def prefill_attention_row(n: int) -> dict:
+    """One layer's causal attention over n tokens: our Triton kernel and each SDPA backend."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    q = torch.randn(n, HEADS, DIM, device="cuda", dtype=torch.bfloat16)
+    k, v = (torch.randn(n, KV_HEADS, DIM, device="cuda", dtype=torch.bfloat16) for _ in range(2))
+    cu = torch.tensor([0, n], device="cuda", dtype=torch.int32)
+    row = {"triton_ms": triton.testing.do_bench(lambda: flash_attention_prefill(q, k, v, cu, cu, n), rep=300)}
+    qt, kt, vt = (t.transpose(0, 1)[None] for t in (q, k, v))  # [1, H, n, D] views
+    for backend in ("CUDNN_ATTENTION", "FLASH_ATTENTION", "EFFICIENT_ATTENTION"):
+        for expanded in (False, True):
+            keys = (kt.repeat_interleave(HEADS // KV_HEADS, 1), vt.repeat_interleave(HEADS // KV_HEADS, 1))
+            kk, vv = keys if expanded else (kt, vt)
+            try:
+                with sdpa_kernel(getattr(SDPBackend, backend)):
+                    ms = triton.testing.do_bench(
+                        lambda kk=kk, vv=vv, e=expanded: torch.nn.functional.scaled_dot_product_attention(
+                            qt, kk, vv, is_causal=True, enable_gqa=not e
+                        ),
+                        rep=300,
+                    )
+            except RuntimeError as exc:
+                row[f"{backend.lower()}_{'expanded' if expanded else 'gqa'}"] = f"refused: {str(exc)[:60]}"
+                continue
+            row[f"{backend.lower()}_{'expanded' if expanded else 'gqa'}_ms"] = ms
+    return row
+
+
+def main() -> None:
+    results = {"device": torch.cuda.get_device_name(), "matmuls": matmul_rows()}
+    print(json.dumps(results["matmuls"]), flush=True)
+    results["prefill_attention_32k"] = prefill_attention_row(32768)
+    print(json.dumps(results["prefill_attention_32k"]), flush=True)
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""One decode step over a static KV cache whose lengths live on the device: a CUDA graph can capture it.
+
+Each row of a batch owns one row of the cache, filled from slot 0 (rows are prefilled one at a
+time, so there is no left padding and a row's RoPE position is its key count). The step reads
+its tokens and lengths from static tensors, writes each row's new key and value at slot
+lengths[b], attends over lengths[b] + 1 keys and advances lengths in place: no host int enters
+it and no shape depends on the lengths. Sparse checkpoints keep their compressed keys (c1, and
+c2 with the coarse normaliser) for the whole capacity and extend them inside the step.
+
+`kernels=True` attends through the Triton kernels (CUDA, or the interpreter in tests);
+`kernels=False` through plain torch over the same buffers (the reference; its sparse branch reads
+the lengths on the host, so it cannot be captured).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from engine.kv_cache import KVCache
+from engine.model import MiniCPMForCausalLM
+from engine.rope import apply_rope
+
+
+@dataclass
+class StaticCompressedKeys:
+    """One layer's compressed keys for every cache row: c1 [B, compressed_count(capacity), Hkv, D],
+    c2 likewise at the coarse stride (None without the coarse normaliser)."""
+
+    c1: torch.Tensor
+    c2: torch.Tensor | None
+
+
+class StaticDecoder:
+    """The static buffers of decode steps over `caches` (rows = caches' batch) and the step itself."""
+
+    def __init__(self, model: MiniCPMForCausalLM, caches: list[KVCache], kernels: bool) -> None:
+        self.model, self.caches, self.kernels = model, caches, kernels
+        self.config = model.config
+        rows, device = caches[0].k.shape[0], caches[0].k.device
+        self.tokens = torch.zeros(rows, dtype=torch.long, device=device)
+        self.lengths = torch.zeros(rows, dtype=torch.int32, device=device)
+        self.row_ids = torch.arange(rows, device=device)
+        self.compressed = self._allocate_compressed() if self.config.sparse_config else None
+
+    @property
+    def rows(self) -> int:
+        return self.tokens.shape[0]
+
+    @property
+    def capacity(self) -> int:
+        return self.caches[0].max_len
+
+    def _allocate_compressed(self) -> list[StaticCompressedKeys] | None:
+        from kernels.infllmv2.compress import compressed_count
+
+        sparse = self.config.sparse_config
+        k = self.caches[0].k
+        batch, kv_heads, _, dim = k.shape
+
+        def buffer(coarse: bool) -> torch.Tensor:
+            count = max(1, compressed_count(self.capacity, sparse, coarse))
+            return torch.zeros(batch, count, kv_heads, dim, dtype=k.dtype, device=k.device)
+
+        return [
+            StaticCompressedKeys(buffer(False), buffer(True) if sparse.coarse_normaliser else None) for _ in self.caches
+        ]
+
+    def fill_compressed(self, row: int, length: int) -> None:
+        """Compress the first `length` keys of cache row `row` into its c1 (and c2), after a prefill."""
+        if self.compressed is None or not self.kernels:
+            return
+        from kernels.infllmv2.compress import compress_keys
+
+        sparse = self.config.sparse_config
+        cu = torch.tensor([0, length], dtype=torch.int32, device=self.tokens.device)
+        for cache, kept in zip(self.caches, self.compressed, strict=True):
+            keys = cache.k[row, :, :length].transpose(0, 1)  # [L, Hkv, D], a view
+            for coarse, target in ((False, kept.c1), (True, kept.c2)):
+                if target is None:
+                    continue
+                entries = compress_keys(keys, cu, length, sparse, coarse=coarse)[0]
+                target[row, : entries.shape[0]] = entries
+
+    def step(self, batch: int) -> torch.Tensor:
+        """Decode one token for rows 0..batch-1 from self.tokens at self.lengths; returns logits
+        [batch, V] fp32 and advances self.lengths[:batch] by one."""
+        model, config = self.model, self.config
+        tokens, old, rows = self.tokens[:batch], self.lengths[:batch], self.row_ids[:batch]
+        new = old + 1
+        slots = old.long()
+        h = model.model.embed_tokens(tokens)[:, None]  # [B, 1, H]
+        if config.scale_emb != 1.0:
+            h = h * config.scale_emb
+        cos_table, sin_table = model.rope_tables(h.device)
+        cos, sin = cos_table[slots][:, None, None], sin_table[slots][:, None, None]  # [B, 1, 1, D]
+        heads, kv_heads, dim = config.num_heads, config.num_kv_heads, config.head_dim
+        for index, (layer, cache) in enumerate(zip(model.model.layers, self.caches, strict=True)):
+            attention = layer.self_attn
+            q, k, v = attention.project(layer.input_layernorm(h))
+            q = apply_rope(q.view(batch, 1, heads, dim), cos, sin)[:, 0]  # [B, Hq, D]
+            k = apply_rope(k.view(batch, 1, kv_heads, dim), cos, sin)[:, 0]  # [B, Hkv, D]
+            cache.k[rows, :, slots] = k
+            cache.v[rows, :, slots] = v.view(batch, kv_heads, dim)
+            k_cache, v_cache = cache.k[:batch].transpose(1, 2), cache.v[:batch].transpose(1, 2)  # [B, cap, Hkv, D]
+            out = self._attend(index, q, k_cache, v_cache, old, new)
+            h = torch.add(h, attention.o_proj(out.reshape(batch, 1, heads * dim)), alpha=config.residual_scale)
+            h = torch.add(h, layer.mlp(layer.post_attention_layernorm(h)), alpha=config.residual_scale)
+        h = model.model.norm(h)
+        if config.logit_scale != 1.0:
+            h = h / config.logit_scale
+        logits = model.lm_head(h)[:, 0].float()
+        old.copy_(new)
+        return logits
+
+    def _attend(self, index: int, q, k_cache, v_cache, old, new) -> torch.Tensor:
+        """q [B, Hq, D] over k_cache, v_cache [B, cap, Hkv, D] with new[b] keys in use -> [B, Hq, D]."""
+        sparse = self.config.sparse_config
+        if self.kernels:
+            if sparse is None:
+                from kernels.flash_attention.attention import flash_attention_decode
+
+                return flash_attention_decode(q, k_cache, v_cache, new)
+            from kernels.infllmv2.attention import infllmv2_decode
+            from kernels.infllmv2.compress import append_compressed_keys
+
+            kept = self.compressed[index]
+            append_compressed_keys(k_cache, kept.c1, old, new, sparse, c2_cache=kept.c2)
+            return infllmv2_decode(q, k_cache, v_cache, kept.c1, new, sparse, kept.c2)
+        if sparse is None:
+            return reference_decode_attention(q, k_cache, v_cache, new)
+        return _reference_sparse_decode(q, k_cache, v_cache, new, sparse)
+
+
+def reference_decode_attention(
+    q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, lengths: torch.Tensor
+) -> torch.Tensor:
+    """Dense attention of one query a row over its first lengths[b] keys, plain torch, fp32 softmax.
+    q [B, Hq, D]; k_cache, v_cache [B, cap, Hkv, D] -> [B, Hq, D]."""
+    group = q.shape[1] // k_cache.shape[2]
+    keys = k_cache.repeat_interleave(group, dim=2).float()  # [B, cap, Hq, D]
+    scores = torch.einsum("bhd,bchd->bhc", q.float(), keys) * q.shape[-1] ** -0.5
+    visible = torch.arange(k_cache.shape[1], device=q.device)[None, :] < lengths[:, None]  # [B, cap]
+    probs = scores.masked_fill(~visible[:, None, :], float("-inf")).softmax(-1)
+    out = torch.einsum("bhc,bchd->bhd", probs, v_cache.repeat_interleave(group, dim=2).float())
+    return out.to(q.dtype)
+
+
+def _reference_sparse_decode(q, k_cache, v_cache, lengths, sparse) -> torch.Tensor:
+    from kernels.infllmv2 import naive
+
+    out = torch.empty_like(q)
+    for b, n_keys in enumerate(lengths.tolist()):
+        keys, values = k_cache[b, :n_keys].float(), v_cache[b, :n_keys].float()
+        out[b] = naive.infllmv2_attention(q[b][None].float(), keys, values, sparse)[0].to(q.dtype)
+    return out

@@ -1,0 +1,72 @@
+"""The static decode step through the kernels (flash-decoding; InfLLM v2 decode with compressed keys
+appended inside the step) against the model's uncached fp32 forward on CPU, which attends by
+plain torch and kernels/infllmv2/naive.py. On CPU the kernels interpret in fp32 (tight bound); on a
+GPU the model runs in bf16, graphed and eager (bound: 5% of the largest logit, as
+tests/engine/test_cuda.py)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import pytest
+import torch
+from kernel_testing import DEVICE
+
+from engine.config import ModelConfig
+from engine.model import MiniCPMForCausalLM
+from engine.static_runtime import StaticRuntime
+from kernels.infllmv2.config import SparseConfig
+
+
+def random_model(config: ModelConfig, seed: int) -> MiniCPMForCausalLM:
+    torch.manual_seed(seed)
+    model = MiniCPMForCausalLM(config)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name.endswith("norm.weight"):
+                param.uniform_(0.5, 1.5)
+            elif "embed_tokens" in name:
+                param.normal_(0, 1.0 / config.scale_emb)
+            else:
+                param.normal_(0, 1.0 / math.sqrt(param.shape[1]))
+    return model.eval().requires_grad_(False)
+
+
+def reference_logits(model: MiniCPMForCausalLM, sequence: list[int]) -> torch.Tensor:
+    with torch.inference_mode():
+        return model(torch.tensor([sequence]), torch.arange(len(sequence))[None])[0, -1]
+
+
+SPARSE = [
+    None,
+    SparseConfig.tiny(dense_len=48),
+    SparseConfig.tiny(dense_len=48, coarse_normaliser=True),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sparse", SPARSE, ids=["dense", "sparse", "sparse-c2"])
+@pytest.mark.parametrize("graphs", [False, True] if DEVICE.type == "cuda" else [False], ids=lambda g: f"graphs={g}")
+def test_static_kernel_decode_matches_the_fp32_forward(sparse, graphs):
+    config = replace(ModelConfig.from_name("tiny"), vocab_size=320, sparse_config=sparse)
+    reference = random_model(config, seed=5)
+    model = random_model(config, seed=5).fuse()
+    if DEVICE.type == "cuda":
+        model = model.to(DEVICE, torch.bfloat16)
+    runtime = StaticRuntime(model, graphs=graphs, kernels=True)
+    runtime.reserve(capacity=64, max_rows=2)
+    if graphs:
+        runtime.warmup()
+    generator = torch.Generator().manual_seed(1)
+    sequences = [torch.randint(0, 320, (n,), generator=generator).tolist() for n in (45, 9)]
+    logits = runtime.prefill(sequences).cpu()
+    for step in range(6):  # the row of 45 keys crosses dense_len (48) on the way
+        for row, sequence in enumerate(sequences):
+            want = reference_logits(reference, sequence)
+            error = (logits[row] - want).abs().max() / want.abs().max()
+            assert error < (0.05 if DEVICE.type == "cuda" else 1e-4), f"step {step}, row {row}: {error:.2e}"
+        tokens = torch.stack([reference_logits(reference, s).argmax() for s in sequences])  # one path for both
+        for row, token in enumerate(tokens.tolist()):
+            sequences[row].append(token)
+        logits = runtime.decode(tokens.to(DEVICE)).float().cpu()
