@@ -42,13 +42,15 @@ class SubTheme:
 class GroundedDraft(SectionDraft):
     """A section written from abstracts: a :class:`~writer.sections.SectionDraft` (so the
     citation check and assembly take it as they are) that also keeps its structure, for
-    re-rendering after a model rewrite, and the papers it could not quote."""
+    re-rendering after a model rewrite, the papers it could not quote, and the checks of
+    any model rewrites (see writer.grounded.rewrite)."""
 
     title: str = ""
     opening: str = ""
     groups: list[tuple[str, list[Fact]]] = field(default_factory=list)
     connective_offset: int = 0
     skipped: list[Skip] = field(default_factory=list)
+    rewrites: list[dict] = field(default_factory=list)
 
     @property
     def facts(self) -> list[Fact]:

@@ -1,0 +1,127 @@
+"""The optional model rewrite: kept only when it stays grounded, with a scripted model."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import writer.grounded.prompts as grounded_prompts
+from engine.types import Completion, SamplingParams
+from tests.writer.grounded_papers import ADAPTERS, PROMPTS, PRUNING
+from writer.grounded.choose import contribution_fact, sentence_key
+from writer.grounded.prompts import placeholders, render
+from writer.grounded.rewrite import REWRITE_MIN_COVERAGE, judge_rewrite, polish_section
+from writer.grounded.section import write_grounded_section
+
+ADAPTERS_FACT = contribution_fact(ADAPTERS)
+NOT_PLAIN = "not one plain sentence of ordinary length"
+
+
+class ScriptedRewriter:
+    """Answers each rewrite request with `answers[arxiv_id]` (or echoes the sentence)."""
+
+    name = "scripted-rewriter"
+    context_window = 4096
+
+    def __init__(self, answers: dict[str, str]) -> None:
+        self.answers = answers
+        self.prompts: list[str] = []
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def batch_chat(self, conversations, params, schema=None, grammar=None):
+        completions = []
+        for messages in conversations:
+            prompt = messages[-1]["content"]
+            self.prompts.append(prompt)
+            arxiv_id = re.search(r"\[arXiv:([^\]]+)\] exactly", prompt).group(1)
+            sentence = re.search(r"Survey sentence built from it: (.*)", prompt).group(1)
+            text = self.answers.get(arxiv_id, sentence)
+            completions.append(Completion(text=text, prompt_tokens=10, completion_tokens=5))
+        return completions
+
+
+def test_every_prompt_renders_with_exactly_its_placeholders():
+    for name, template in vars(grounded_prompts).items():
+        if name.isupper() and isinstance(template, str):
+            values = {key: f"<{key}>" for key in placeholders(template)}
+            assert not re.search(r"\{[a-z_]+\}", render(template, **values)), name
+
+
+def test_faithful_rewrite_is_kept():
+    answer = "Houlsby et al. propose bottleneck adapters, training 3% of the parameters [arXiv:2501.00001]."
+    check = judge_rewrite(ADAPTERS_FACT, answer, ADAPTERS)
+    assert check.kept and check.rewrite == answer and check.coverage == 1.0
+
+
+def test_invented_claim_is_refused_and_the_extracted_sentence_stays():
+    answer = "Houlsby et al. propose adapters that beat GPT-4 on every benchmark [arXiv:2501.00001]."
+    check = judge_rewrite(ADAPTERS_FACT, answer, ADAPTERS)
+    # Of houlsbi, adapt, beat, gpt, 4, everi, benchmark only houlsbi, adapt and everi are known.
+    assert not check.kept and check.coverage == pytest.approx(3 / 7)
+    assert check.reason == f"content words covered 0.43 < {REWRITE_MIN_COVERAGE}"
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        ("", "empty answer"),
+        ("Houlsby et al. propose bottleneck adapters.", "does not end with [arXiv:2501.00001] as its only citation"),
+        (
+            "Houlsby et al. propose adapters [arXiv:2501.00002] that train 3% of the parameters [arXiv:2501.00001].",
+            "does not end with [arXiv:2501.00001] as its only citation",
+        ),
+        (
+            "Houlsby et al. propose adapters [3] that train 3% of the parameters [arXiv:2501.00001].",
+            "does not end with [arXiv:2501.00001] as its only citation",
+        ),
+        ("Adapters train few parameters. They are cheap [arXiv:2501.00001].", NOT_PLAIN),
+        ("Houlsby et al. propose $\\alpha$ adapters for the parameters [arXiv:2501.00001].", NOT_PLAIN),
+        (
+            "Houlsby et al. propose bottleneck adapters that train 3% of the parameters, adapters that train 3% of "
+            "the parameters, again and again [arXiv:2501.00001].",
+            "much longer than the extracted sentence",
+        ),
+    ],
+)
+def test_rewrites_that_break_the_rules_are_refused(answer, reason):
+    check = judge_rewrite(ADAPTERS_FACT, answer, ADAPTERS)
+    assert not check.kept and check.reason == reason
+
+
+def test_chatty_answer_is_cleaned_before_judging():
+    sentence = "Houlsby et al. propose bottleneck adapters that train 3% of the parameters [arXiv:2501.00001]"
+    check = judge_rewrite(ADAPTERS_FACT, f'Here is the rewritten sentence:\n"{sentence}"', ADAPTERS)
+    assert check.kept and check.rewrite == sentence + "."
+
+
+def test_polish_section_keeps_good_rewrites_only_and_rerenders():
+    draft = write_grounded_section("Efficient Tuning", [ADAPTERS, PROMPTS, PRUNING])
+    llm = ScriptedRewriter(
+        {
+            "2501.00001": (
+                "Houlsby et al. propose bottleneck adapters, training 3% of the parameters [arXiv:2501.00001]."
+            ),
+            "2501.00002": "Lester and Al-Rfou show prompt tuning beats GPT-4 everywhere [arXiv:2501.00002].",
+        }
+    )
+    polished = polish_section(llm, draft, SamplingParams())
+    assert polished.text == draft.text.replace(
+        "Houlsby et al. propose bottleneck adapters that train 3% of the parameters",
+        "Houlsby et al. propose bottleneck adapters, training 3% of the parameters",
+    )
+    assert [check["kept"] for check in polished.rewrites] == [True, False, True]
+    assert polished.notes == ["section 'Efficient Tuning': kept 2 of 3 model rewrites"]
+    assert (polished.prompt_tokens, polished.completion_tokens) == (30, 15)
+    assert len(llm.prompts) == 3 and all("[arXiv:" in prompt for prompt in llm.prompts)
+
+
+def test_rewrite_that_duplicates_another_sentence_is_refused():
+    draft = write_grounded_section("Efficient Tuning", [ADAPTERS, PRUNING])
+    elsewhere = "Sun studies magnitude pruning of language models at scale [arXiv:2501.00003]."
+    llm = ScriptedRewriter({"2501.00003": elsewhere})  # the adapters sentence is echoed: kept as it is
+    polished = polish_section(llm, draft, SamplingParams(), taken={sentence_key(elsewhere)})
+    assert [check["reason"] for check in polished.rewrites] == ["", "duplicates another sentence"]
+    assert polished.text == draft.text
