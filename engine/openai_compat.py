@@ -2,9 +2,12 @@
 llama.cpp's server, a hosted model), with httpx.
 
 What goes over the wire, beyond the standard chat fields:
-- ``schema`` becomes ``response_format = {"type": "json_schema", "json_schema": {...}}``
-  (sent without ``strict``: vLLM and SGLang enforce the schema anyway, and OpenAI's strict
-  mode would reject schemas with optional fields).
+- ``schema`` is asked for in the first form the server takes (engine.structured_output):
+  ``response_format`` of type ``json_schema`` (sent without ``strict``: vLLM and SGLang
+  enforce the schema anyway, and OpenAI's strict mode would reject schemas with optional
+  fields), then ``json_object`` with the schema (llama.cpp's server), then the schema as a
+  grammar, then the schema in the prompt with validation and repair. The form that worked
+  is kept for the client's life (one run) and logged once.
 - ``grammar`` (EBNF in xgrammar's dialect, e.g. :func:`engine.constrained.citation_grammar`)
   goes in the field the server reads, chosen by ``grammar_field``: ``guided_grammar``
   (vLLM's classic extra parameter, the default), ``structured_outputs`` (newer vLLM:
@@ -15,11 +18,14 @@ What goes over the wire, beyond the standard chat fields:
   APIs that reject unknown fields keep working with the defaults.
 
 Connect errors, 429 and 5xx answers are retried with exponential backoff and jitter,
-honouring ``Retry-After``; a read timeout is not retried (it already waited timeout_s).
+honouring ``Retry-After``; a read timeout is not retried (it already waited timeout_s), nor
+is a 5xx whose message is a request-validation error (llama-cpp-python answers a body it
+rejects with 500): the same request would be rejected again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import json
 import logging
@@ -34,9 +40,18 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import httpx
-from pydantic import BaseModel
 
 from engine.errors import BackendResponseError, BackendUnavailableError, ContextWindowExceededError, EngineError
+from engine.structured_output import (
+    PROMPT_REPAIRS,
+    STRUCTURED_MODES,
+    StructuredMode,
+    looks_like_request_validation,
+    repair_messages,
+    request_fields,
+    validated_json,
+    with_schema_instruction,
+)
 from engine.types import Completion, Message, SamplingParams, Schema
 
 log = logging.getLogger(__name__)
@@ -53,6 +68,11 @@ GRAMMAR_FIELDS: tuple[str, ...] = ("guided_grammar", "structured_outputs", "ebnf
 _RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 
 
+class RequestRejectedError(BackendResponseError):
+    """The server rejected the request body itself (400, 422, or a validation error sent as
+    a 5xx): sending it again cannot help; a request in another form may."""
+
+
 def estimate_tokens(text: str) -> int:
     """Token count estimate used when the server cannot count: ceil(UTF-8 bytes / 3.5)."""
     return math.ceil(len(text.encode("utf-8")) / BYTES_PER_TOKEN_ESTIMATE)
@@ -66,6 +86,8 @@ class OpenAICompatible:
     max_retries: further attempts after a connect error, 429 or 5xx.
     context_window: overrides what the server reports. max_concurrency: parallel
     requests in :meth:`batch_chat`. grammar_field: see the module docstring.
+    structured_output: "auto" negotiates the form of schema requests with the server (see
+    engine.structured_output); a mode name fixes it.
     """
 
     def __init__(
@@ -83,11 +105,15 @@ class OpenAICompatible:
         backoff_s: float = 0.5,
         max_backoff_s: float = 30.0,
         max_retry_after_s: float = 120.0,
+        structured_output: StructuredMode | Literal["auto"] = "auto",
     ) -> None:
         if not re.match(r"^https?://", base_url):
             raise ValueError(f"llm.base_url {base_url!r} must start with http:// or https://")
         if grammar_field not in GRAMMAR_FIELDS:
             raise ValueError(f"grammar_field {grammar_field!r} is not one of {', '.join(GRAMMAR_FIELDS)}")
+        if structured_output != "auto" and structured_output not in STRUCTURED_MODES:
+            modes = ", ".join(STRUCTURED_MODES)
+            raise ValueError(f"structured_output {structured_output!r} is not auto or one of {modes}")
         if max_concurrency < 1 or max_retries < 0:
             raise ValueError("max_concurrency must be >= 1 and max_retries >= 0")
         self.name = model
@@ -103,6 +129,9 @@ class OpenAICompatible:
         self._context_window_override = context_window
         self._server_context_window: int | None = None
         self._tokenize_available: bool | None = None
+        # the structured-output form that worked (None: not negotiated yet); fixed when set
+        self._structured_mode: StructuredMode | None = None if structured_output == "auto" else structured_output
+        self._structured_fixed = structured_output != "auto"
         self._lock = threading.Lock()
         self._jitter = random.Random()
         headers = {"User-Agent": "cpmsurvey"}
@@ -155,10 +184,40 @@ class OpenAICompatible:
         schema: Schema | None = None,
         grammar: str | None = None,
     ) -> Completion:
-        """Answer one conversation. With `schema` the server constrains the answer to JSON
-        (response_format); with `grammar`, to the EBNF grammar."""
+        """Answer one conversation. With `schema` the answer is JSON valid against it, in the
+        form this server takes (negotiated on the first schema request, see
+        engine.structured_output); with `grammar`, it follows the EBNF grammar."""
+        if schema is not None and grammar is not None:
+            raise ValueError("pass a schema or a grammar, not both")
+        if schema is None:
+            return self._chat_once(messages, params, grammar=grammar)
+        for mode in self._structured_modes():
+            try:
+                completion = self._chat_once(messages, params, schema=schema, mode=mode)
+            except ContextWindowExceededError:
+                raise
+            except RequestRejectedError as rejected:
+                if mode == STRUCTURED_MODES[-1] or self._structured_fixed:
+                    raise
+                log.debug("%s rejected structured output as %s (%s); trying the next", self.base_url, mode, rejected)
+                continue
+            self._settle_structured_mode(mode)
+            if mode == "prompt":
+                return self._validated_or_repaired(messages, params, schema, completion)
+            return completion
+        raise AssertionError("the prompt form is always tried last")
+
+    def _chat_once(
+        self,
+        messages: Sequence[Message],
+        params: SamplingParams,
+        *,
+        schema: Schema | None = None,
+        mode: StructuredMode | None = None,
+        grammar: str | None = None,
+    ) -> Completion:
         started = time.perf_counter()
-        body = self._chat_body(messages, params, schema, grammar, stream=False)
+        body = self._chat_body(messages, params, schema, grammar, stream=False, mode=mode)
         response = self._send("/chat/completions", body)
         data = self._json_of(response)
         try:
@@ -171,7 +230,7 @@ class OpenAICompatible:
             text = ""
         if not isinstance(text, str):
             raise self._garbage(response, "choices[0].message.content is not text")
-        prompt_tokens, completion_tokens = self._usage(data.get("usage"), messages, text)
+        prompt_tokens, completion_tokens = self._usage(data.get("usage"), body["messages"], text)
         return Completion(
             text=text,
             prompt_tokens=prompt_tokens,
@@ -179,6 +238,49 @@ class OpenAICompatible:
             finish_reason="length" if finish == "length" else "stop",
             seconds=time.perf_counter() - started,
         )
+
+    def _structured_modes(self) -> tuple[StructuredMode, ...]:
+        """The forms to try, from the one that worked last (all of them before the first success)."""
+        with self._lock:
+            current = self._structured_mode
+        if current is None:
+            return STRUCTURED_MODES
+        return STRUCTURED_MODES[STRUCTURED_MODES.index(current) :]
+
+    def _settle_structured_mode(self, mode: StructuredMode) -> None:
+        """Keep `mode` for the rest of the run; say which form the server takes, once."""
+        with self._lock:
+            if self._structured_mode == mode:
+                return
+            self._structured_mode = mode
+        how = {
+            "json_schema": "response_format json_schema",
+            "json_object": "response_format json_object with the schema",
+            "grammar": f"the schema as a grammar in {self.grammar_field}",
+            "prompt": "the schema in the prompt, answers validated and repaired (the server constrains nothing)",
+        }[mode]
+        (log.warning if mode == "prompt" else log.info)("structured output from %s: %s", self.base_url, how)
+
+    def _validated_or_repaired(
+        self, messages: Sequence[Message], params: SamplingParams, schema: Schema, completion: Completion
+    ) -> Completion:
+        """Prompt mode: the answer's valid JSON, asking again with the error shown when there is
+        none; after PROMPT_REPAIRS tries the last answer is returned as it is (callers validate)."""
+        conversation = with_schema_instruction(list(messages), schema)
+        prompt_tokens, completion_tokens = completion.prompt_tokens, completion.completion_tokens
+        for attempt in range(PROMPT_REPAIRS + 1):
+            valid, error = validated_json(completion.text, schema)
+            if valid is not None:
+                completion = dataclasses.replace(completion, text=valid)
+                break
+            if attempt == PROMPT_REPAIRS:
+                log.warning("the answer is still not valid JSON for the schema after %d repairs: %s", attempt, error)
+                break
+            conversation = repair_messages(conversation, completion.text, error)
+            completion = self._chat_once(conversation, params)
+            prompt_tokens += completion.prompt_tokens
+            completion_tokens += completion.completion_tokens
+        return dataclasses.replace(completion, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
 
     def stream(
         self,
@@ -189,10 +291,11 @@ class OpenAICompatible:
     ) -> Iterator[str]:
         """Answer one conversation, yielding text pieces as the server sends them
         (server-sent events). The request goes out when iteration starts; a connection lost
-        midway raises BackendUnavailableError (it is not retried: text was already given)."""
-        body = self._chat_body(messages, params, schema, grammar, stream=True)
+        midway raises BackendUnavailableError (it is not retried: text was already given).
+        With `schema`, the form is negotiated as in :meth:`chat`, but a prompt-mode answer
+        streams as the model writes it, unvalidated."""
         url = self._url("/chat/completions")
-        response = self._send("/chat/completions", body, stream=True)
+        response = self._open_stream(messages, params, schema, grammar)
         try:
             if "text/event-stream" not in response.headers.get("content-type", ""):
                 # A server that ignores `stream` answers with one JSON completion.
@@ -210,6 +313,26 @@ class OpenAICompatible:
             ) from None
         finally:
             response.close()
+
+    def _open_stream(
+        self, messages: Sequence[Message], params: SamplingParams, schema: Schema | None, grammar: str | None
+    ) -> httpx.Response:
+        if schema is None:
+            body = self._chat_body(messages, params, None, grammar, stream=True)
+            return self._send("/chat/completions", body, stream=True)
+        for mode in self._structured_modes():
+            body = self._chat_body(messages, params, schema, grammar, stream=True, mode=mode)
+            try:
+                response = self._send("/chat/completions", body, stream=True)
+            except ContextWindowExceededError:
+                raise
+            except RequestRejectedError:
+                if mode == STRUCTURED_MODES[-1] or self._structured_fixed:
+                    raise
+                continue
+            self._settle_structured_mode(mode)
+            return response
+        raise AssertionError("the prompt form is always tried last")
 
     def batch_chat(
         self,
@@ -280,12 +403,16 @@ class OpenAICompatible:
         grammar: str | None,
         *,
         stream: bool,
+        mode: StructuredMode | None = None,
     ) -> dict[str, Any]:
         if schema is not None and grammar is not None:
             raise ValueError("pass a schema or a grammar, not both")
+        plain_messages = [{"role": m["role"], "content": m["content"]} for m in messages]
+        if schema is not None and mode == "prompt":
+            plain_messages = with_schema_instruction(plain_messages, schema)
         body: dict[str, Any] = {
             "model": self.model,
-            "messages": [{"role": m["role"], "content": m["content"]} for m in messages],
+            "messages": plain_messages,
             "temperature": params.temperature,
             "top_p": params.top_p,
             "max_tokens": params.max_new_tokens,
@@ -304,8 +431,7 @@ class OpenAICompatible:
         if params.repetition_penalty != 1.0:
             body["repetition_penalty"] = params.repetition_penalty
         if schema is not None:
-            name, schema_dict = _schema_name_and_dict(schema)
-            body["response_format"] = {"type": "json_schema", "json_schema": {"name": name, "schema": schema_dict}}
+            body.update(request_fields(mode or STRUCTURED_MODES[0], schema, self.grammar_field))
         if grammar is not None:
             if self.grammar_field == "structured_outputs":
                 body["structured_outputs"] = {"grammar": grammar}
@@ -338,7 +464,9 @@ class OpenAICompatible:
                     return response
                 response.read()
                 response.close()
-                if response.status_code not in _RETRYABLE_STATUS:
+                if response.status_code not in _RETRYABLE_STATUS or looks_like_request_validation(
+                    _server_message(response)
+                ):
                     raise self._http_error(url, response)
                 last_problem = f"HTTP {response.status_code}: {_server_message(response)}"
                 retry_after = _retry_after_seconds(response.headers.get("retry-after"))
@@ -379,6 +507,8 @@ class OpenAICompatible:
             )
         if status == 400 and re.search(r"context (length|window)|maximum.*tokens|too long", message, re.IGNORECASE):
             return ContextWindowExceededError(f"{url}: the prompt does not fit the model's context ({message})")
+        if status in (400, 422) or looks_like_request_validation(message):
+            return RequestRejectedError(f"{url} rejected the request ({status}): {message}")
         return BackendResponseError(f"{url} rejected the request ({status}): {message}")
 
     def _json_of(self, response: httpx.Response) -> dict[str, Any]:
@@ -472,17 +602,6 @@ class OpenAICompatible:
             return None
         self._tokenize_available = True
         return count
-
-
-def _schema_name_and_dict(schema: Schema) -> tuple[str, dict[str, Any]]:
-    if isinstance(schema, type) and issubclass(schema, BaseModel):
-        name, schema_dict = schema.__name__, schema.model_json_schema()
-    elif isinstance(schema, dict):
-        name, schema_dict = str(schema.get("title") or "response"), schema
-    else:
-        raise ValueError(f"a schema is a pydantic model class or a JSON-schema dict, got {type(schema).__name__}")
-    # OpenAI requires names of [a-zA-Z0-9_-], at most 64 characters.
-    return re.sub(r"[^a-zA-Z0-9_-]", "_", name)[:64] or "response", schema_dict
 
 
 def _server_message(response: httpx.Response) -> str:

@@ -5,6 +5,11 @@ as server-sent events), lists one model with ``max_model_len`` at ``/v1/models``
 words at ``/tokenize``. Tests script failures with :meth:`FakeOpenAIServer.script`. A user
 message ``sleep:SECONDS ...`` delays that answer (to shuffle completion order);
 ``status:CODE ...`` answers with that HTTP error.
+
+Servers that constrain output differently: ``response_formats`` lists the response_format
+types it takes (others are rejected as llama-cpp-python 0.3.36 rejects ``json_schema``: status
+500 with a pydantic validation message); ``known_fields`` makes it reject any other body field
+with 400, as OpenAI does ("Unrecognized request argument supplied").
 """
 
 from __future__ import annotations
@@ -29,8 +34,17 @@ class Scripted:
 class FakeOpenAIServer:
     """Start with ``with FakeOpenAIServer() as server:``; ``server.base_url`` ends in /v1."""
 
-    def __init__(self, model: str = "fake-model", max_model_len: int | None = 4096, tokenize: bool = True) -> None:
+    def __init__(
+        self,
+        model: str = "fake-model",
+        max_model_len: int | None = 4096,
+        tokenize: bool = True,
+        response_formats: tuple[str, ...] | None = None,
+        known_fields: frozenset[str] | None = None,
+    ) -> None:
         self.model = model
+        self.response_formats = response_formats
+        self.known_fields = known_fields
         self.max_model_len = max_model_len
         self.tokenize = tokenize
         self.requests: list[tuple[str, str, Any]] = []
@@ -96,7 +110,29 @@ class FakeOpenAIServer:
                 else:
                     self._send_json(404, {"detail": "Not Found"})
 
+            def _rejection(self, body: dict[str, Any]) -> tuple[int, str] | None:
+                unknown = sorted(set(body) - server.known_fields) if server.known_fields is not None else []
+                if unknown:
+                    return 400, f"Unrecognized request argument supplied: {unknown[0]}"
+                kind = (body.get("response_format") or {}).get("type")
+                if kind is not None and server.response_formats is not None and kind not in server.response_formats:
+                    expected = " or ".join(f"'{k}'" for k in server.response_formats)
+                    detail = {
+                        "type": "literal_error",
+                        "loc": ("body", "response_format", "type"),
+                        "msg": f"Input should be {expected}",
+                        "input": kind,
+                    }
+                    return 500, str([detail])
+                return None
+
             def _chat(self, body: dict[str, Any]) -> None:
+                rejection = self._rejection(body)
+                if rejection is not None:
+                    status, message = rejection
+                    kind = "internal_server_error" if status == 500 else "invalid_request_error"
+                    self._send_json(status, {"error": {"message": message, "type": kind, "param": None, "code": None}})
+                    return
                 scripted = server._next_script()
                 if scripted is not None:
                     self._send(scripted.status, scripted.body, scripted.headers)
