@@ -21,9 +21,10 @@ import numpy as np
 
 from planner.clusters import PaperGroup, join_nearest, order_groups, section_groups, subgroups, year_span
 from planner.errors import PlanningError
+from planner.model_titles import TitleProposer, TitleRequest, apply_proposals
 from planner.plan import OutlineResult
 from planner.schema import MAX_SUBSECTIONS, Outline, OutlineSection, Subsection
-from planner.titles import GroupTitle, mined_titles
+from planner.titles import GroupTitle, mined_titles, title_problem
 from retriever.clustering import normalize_rows
 from retriever.store import paper_text
 from retriever.types import Paper, VectorSource
@@ -65,11 +66,14 @@ def outline_from_papers(
     min_subsection_papers: int = MIN_PAPERS_PER_SUBSECTION,
     seed: int = 0,
     embed: Callable[[Sequence[str]], np.ndarray] | None = None,
+    propose_titles: TitleProposer | None = None,
 ) -> OutlineResult:
     """An outline of up to `sections` sections over `papers` (one row of `vectors` each;
     `topic_vector` is the topic embedded the same way), each with up to `subsections`
     subsections. Source "papers". With `embed` (texts -> L2-normalised rows in the same
-    space) title phrases are reranked by closeness to their papers.
+    space) title phrases are reranked by closeness to their papers. With `propose_titles`
+    (e.g. `planner.model_titles.model_title_proposer(llm, params)`) a proposed section title
+    replaces the mined one where it passes `title_problem`; source is then "papers+model".
 
     Fewer papers than `sections * min_papers` give fewer sections, and a note says so;
     a group no phrase can name joins its nearest group, also noted. Raises PlanningError
@@ -98,12 +102,44 @@ def outline_from_papers(
     ordered = candidates.order(groups)
     named = candidates.name([g.rows for g in ordered])
     ordered, named = _merge_unnamed(candidates, ordered, named, notes)
+    titles = [t.title for t in named]
+    if propose_titles is not None:
+        titles = _proposed(candidates, ordered, named, propose_titles, notes)
     outline_sections = []
-    for group, title in zip(ordered, named, strict=True):
+    for group, title, mined in zip(ordered, titles, named, strict=True):
         parts = subgroups(candidates.vectors, list(group.rows), subsections, min_subsection_papers, seed)
-        subs = _subsections(candidates, parts, title.title) if parts else []
-        outline_sections.append(_section(candidates, group.rows, title, subs))
-    return OutlineResult(Outline(title=f"A Survey of {topic}", sections=outline_sections), "papers", notes)
+        subs = _subsections(candidates, parts, title) if parts else []
+        outline_sections.append(_section(candidates, group.rows, title, mined, subs))
+    source = "papers" if titles == [t.title for t in named] else "papers+model"
+    return OutlineResult(Outline(title=f"A Survey of {topic}", sections=outline_sections), source, notes)
+
+
+def _proposed(
+    candidates: _Candidates,
+    ordered: list[PaperGroup],
+    named: list[GroupTitle],
+    propose: TitleProposer,
+    notes: list[str],
+) -> list[str]:
+    """Section titles with the proposer's fit proposals in place of the mined ones."""
+    requests = [
+        TitleRequest(t.title, tuple(p.text for p in t.phrases), tuple(candidates.papers[i].title for i in g.rows))
+        for g, t in zip(ordered, named, strict=True)
+    ]
+    proposals = list(propose(candidates.topic, requests))
+    if len(proposals) != len(requests):
+        notes.append(
+            f"the title proposer gave {len(proposals)} titles for {len(requests)} sections; kept the mined ones"
+        )
+        return [t.title for t in named]
+
+    def problem(index: int, title: str, others: Sequence[str]) -> str | None:
+        texts = [candidates.texts[i] for i in ordered[index].rows]
+        return title_problem(title, candidates.topic, texts, named[index].phrases, others)
+
+    titles, refused = apply_proposals([t.title for t in named], proposals, problem)
+    notes.extend(refused)
+    return titles
 
 
 def outline_from_retriever(
@@ -151,11 +187,13 @@ def _subsections(candidates: _Candidates, parts: list[list[int]], section_title:
     ]
 
 
-def _section(candidates: _Candidates, rows: Sequence[int], title: GroupTitle, subs: list[Subsection]) -> OutlineSection:
-    queries = [" ".join(p.text for p in title.phrases[:2])] if title.phrases else []
+def _section(
+    candidates: _Candidates, rows: Sequence[int], title: str, mined: GroupTitle, subs: list[Subsection]
+) -> OutlineSection:
+    queries = [" ".join(p.text for p in mined.phrases[:2])] if mined.phrases else []
     return OutlineSection(
-        title=title.title,
-        description=_description(candidates, rows, title),
+        title=title,
+        description=_description(candidates, rows, mined),
         queries=queries,
         subsections=subs,
         papers=_ids(candidates, rows),

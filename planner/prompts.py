@@ -34,3 +34,13 @@ OUTLINE_REPAIR_PROMPT = """Your previous answer could not be used: {problem}
 
 Answer again with the JSON outline only, exactly {sections} sections, each with a non-empty title and
 at least one search query."""
+
+TITLES_PROMPT = """Topic of the survey: {topic}
+
+The survey's papers fall into {count} groups. For each group, its distinctive phrases and some of its
+paper titles:
+{groups}
+
+Write one short section heading (three to eight words) for each group, in the same order, naming what
+its papers share, in the words of its phrases and titles. Headings must differ from each other.
+Answer as JSON with one key "titles" holding the {count} headings."""

@@ -183,3 +183,57 @@ def test_the_validator_rejects_filler_generic_invented_and_repeated_titles():
         "it repeats the title 'Tool Calling Agents'"
     )
     assert title_problem("x" * 81, TOPIC, texts, phrases) == "it is 81 characters long (at most 80)"
+
+
+class TitleReplies:
+    """An LLM that answers every chat with one fixed text and records the prompts."""
+
+    name = "titles"
+    context_window = 4096
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.prompts: list[str] = []
+
+    def count_tokens(self, text):
+        return len(text) // 4 + 1
+
+    def chat(self, messages, params, schema=None):
+        from engine.types import Completion
+
+        self.prompts.append(messages[-1]["content"])
+        assert schema["properties"]["titles"]["minItems"] == 3
+        return Completion(self.text, 10, 5)
+
+
+def test_model_titles_are_kept_only_where_they_pass_the_validation():
+    from engine.types import SamplingParams
+    from planner.model_titles import model_title_proposer
+
+    papers, vectors = make_candidates()
+    answer = '{"titles": ["Process Rewards and Reward Hacking", "Methods and Architectures", "Tool Calling Agents"]}'
+    llm = TitleReplies(answer)
+    propose = model_title_proposer(llm, SamplingParams())
+    result = outline_from_papers(TOPIC, papers, vectors, TOPIC_VECTOR, sections=3, propose_titles=propose)
+    assert [s.title for s in result.outline.sections] == [
+        "Process Rewards and Reward Hacking",
+        "Math Word Problems and Chain-of-Thought",
+        "Tool Calling Agents",
+    ]
+    assert result.source == "papers+model"
+    assert result.notes == [
+        "the model's title 'Methods and Architectures' was not used (most of its words (architecture, method) "
+        "do not occur in the section's papers); kept 'Math Word Problems and Chain-of-Thought'"
+    ]
+    assert "Process reward models for step verification" in llm.prompts[0]
+
+
+def test_unusable_model_titles_keep_the_mined_ones():
+    from engine.types import SamplingParams
+    from planner.model_titles import model_title_proposer
+
+    papers, vectors = make_candidates()
+    propose = model_title_proposer(TitleReplies("no JSON here"), SamplingParams())
+    result = outline_from_papers(TOPIC, papers, vectors, TOPIC_VECTOR, sections=3, propose_titles=propose)
+    assert result.source == "papers" and result.notes == []
+    assert result.outline.sections[0].title == "Reward Models and Step Verification"
