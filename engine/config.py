@@ -135,6 +135,14 @@ class ModelConfig:
         return self.hidden_size / self.dim_model_base
 
     @property
+    def parameter_count(self) -> int:
+        """Weights in the model (embeddings, attention, MLP, norms, and lm_head when untied)."""
+        attention = self.hidden_size * self.head_dim * (2 * self.num_heads + 2 * self.num_kv_heads)
+        per_layer = attention + 3 * self.hidden_size * self.intermediate_size + 2 * self.hidden_size
+        embeddings = self.vocab_size * self.hidden_size * (1 if self.tie_word_embeddings else 2)
+        return embeddings + self.num_layers * per_layer + self.hidden_size
+
+    @property
     def num_groups(self) -> int:
         """Query heads per KV head (GQA)."""
         return self.num_heads // self.num_kv_heads
