@@ -82,7 +82,7 @@ def parse_reference_section(section: str) -> ParsedReferences:
     if not section.strip():
         return ParsedReferences("none")
     numbered = split_numbered(section, bracketed=True)
-    if numbered is not None and len(numbered) >= 3:
+    if numbered is not None:
         return ParsedReferences("numbered", {key: ReferenceEntry(key=key, text=text) for key, text in numbered})
     sources = [m for m in _SOURCE.finditer(section) if not m.group(2).lstrip().startswith("-")]
     if len(sources) >= 2:

@@ -83,12 +83,22 @@ def id_coverage(ids: Sequence[str], human: Sequence[ReferenceItem]) -> float | N
     return len(human_ids & set(ids)) / len(human_ids)
 
 
+def retrieved_ids(survey: Survey) -> list[str]:
+    """Every paper our workflow retrieved for the survey: the broad candidates, each
+    section's retrieval and the papers given to the writers (as the run records them)."""
+    ids = list(survey.metadata.get("candidates", []))
+    for section_ids in survey.metadata.get("section_retrieval", {}).values():
+        ids.extend(section_ids)
+    ids.extend(survey.papers)
+    return list(dict.fromkeys(ids))
+
+
 def reference_metrics(survey: Survey, human: Survey) -> dict[str, float | int | None]:
     """All reference metrics of `survey` against the human survey on its topic."""
     human_refs = listed_references(human)
     scores = reference_precision_recall(listed_references(survey), human_refs)
     cited_ids = [item.arxiv_id for item in cited_references(survey) if item.arxiv_id]
-    retrieved = [] if survey.metadata.get("imported") else list(survey.papers)
+    retrieved = [] if survey.metadata.get("imported") else retrieved_ids(survey)
     return {
         "ref_precision": scores.precision,
         "ref_recall": scores.recall,

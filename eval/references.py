@@ -122,7 +122,8 @@ def split_numbered(text: str, bracketed: bool) -> list[tuple[str, str]] | None:
     for each next number after the previous one, so that entries run together on one line
     split correctly. ``1.`` numbers glued to the previous entry's last digits by PDF
     conversion ("pp. 11-136. Bai" for "11-13" and "6. Bai") are accepted before a capital
-    when no cleaner match follows. None when fewer than two consecutive numbers are found."""
+    when no cleaner match follows. None when no number is found, or so few that entries would
+    be implausibly long."""
 
     def patterns(n: int) -> list[re.Pattern[str]]:
         if bracketed:
@@ -138,7 +139,7 @@ def split_numbered(text: str, bracketed: bool) -> list[tuple[str, str]] | None:
         starts.append((number, match.start(), match.end()))
         position, number = match.end(), number + 1
     # Numbers found far apart are numbers inside entries of an unnumbered list.
-    if len(starts) < 2 or len(text) / len(starts) > MAX_MEAN_ENTRY_CHARS:
+    if not starts or len(text) / len(starts) > MAX_MEAN_ENTRY_CHARS:
         return None
     entries = []
     for index, (number, _, text_start) in enumerate(starts):

@@ -126,7 +126,7 @@ def support_proxy(
     survey: Survey, thresholds: dict[str, float], embedder: Embedder | None = None
 ) -> dict[str, float | int | None]:
     """Over the survey's cited sentences whose every citation has an abstract: the mean of
-    each score and the share at or above its calibrated threshold."""
+    each score and the share at or above its calibrated threshold (None without one)."""
     checked = [s for s in sentences(survey) if s.citations and all(has_abstract(survey, k) for k in s.citations)]
     result: dict[str, float | int | None] = {"support_sentences": len(checked)}
     if not checked:
@@ -134,5 +134,6 @@ def support_proxy(
     pairs = [SupportPair(s.plain, tuple(evidence(survey, k) or "" for k in s.citations), 1) for s in checked]
     for name, values in score_pairs(pairs, embedder).items():
         result[f"support_{name}"] = float(values.mean())
-        result[f"support_{name}_pass"] = float((values >= thresholds[name]).mean())
+        threshold = thresholds.get(name)
+        result[f"support_{name}_pass"] = None if threshold is None else float((values >= threshold).mean())
     return result
