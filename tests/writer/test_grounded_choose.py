@@ -43,7 +43,8 @@ def test_contribution_scores_rank_cue_phrases():
     assert contribution_score("This work studies adapters in depth.") == 2
     assert contribution_score("We show that LoRA matches full fine-tuning.") == 1
     assert contribution_score("Fine-tuning large language models is expensive.") == 0
-    assert contribution_score("We propose the first method for this problem.") == 2
+    assert contribution_score("We propose the first method for sparse retrieval.") == 2
+    assert contribution_score("We propose a fix for this problem.") == 2  # points back at the sentence before
     assert contribution_score("These results show that we propose well.") == 2
     assert contribution_score("Our code is publicly available for everyone.") == -1
 
@@ -80,6 +81,7 @@ def test_limitation_sentence_is_noted_with_the_authors():
     assert limitation_score("We discuss limitations and future directions.") == 0
     assert limitation_score("We release data to facilitate future research on this topic.") == 0
     assert limitation_score("These methods still lack robustness.") == 0
+    assert limitation_score("Existing models lack this ability, which remains an open problem.") == 1
     assert limitation_fact(LORA).text == (
         "Hu et al. note that adapting every parameter remains a challenge for deployment at scale [arXiv:2106.09685]."
     )
@@ -103,7 +105,8 @@ def test_we_becomes_the_authors_with_agreeing_verbs(authors, expected):
     [
         ("This paper studies adapters.", ("A Lee", "B Kim"), "Lee and Kim study adapters."),
         ("This paper studies adapters.", ("A Lee",), "Lee studies adapters."),
-        ("We also address the gap.", ("A Lee",), "Lee also addresses the gap."),
+        ("We also address the gap.", ("A Lee",), "Lee addresses the gap."),
+        ("We then further introduce X.", ("A Lee", "B Kim"), "Lee and Kim introduce X."),
         ("We empirically show that X holds.", ("A Lee", "B Kim", "C Wu"), "Lee et al. empirically show that X holds."),
         ("We proposed X in 2020.", ("A Lee",), "Lee proposed X in 2020."),
         ("We can solve X.", ("A Lee",), "Lee can solve X."),
@@ -150,6 +153,8 @@ def test_leading_discourse_is_dropped():
     assert strip_leading_discourse("However, to this end, we propose X.") == "We propose X."
     assert strip_leading_discourse("To study this, we inject errors.") == "We inject errors."
     assert strip_leading_discourse("Here we show X.") == "We show X."
+    assert strip_leading_discourse("Subsequently, we show X.") == "We show X."
+    assert strip_leading_discourse("Leveraging this finding, we build X.") == "We build X."
     assert strip_leading_discourse("Transformers dominate.") == "Transformers dominate."
 
 

@@ -15,16 +15,19 @@ _SURNAME_PARTICLES = {
 # A team or organisation listed as an author ("Qwen Team", "Essential AI", "ATLAS Collaboration").
 _GROUP_AUTHOR = re.compile(r"\b(?:Team|Collaboration|Consortium|Group|Lab|Labs|Inc\.?|AI)$|^Team\b")
 _MODALS = {"can", "could", "will", "would", "may", "might", "must", "shall", "should", "cannot"}
-_ADVERBS = r"(?:(?:also|further|then|first|next|\w+ly)\s+)"
+_ADVERBS = r"(?:(?:first|\w+ly)\s+)"
+# "We also / then / further propose": adverbs that point at the abstract's previous sentence,
+# dropped with it ("Smith et al. propose").
+_SEQUENCE_ADVERBS = r"(?:(?:also|then|further|next|finally|additionally|subsequently|now)\s+)*"
 # "We", "In turn we", or a paper/work subject ("This paper", "The present study"), at the start.
-_WE_SUBJECT = re.compile(rf"^We\s+({_ADVERBS}*)(\w+)\b")
+_WE_SUBJECT = re.compile(rf"^We\s+{_SEQUENCE_ADVERBS}({_ADVERBS}*)(\w+)\b")
 _PAPER_SUBJECT = re.compile(
     r"^(?:This|The present|Our|The current) (?:paper|work|study|article|letter|report|note|manuscript)\s+"
-    rf"({_ADVERBS}*)(\w+)\b"
+    rf"{_SEQUENCE_ADVERBS}({_ADVERBS}*)(\w+)\b"
 )
 _OUR_SUBJECT = re.compile(r"^Our\s+")
 # "Using a new data set, we evaluate X": the subject after a fronted phrase.
-_FRONTED_WE = re.compile(rf",\s+we\s+({_ADVERBS}*)(\w+)\b")
+_FRONTED_WE = re.compile(rf",\s+we\s+{_SEQUENCE_ADVERBS}({_ADVERBS}*)(\w+)\b")
 _LATER_PRONOUNS = {"we": "they", "We": "They", "our": "their", "Our": "Their", "us": "them", "ours": "theirs",
                    "ourselves": "themselves"}
 _LATER_PRONOUN = re.compile(r"\b(we|We|our|Our|us|ours|ourselves)\b")

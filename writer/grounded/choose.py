@@ -65,6 +65,12 @@ _FUTURE_AS_BENEFIT = re.compile(
     r"\b(?:for|facilitate|support|inspire|guide|enable|foster|advance|benefit|inform)\s+(?:\w+\s+){0,2}future\b",
     re.IGNORECASE,
 )
+# A phrase that points back at the sentence before ("to overcome such limitations").
+_ANAPHORIC_PHRASE = re.compile(
+    r"\b(?:such|these|this|those)\s+(?:limitations?|issues?|problems?|challenges?|gaps?|findings?|observations?|"
+    r"insights?|shortcomings?|drawbacks?|questions?|abilit(?:y|ies)|ideas?|phenomen(?:on|a)|trends?|concerns?)\b",
+    re.IGNORECASE,
+)
 # A first word that points back to the sentence before ("These findings show"), which a
 # quoted sentence cannot carry along.
 _ANAPHORIC_START = re.compile(
@@ -113,7 +119,7 @@ def contribution_score(sentence: str) -> int:
     score = 3 if _PROPOSE.search(sentence) else 2 if _STUDY.search(sentence) else 1 if _FIND.search(sentence) else 0
     if score and _PRIORITY_CLAIM.search(sentence):
         score -= 1
-    if score and _ANAPHORIC_START.match(strip_leading_discourse(sentence)):
+    if score and (_ANAPHORIC_START.match(strip_leading_discourse(sentence)) or _ANAPHORIC_PHRASE.search(sentence)):
         score -= 1
     return score
 
@@ -130,7 +136,8 @@ def limitation_score(sentence: str) -> int:
         return 0
     strong = {match.group(0).lower() for match in _STRONG_LIMITATION.finditer(sentence)}
     weak = {match.group(0).lower() for match in _WEAK_LIMITATION.finditer(sentence)}
-    return 2 * len(strong) + len(weak)
+    score = 2 * len(strong) + len(weak)
+    return max(score - 2, 0) if _ANAPHORIC_PHRASE.search(sentence) else score
 
 
 def sentence_key(text: str) -> str:
