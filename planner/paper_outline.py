@@ -146,7 +146,13 @@ def outline_from_retriever(
     topic: str, retriever: VectorSource, papers: Sequence[Paper], sections: int, **options
 ) -> OutlineResult:
     """:func:`outline_from_papers` with the vectors taken from `retriever` (e.g. a Library):
-    the stored embeddings of `papers`, the topic and title phrases embedded by the same model."""
+    the stored embeddings of `papers`, the topic and title phrases embedded by the same model.
+    Raises TypeError when `retriever` cannot hand out vectors (not a VectorSource)."""
+    if not isinstance(retriever, VectorSource):
+        raise TypeError(
+            f"{type(retriever).__name__} has no embed/vectors methods (retriever.types.VectorSource); "
+            "pass a Library, or a wrapper that forwards them"
+        )
     if not papers:
         return outline_from_papers(topic, papers, np.zeros((0, 1), np.float32), np.zeros(1), sections, **options)
     vectors = retriever.vectors([p.arxiv_id for p in papers])

@@ -237,3 +237,11 @@ def test_unusable_model_titles_keep_the_mined_ones():
     result = outline_from_papers(TOPIC, papers, vectors, TOPIC_VECTOR, sections=3, propose_titles=propose)
     assert result.source == "papers" and result.notes == []
     assert result.outline.sections[0].title == "Reward Models and Step Verification"
+
+
+def test_a_retriever_without_vectors_is_refused_clearly():
+    from tests.retriever.fakes import WordRetriever
+
+    papers, _ = make_candidates()
+    with pytest.raises(TypeError, match="VectorSource"):
+        outline_from_retriever(TOPIC, WordRetriever(papers), papers, sections=3)
