@@ -135,6 +135,26 @@ class GenerateSettings(_Section):
         return self
 
 
+class WriterSettings(_Section):
+    """How sections are written from their papers."""
+
+    mode: Literal["auto", "grounded", "abstractive"] = Field(
+        "auto",
+        description="'grounded': every fact sentence restates one cited paper's abstract sentence, attributed to "
+        "its authors (the model plans and writes nothing the papers do not say); 'abstractive': the model writes "
+        "each section with its papers in context; 'auto': grounded for the embedded model and for local models "
+        "below grounded_below_parameters, abstractive otherwise",
+    )
+    grounded_below_parameters: float = Field(
+        3e9, gt=0, description="with mode 'auto': local models with fewer weights than this write grounded"
+    )
+    polish: bool = Field(
+        False,
+        description="grounded mode: the model may rephrase each extracted sentence; a rephrasing is kept only when "
+        "the cited abstract covers its content words and it keeps its citation (writer.grounded.rewrite)",
+    )
+
+
 class Settings(_Section):
     """Every setting of cpmsurvey. Build it with :func:`load_settings`."""
 
@@ -147,6 +167,7 @@ class Settings(_Section):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     generate: GenerateSettings = Field(default_factory=GenerateSettings)
+    writer: WriterSettings = Field(default_factory=WriterSettings)
 
     @property
     def store_path(self) -> Path:
