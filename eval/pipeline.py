@@ -39,22 +39,22 @@ class EvalRequest:
     limits: runner.JudgeLimits = field(default_factory=runner.JudgeLimits)
 
 
-def _check_topics(request: EvalRequest) -> list[str]:
-    known = surveybench.topics(request.surveybench)
-    chosen = list(request.topics) if request.topics else known
-    unknown = [t for t in [*chosen, *(request.judge_topics or [])] if t not in known]
+def check_topics(root: Path, topics: Sequence[str]) -> list[str]:
+    """`topics` (every SurveyBench topic when empty), refused with the known ones listed
+    when one is not a SurveyBench topic."""
+    known = surveybench.topics(root)
+    unknown = [topic for topic in topics if topic not in known]
     if unknown:
-        raise surveybench.SurveyBenchError(
-            f"unknown topics {unknown}; SurveyBench has: {', '.join(known)}"
-        )
-    return chosen
+        raise surveybench.SurveyBenchError(f"unknown topics {unknown}; SurveyBench has: {', '.join(known)}")
+    return list(topics) or known
 
 
 def run_evaluation(request: EvalRequest, embedder: Embedder, judge: Judge | None = None, machine: str = "") -> dict:
     """Evaluate, write the report under ``request.out`` and return a summary (calibration,
     judge calls and cache hits, per-system means)."""
     started = time.perf_counter()
-    topics = _check_topics(request)
+    topics = check_topics(request.surveybench, request.topics or [])
+    check_topics(request.surveybench, request.judge_topics or [])
     request.out.mkdir(parents=True, exist_ok=True)
     calibration: dict = {}
     if request.deepscholar is not None:
@@ -105,10 +105,7 @@ def _notes(request: EvalRequest, embedder: Embedder, calibration: dict, judge: J
 def generation_plan(root: Path, topics: Sequence[str]) -> list[dict]:
     """For each topic, the batch-file record that writes our survey as of the human
     survey's date (:func:`eval.surveybench.as_of`): ``{"topic", "date_to"}``."""
-    known = surveybench.topics(root)
-    unknown = [t for t in topics if t not in known]
-    if unknown:
-        raise surveybench.SurveyBenchError(f"unknown topics {unknown}; SurveyBench has: {', '.join(known)}")
+    check_topics(root, topics)
     plan = []
     for topic in topics:
         cutoff = surveybench.as_of(surveybench.load(root, surveybench.HUMAN, topic))

@@ -12,6 +12,7 @@ import typer
 from app.interfaces.cli.commands.batch_cmd import batch
 from app.interfaces.cli.commands.chat_cmd import chat
 from app.interfaces.cli.commands.config_cmd import config
+from app.interfaces.cli.commands.eval_cmd import eval_command
 from app.interfaces.cli.commands.generate_cmd import generate
 from app.interfaces.cli.commands.index_cmd import index
 from app.interfaces.cli.commands.search_cmd import search
@@ -71,6 +72,7 @@ cli.command("index")(index)
 cli.command("search")(search)
 cli.command("generate")(generate)
 cli.command("batch")(batch)
+cli.command("eval")(eval_command)
 
 
 def main() -> None:
