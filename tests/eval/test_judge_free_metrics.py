@@ -93,3 +93,12 @@ def test_evenly_spaced():
     assert evenly_spaced([1, 2], 5) == [1, 2]
     assert evenly_spaced([1, 2], None) == [1, 2]
     assert evenly_spaced([1, 2, 3], 0) == []
+
+
+def test_input_coverage_counts_the_recorded_retrieval(kit):
+    human = import_markdown(HUMAN, "HumanSurvey", "t")
+    ours = kit.our_survey({"A": "Attention is studied [arXiv:1706.03762]."}, [kit.paper("1706.03762", "Attention")])
+    ours.metadata = {"candidates": ["2010.11929", "2401.00009"], "section_retrieval": {"A": ["1706.03762"]}}
+    scores = reference_metrics(ours, human)
+    assert scores["input_coverage"] == 1.0  # both arXiv-identified human references were retrieved
+    assert scores["reference_coverage"] == 0.5
