@@ -47,6 +47,9 @@ def test_contribution_scores_rank_cue_phrases():
     assert contribution_score("We propose a fix for this problem.") == 2  # points back at the sentence before
     assert contribution_score("These results show that we propose well.") == 2
     assert contribution_score("Our code is publicly available for everyone.") == -1
+    assert contribution_score("This survey reviews retrieval methods and their datasets.") == 3
+    assert contribution_score("Extensive experiments on GLUE show that adapters match fine-tuning.") == 1
+    assert contribution_score("Our experimental results reveal that watermarks hurt accuracy.") == 1
 
 
 def test_contribution_sentence_is_the_strongest_cue_compressed_and_attributed():
@@ -105,6 +108,12 @@ def test_we_becomes_the_authors_with_agreeing_verbs(authors, expected):
     [
         ("This paper studies adapters.", ("A Lee", "B Kim"), "Lee and Kim study adapters."),
         ("This paper studies adapters.", ("A Lee",), "Lee studies adapters."),
+        ("This survey reviews adapters.", ("A Lee", "B Kim"), "Lee and Kim review adapters."),
+        (
+            "Our experimental results reveal that X fails.",
+            ("A Lee", "B Kim", "C Wu"),
+            "Lee et al.'s experimental results reveal that X fails.",
+        ),
         ("We also address the gap.", ("A Lee",), "Lee addresses the gap."),
         ("We then further introduce X.", ("A Lee", "B Kim"), "Lee and Kim introduce X."),
         ("We empirically show that X holds.", ("A Lee", "B Kim", "C Wu"), "Lee et al. empirically show that X holds."),
@@ -154,6 +163,7 @@ def test_leading_discourse_is_dropped():
     assert strip_leading_discourse("To study this, we inject errors.") == "We inject errors."
     assert strip_leading_discourse("Here we show X.") == "We show X."
     assert strip_leading_discourse("Subsequently, we show X.") == "We show X."
+    assert strip_leading_discourse("Nevertheless, we find X.") == "We find X."
     assert strip_leading_discourse("Leveraging this finding, we build X.") == "We build X."
     assert strip_leading_discourse("Transformers dominate.") == "Transformers dominate."
 

@@ -63,8 +63,10 @@ def _latex() -> LatexNodes2Text:
 
 
 def plain_text(text: str) -> str:
-    """`text` with HTML entities and tags removed and whitespace collapsed (LaTeX left as is)."""
-    return " ".join(_HTML_TAG.sub(" ", html.unescape(text)).split())
+    """`text` with HTML entities and tags removed, TeX quotes (````x''``) made typographic and
+    whitespace collapsed (other LaTeX left as is)."""
+    text = _HTML_TAG.sub(" ", html.unescape(text)).replace("``", "“").replace("''", "”")
+    return " ".join(text.split())
 
 
 def latex_to_plain(text: str) -> str:

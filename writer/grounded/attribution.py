@@ -22,7 +22,8 @@ _SEQUENCE_ADVERBS = r"(?:(?:also|then|further|next|finally|additionally|subseque
 # "We", "In turn we", or a paper/work subject ("This paper", "The present study"), at the start.
 _WE_SUBJECT = re.compile(rf"^We\s+{_SEQUENCE_ADVERBS}({_ADVERBS}*)(\w+)\b")
 _PAPER_SUBJECT = re.compile(
-    r"^(?:This|The present|Our|The current) (?:paper|work|study|article|letter|report|note|manuscript)\s+"
+    r"^(?:This|The present|Our|The current) (?:paper|work|study|article|letter|report|note|manuscript|research|"
+    r"survey|review|thesis|chapter|tutorial)\s+"
     rf"{_SEQUENCE_ADVERBS}({_ADVERBS}*)(\w+)\b"
 )
 _OUR_SUBJECT = re.compile(r"^Our\s+")

@@ -22,12 +22,20 @@ MIN_FACT_COVERAGE = 0.9
 MIN_LIMITATION_SCORE = 2
 
 _SUBJECT = (
-    r"\b(?:we|this (?:paper|work|study|article|letter|report)|our (?:paper|work|study))\s+"
+    r"\b(?:we|this (?:paper|work|study|article|letter|report|research|survey|review|thesis|chapter|tutorial)|"
+    r"our (?:paper|work|study|research|analysis|evaluation|"
+    r"(?:experimental |empirical )?(?:results|findings|experiments)))\s+"
     r"(?:\w+ly\s+|also\s+|further\s+|first\s+|then\s+)*"
+)
+# "Experimental results on X show that ...": the paper's findings without a "we".
+_RESULTS = re.compile(
+    r"^(?:extensive |comprehensive )?(?:experiments?|experimental results|empirical results|results|evaluations?|"
+    r"analys[ie]s)\b[^.]{0,80}?\b(?:show|demonstrate|indicate|reveal|confirm|suggest)s?\b",
+    re.IGNORECASE,
 )
 _PROPOSE = re.compile(
     _SUBJECT + r"(?:propose|introduce|present|develop|design|devise|formulate|build|construct|create|release|"
-    r"contribute|offer|put forward|curate|collect)",
+    r"contribute|offer|put forward|curate|collect|envision|review|survey)",
     re.IGNORECASE,
 )
 _STUDY = re.compile(
@@ -37,7 +45,8 @@ _STUDY = re.compile(
     re.IGNORECASE,
 )
 _FIND = re.compile(
-    _SUBJECT + r"(?:show|demonstrat|find|found|observ|report|achiev|obtain|reveal|confirm)", re.IGNORECASE
+    _SUBJECT + r"(?:show|demonstrat|find|found|observ|report|achiev|obtain|reveal|confirm|discover|highlight|indicat)",
+    re.IGNORECASE,
 )
 _META = re.compile(
     r"\b(?:code|data|dataset|models?|weights|implementation)s?\b[^.]{0,40}\b(?:is|are|will be)\s+"
@@ -74,7 +83,8 @@ _ANAPHORIC_PHRASE = re.compile(
 # A first word that points back to the sentence before ("These findings show"), which a
 # quoted sentence cannot carry along.
 _ANAPHORIC_START = re.compile(
-    r"^(?:(?:this|these|those|such|that)\b(?!\s+(?:paper|work|study|article|letter|report)\b)|"
+    r"^(?:(?:this|these|those|such|that)\b"
+    r"(?!\s+(?:paper|work|study|article|letter|report|research|survey|review|thesis|chapter|tutorial)\b)|"
     r"(?:it|they|its|their|both|the former|the latter|here)\b)",
     re.IGNORECASE,
 )
@@ -112,11 +122,13 @@ class Skip:
 
 def contribution_score(sentence: str) -> int:
     """How clearly `sentence` states the paper's own contribution: 3 for "we propose /
-    introduce / present", 2 for "we study / evaluate / address", 1 for "we show / find",
-    0 otherwise; a claim of being first costs 1, and code-release or layout sentences -1."""
+    introduce / present", 2 for "we study / evaluate / address", 1 for "we show / find" or
+    "experiments show", 0 otherwise; a claim of being first costs 1, and code-release or layout sentences -1."""
     if _META.search(sentence):
         return -1
-    score = 3 if _PROPOSE.search(sentence) else 2 if _STUDY.search(sentence) else 1 if _FIND.search(sentence) else 0
+    score = 3 if _PROPOSE.search(sentence) else 2 if _STUDY.search(sentence) else 0
+    if not score and (_FIND.search(sentence) or _RESULTS.match(strip_leading_discourse(sentence))):
+        score = 1
     if score and _PRIORITY_CLAIM.search(sentence):
         score -= 1
     if score and (_ANAPHORIC_START.match(strip_leading_discourse(sentence)) or _ANAPHORIC_PHRASE.search(sentence)):

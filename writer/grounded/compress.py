@@ -18,6 +18,7 @@ _LEADING_DISCOURSE = re.compile(
     r"second(?:ly)?|third(?:ly)?|lastly|consequently|accordingly|overall|in summary|in short|"
     r"to summari[sz]e|in contrast|instead|yet|but|notably|importantly|crucially|as a result|subsequently|then|next|"
     r"afterwards|recently|more recently|currently|nowadays|meanwhile|alternatively|empirically|experimentally|"
+    r"nevertheless|nonetheless|surprisingly|interestingly|remarkably|unfortunately|intriguingly|"
     r"(?:leveraging|using|exploiting|given|following|based on|with|from) (?:this|these|that|those|such)(?: \w+)?(?=,)|"
     r"(?:motivated|inspired) by (?:this|these|that|those)(?: \w+)?|building (?:on|upon) (?:this|these)(?: \w+)?|"
     r"towards? (?:this|that) (?:goal|end)|to \w+ (?:this|these|that|those)(?: \w+)?(?=,)|"
