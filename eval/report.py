@@ -24,8 +24,9 @@ PUBLISHED: dict[str, dict[str, float]] = {
 }
 PUBLISHED_SOURCE = "SurveyEval, 20 topics, GPT-4o judge (MiniCPM4-Survey report)"
 
+RESOLUTION_COLUMNS = ("refs_entries", "refs_by_id", "refs_by_title", "refs_unresolved")
 JUDGE_FREE_COLUMNS = (
-    "sections", "words", "citations", "cited_references", "listed_references", "refs_unresolved",
+    "sections", "words", "citations", "cited_references", "listed_references",
     "citation_density", "cited_sentence_share", "ref_precision", "ref_recall", "reference_coverage",
     "input_coverage", "outline_similarity", "outline_cosine", "support_sentences", "support_lexical",
     "support_lexical_pass", "support_embedding", "support_embedding_pass",
@@ -52,6 +53,15 @@ def system_means(rows: Sequence[dict], columns: Sequence[str]) -> list[dict]:
         entry.update({column: _mean([row.get(column) for row in mine]) for column in columns})
         table.append(entry)
     return table
+
+
+def system_sums(rows: Sequence[dict], columns: Sequence[str]) -> list[dict]:
+    """Per system, the sum of each column over its rows (missing values as 0)."""
+    systems = list(dict.fromkeys(row["system"] for row in rows))
+    return [
+        {"system": system} | {c: sum(row.get(c) or 0 for row in rows if row["system"] == system) for c in columns}
+        for system in systems
+    ]
 
 
 def _cell(value: object) -> str:
@@ -95,12 +105,19 @@ def write_report(rows: Sequence[dict], out_dir: Path, judge_name: str | None, no
     """Write per-survey CSV, per-system tables (CSV and one Markdown file) and plots; the
     Markdown file's path is returned."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    all_columns = ["system", "topic", *JUDGE_FREE_COLUMNS, "judge", *JUDGE_COLUMNS]
+    all_columns = ["system", "topic", *RESOLUTION_COLUMNS, *JUDGE_FREE_COLUMNS, "judge", *JUDGE_COLUMNS]
     write_csv(out_dir / "per_survey.csv", rows, all_columns)
     free = system_means(rows, JUDGE_FREE_COLUMNS)
     write_csv(out_dir / "judge_free.csv", free, ["system", "topics", *JUDGE_FREE_COLUMNS])
     sections = ["# Evaluation", "", *notes, "", "## Judge-free metrics (mean over topics)", "",
                 markdown_table(free, ["system", "topics", *JUDGE_FREE_COLUMNS])]
+    resolution = system_sums(rows, RESOLUTION_COLUMNS)
+    if any(entry["refs_entries"] for entry in resolution):
+        write_csv(out_dir / "reference_resolution.csv", resolution, ["system", *RESOLUTION_COLUMNS])
+        sections += ["", "## Reference resolution of imported surveys (sums over topics)", "",
+                     "Entries resolved to an arXiv id by an id in their text or by an exact library title; the "
+                     "rest are unresolved and count as such (never matched to a look-alike).", "",
+                     markdown_table(resolution, ["system", *RESOLUTION_COLUMNS])]
     judged_rows = [row for row in rows if row.get("judge")]
     if judged_rows:
         judged = system_means(judged_rows, JUDGE_COLUMNS)

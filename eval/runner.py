@@ -103,8 +103,10 @@ def judge_free_row(
     """Structure, reference, outline and support-proxy metrics of one survey."""
     row: dict = {"system": item.system, "topic": item.topic}
     row.update(structure_stats(item.survey))
-    counts = item.survey.metadata.get("reference_counts", {})
-    row["refs_unresolved"] = counts.get("unresolved", 0)
+    counts = item.survey.metadata.get("reference_counts")
+    if counts:  # imported surveys: how their reference entries resolved
+        row.update({"refs_entries": counts["entries"], "refs_by_id": counts["resolved_by_id"],
+                    "refs_by_title": counts["resolved_by_title"], "refs_unresolved": counts["unresolved"]})
     if human is not None and item.survey is not human:
         row.update(reference_metrics(item.survey, human))
     if human_outline and embedder is not None and item.system != surveybench.HUMAN:

@@ -72,6 +72,10 @@ def test_run_evaluation_writes_report_tables_plots_and_details(kit, tmp_path):
     assert float(rows["AutoSurvey"]["ref_precision"]) == 1.0
     assert float(rows["AutoSurvey"]["content_quality"]) == 3.0
     assert rows["HumanSurvey"]["ref_recall"] == ""  # no human survey to compare a human survey with
+    with open(out / "reference_resolution.csv") as handle:
+        resolution = {row["system"]: row for row in csv.DictReader(handle)}
+    assert (resolution["AutoSurvey"]["refs_entries"], resolution["AutoSurvey"]["refs_unresolved"]) == ("1", "1")
+    assert resolution["HumanSurvey"]["refs_by_id"] == "2"
     report = (out / "report.md").read_text()
     assert "judge: scripted-judge" in report and "published_content_quality" in report
     for name in ("judge_free_bars.png", "judge_bars.png", "per_topic_spread.png", "judged.csv", "judge_free.csv"):
