@@ -7,7 +7,7 @@ from tests.writer.grounded_papers import ADAPTERS, DISTILLATION, EMPTY, FORMULA,
 from writer.citations import check_citations, find_citations
 from writer.frame import Frame
 from writer.grounded.choose import Fact, Skip
-from writer.grounded.frame import category_counts, month_span, write_grounded_frame
+from writer.grounded.frame import WrittenSection, category_counts, month_span, write_grounded_frame
 from writer.grounded.section import (
     CONNECTIVES,
     SubTheme,
@@ -183,3 +183,35 @@ def test_frame_without_open_problems_or_papers_says_so():
 def test_scope_helpers():
     assert month_span([None]) == "" and month_span([PRUNING.published]) == "in June 2025"
     assert category_counts([ADAPTERS, PROMPTS, DISTILLATION], top=2) == [("cs.CL", 3), ("cs.AI", 1)]
+
+
+def test_frame_from_stored_text_equals_frame_from_drafts():
+    drafts = write_grounded_sections(
+        [
+            ("Parameter-Efficient Tuning", [ADAPTERS, PROMPTS], [SubTheme("Adapters", ["2501.00001"])]),
+            ("Compression", [PRUNING, DISTILLATION], []),
+        ]
+    )
+    stored = [WrittenSection(draft.title, draft.text, list(draft.given)) for draft in drafts]
+    assert write_grounded_frame("tuning", stored) == write_grounded_frame("tuning", drafts)
+    assert stored[0].groups == ["Adapters"]
+    assert [paper.arxiv_id for paper in stored[0].cited] == ["2501.00002", "2501.00001"]
+
+
+def test_open_problem_does_not_restate_the_body_sentence():
+    paper = Paper(
+        "2501.00010",
+        "Length",
+        "We find that transformers still fail to generalize beyond their training lengths. "
+        "Length generalization remains an open problem for recurrent models as well.",
+        authors=("Ada Ruiz",),
+    )
+    drafts = write_grounded_sections([("Length", [paper], [])])
+    assert drafts[0].facts[0].text == (
+        "Ruiz finds that transformers still fail to generalize beyond their training lengths [arXiv:2501.00010]."
+    )
+    conclusion = write_grounded_frame("length", drafts).conclusion
+    assert conclusion.endswith(
+        "Ruiz notes that length generalization remains an open problem for recurrent models as well "
+        "[arXiv:2501.00010]."
+    )

@@ -6,12 +6,16 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 
 from retriever.types import Paper
+from writer.citations import find_citations
 from writer.frame import Frame
 from writer.grounded.choose import Fact, Skip, limitation_fact, sentence_key
+from writer.grounded.coverage import SUPPORT_THRESHOLD, content_word_coverage
 from writer.grounded.section import GroundedDraft, connect, join_words
+from writer.support import split_sentences
 
 MAX_OPEN_PROBLEMS = 5
 # Categories named in the scope sentence, most frequent first.
@@ -37,11 +41,42 @@ def category_counts(papers: Sequence[Paper], top: int = SCOPE_CATEGORIES) -> lis
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:top]
 
 
-def cited_papers(sections: Sequence[GroundedDraft]) -> list[Paper]:
-    """Each paper a section quotes, once, in reading order."""
-    by_id = {paper.arxiv_id: paper for section in sections for paper in section.given}
-    ids = dict.fromkeys(fact.arxiv_id for section in sections for fact in section.facts)
-    return [by_id[arxiv_id] for arxiv_id in ids]
+@dataclass(frozen=True)
+class WrittenSection:
+    """A body section as the frame reads it: its title, its (checked) text and the papers
+    its writer was given. Everything else (papers cited, groups, each paper's sentence) is
+    read from the text, so that a workflow can rebuild it from what it stored."""
+
+    title: str
+    text: str
+    papers: Sequence[Paper]
+
+    @classmethod
+    def from_draft(cls, draft: GroundedDraft) -> WrittenSection:
+        """The frame's view of a freshly written grounded section."""
+        return cls(draft.title, draft.text, draft.given)
+
+    @property
+    def cited(self) -> list[Paper]:
+        """The given papers the text cites, once each, in reading order."""
+        by_id = {paper.arxiv_id: paper for paper in self.papers}
+        return [by_id[arxiv_id] for arxiv_id in dict.fromkeys(find_citations(self.text)) if arxiv_id in by_id]
+
+    @property
+    def groups(self) -> list[str]:
+        """The titles of its ``###`` sub-theme headings."""
+        return [line[4:].strip() for line in self.text.splitlines() if line.startswith("### ")]
+
+    def sentences_citing(self, arxiv_id: str) -> list[str]:
+        """The text's sentences that cite `arxiv_id`."""
+        lines = [line for line in self.text.splitlines() if line.strip() and not line.startswith("#")]
+        return [s for line in lines for s in split_sentences(line) if arxiv_id in find_citations(s)]
+
+
+def cited_papers(sections: Sequence[WrittenSection]) -> list[Paper]:
+    """Each paper a section cites, once, in reading order."""
+    papers = {paper.arxiv_id: paper for section in sections for paper in section.cited}
+    return list(papers.values())
 
 
 def scope_sentence(topic: str, papers: Sequence[Paper]) -> str:
@@ -61,27 +96,37 @@ def scope_sentence(topic: str, papers: Sequence[Paper]) -> str:
     return sentence + "."
 
 
-def _section_line(number: int, section: GroundedDraft) -> str:
-    papers = {fact.arxiv_id for fact in section.facts}
-    groups = [title for title, _ in section.groups if title]
-    line = f"Section {number}, {section.title}, covers {_count(len(papers), 'paper')}"
+def _section_line(number: int, section: WrittenSection) -> str:
+    line = f"Section {number}, {section.title}, covers {_count(len(section.cited), 'paper')}"
+    groups = section.groups
     return line + (f", grouped into {join_words(groups)}." if len(groups) >= 2 else ".")
 
 
-def open_problems(sections: Sequence[GroundedDraft], limit: int = MAX_OPEN_PROBLEMS) -> tuple[list[Fact], list[Skip]]:
+def _open_problem_of(paper: Paper, body: Sequence[str], used: set[str]) -> Fact | Skip:
+    """`paper`'s best open-problem sentence that the body sentences citing it do not already
+    state (their content words cover under SUPPORT_THRESHOLD of it)."""
+    exclude = set(used)
+    while True:
+        found = limitation_fact(paper, exclude=exclude)
+        if isinstance(found, Skip) or content_word_coverage(found.source, body) < SUPPORT_THRESHOLD:
+            return found
+        exclude.add(sentence_key(found.source))
+
+
+def open_problems(sections: Sequence[WrittenSection], limit: int = MAX_OPEN_PROBLEMS) -> tuple[list[Fact], list[Skip]]:
     """Up to `limit` open-problem sentences from the papers the sections cite, taken from
-    the sections in turn (first paper of each section first), none repeating a sentence of
-    the body; and the papers that state none."""
-    used = {sentence_key(text) for section in sections for fact in section.facts for text in (fact.source, fact.text)}
-    queues = [[fact.arxiv_id for fact in section.facts] for section in sections]
-    by_id = {paper.arxiv_id: paper for section in sections for paper in section.given}
+    the sections in turn (first cited paper of each section first), none restating a body
+    sentence of its paper or repeating another; and the papers that state none."""
+    queues = [list(section.cited) for section in sections]
+    used: set[str] = set()
     problems: list[Fact] = []
     skipped: list[Skip] = []
     while len(problems) < limit and any(queues):
-        for queue in queues:
+        for section, queue in zip(sections, queues, strict=True):
             if not queue or len(problems) >= limit:
                 continue
-            found = limitation_fact(by_id[queue.pop(0)], exclude=used)
+            paper = queue.pop(0)
+            found = _open_problem_of(paper, section.sentences_citing(paper.arxiv_id), used)
             if isinstance(found, Skip):
                 skipped.append(found)
                 continue
@@ -91,16 +136,20 @@ def open_problems(sections: Sequence[GroundedDraft], limit: int = MAX_OPEN_PROBL
 
 
 def write_grounded_frame(
-    topic: str, sections: Sequence[GroundedDraft], max_open_problems: int = MAX_OPEN_PROBLEMS
+    topic: str, sections: Sequence[WrittenSection | GroundedDraft], max_open_problems: int = MAX_OPEN_PROBLEMS
 ) -> Frame:
     """Abstract, introduction and conclusion for the grounded `sections` (in survey order;
-    body sections are numbered from 2, after the introduction).
+    body sections are numbered from 2, after the introduction). Drafts are read through
+    :meth:`WrittenSection.from_draft`; a workflow that stored only titles, checked texts
+    and given papers passes :class:`WrittenSection` objects.
 
     The abstract and introduction state the scope and the sections' themes and cite
     nothing; the conclusion quotes up to `max_open_problems` open problems from the cited
-    papers' abstracts, each attributed and ending with its marker.
+    papers' abstracts, each attributed and ending with its marker (so every paper it cites
+    is cited in the body too).
     """
-    written = [section for section in sections if section.facts]
+    read = [WrittenSection.from_draft(s) if isinstance(s, GroundedDraft) else s for s in sections]
+    written = [section for section in read if section.cited]
     papers = cited_papers(written)
     titles = [section.title for section in written]
     problems, _ = open_problems(written, max_open_problems)
