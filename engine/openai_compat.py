@@ -146,6 +146,12 @@ class OpenAICompatible:
     def __repr__(self) -> str:
         return f"OpenAICompatible(base_url={self.base_url!r}, model={self.model!r})"
 
+    @property
+    def structured_output_mode(self) -> StructuredMode | None:
+        """The form of schema requests this server took (None: none made yet)."""
+        with self._lock:
+            return self._structured_mode
+
     def close(self) -> None:
         """Close the connection pool."""
         self._client.close()

@@ -69,6 +69,7 @@ def test_a_llama_cpp_like_server_gets_json_object_once_negotiated(caplog):
         # one rejected json_schema request (not retried), then json_object with the schema for the run
         assert kinds(server) == ["json_schema", "json_object", "json_object", "json_object"]
         assert server.chat_requests()[1]["response_format"]["schema"] == QUERIES_SCHEMA
+        assert llm.structured_output_mode == "json_object"
         chosen = [r for r in caplog.records if "structured output from" in r.getMessage()]
         assert len(chosen) == 1 and "json_object with the schema" in chosen[0].getMessage()
 
