@@ -43,6 +43,7 @@ def test_text_without_latex_is_left_alone():
 def test_plain_text_removes_html_and_collapses_whitespace():
     assert plain_text("A <b>bold</b>\n  claim &amp; more.") == "A bold claim & more."
     assert plain_text("kernels called ``moment kernels,'' here") == "kernels called “moment kernels,” here"
+    assert plain_text("Moreover,they use 10,000 GPUs.") == "Moreover, they use 10,000 GPUs."
 
 
 def test_english_and_other_languages():

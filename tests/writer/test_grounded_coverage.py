@@ -56,3 +56,7 @@ def test_evidence_text_holds_abstract_title_and_authors():
     paper = Paper("2106.09685", "LoRA", "We adapt.", authors=("Edward Hu", "Yelong Shen"), published=date(2021, 6, 17))
     assert evidence_text(paper) == "We adapt.\nLoRA\nEdward Hu; Yelong Shen"
     assert content_word_coverage("Hu et al. adapt LoRA [arXiv:2106.09685].", [evidence_text(paper)]) == 1.0
+
+
+def test_discourse_words_in_any_inflection_are_not_content():
+    assert content_words("Adapters were proposed, presented and reported in studies.") == ["adapt"]

@@ -78,6 +78,10 @@ def test_invented_claim_is_refused_and_the_extracted_sentence_stays():
             "does not end with [arXiv:2501.00001] as its only citation",
         ),
         ("Adapters train few parameters. They are cheap [arXiv:2501.00001].", NOT_PLAIN),
+        (
+            "Bottleneck adapters that train 3% of the parameters are proposed [arXiv:2501.00001].",
+            "does not open with the authors' names",
+        ),
         ("Houlsby et al. propose $\\alpha$ adapters for the parameters [arXiv:2501.00001].", NOT_PLAIN),
         (
             "Houlsby et al. propose bottleneck adapters that train 3% of the parameters, adapters that train 3% of "

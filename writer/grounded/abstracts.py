@@ -41,6 +41,7 @@ _MARKUP_LEFTOVER = re.compile(r"[\\{}$^_<>|@#*~=]|<cit\.>|\bhttps?:|\bwww\.|\.(?
 _LATEX_HINT = re.compile(r"[\\$]")
 # A bare % is a percent sign in an abstract, but a comment to LaTeX, which would drop the rest of the line.
 _BARE_PERCENT = re.compile(r"(?<!\\)%")
+_MISSING_SPACE = re.compile(r"(?<=[a-z]),(?=[A-Za-z])")
 _HTML_TAG = re.compile(r"</?[A-Za-z][^<>]{0,80}>")
 _WITHDRAWN = re.compile(
     r"^(this (paper|article|manuscript|submission|work) (has been|is) )?withdrawn\b|\bwithdraw (this|the) "
@@ -63,10 +64,11 @@ def _latex() -> LatexNodes2Text:
 
 
 def plain_text(text: str) -> str:
-    """`text` with HTML entities and tags removed, TeX quotes (````x''``) made typographic and
-    whitespace collapsed (other LaTeX left as is)."""
+    """`text` with HTML entities and tags removed, TeX quotes (````x''``) made typographic, a
+    space after a comma between words ("Moreover,they") and whitespace collapsed (other LaTeX
+    left as is)."""
     text = _HTML_TAG.sub(" ", html.unescape(text)).replace("``", "“").replace("''", "”")
-    return " ".join(text.split())
+    return " ".join(_MISSING_SPACE.sub(", ", text).split())
 
 
 def latex_to_plain(text: str) -> str:

@@ -48,6 +48,7 @@ SUPPORT_THRESHOLD = 0.8
 # A word: letters/digits run, decimals kept whole ("95.3"); underscores split.
 _WORD = re.compile(r"[^\W_]+(?:[.,]\d+)*", re.UNICODE)
 _STEMMER = snowballstemmer.stemmer("english")
+_DISCOURSE_STEMS = frozenset(_STEMMER.stemWords(sorted(DISCOURSE_WORDS)))
 
 
 @lru_cache(maxsize=65536)
@@ -57,10 +58,11 @@ def _stem(word: str) -> str:
 
 def content_words(text: str) -> list[str]:
     """The stemmed content words of `text`, in order, repeats kept: citation markers removed,
-    lower-cased, hyphenated words split, function and discourse words dropped."""
+    lower-cased, hyphenated words split, function words and discourse words in any form
+    ("proposed" as "propose") dropped."""
     text = NUMERIC_CITATION.sub(" ", MARKER.sub(" ", text))
-    words = (word for word in _WORD.findall(text.lower()) if word not in STOPWORDS)
-    return [_stem(word) for word in words]
+    stems = (_stem(word) for word in _WORD.findall(text.lower()) if word not in FUNCTION_WORDS)
+    return [stem for stem in stems if stem not in _DISCOURSE_STEMS]
 
 
 def content_word_coverage(sentence: str, abstracts: Iterable[str]) -> float:

@@ -49,7 +49,9 @@ def judge_rewrite(
     fact: Fact, answer: str, paper: Paper, taken: Collection[str] = (), min_coverage: float = REWRITE_MIN_COVERAGE
 ) -> RewriteCheck:
     """Whether the model's `answer` may replace `fact`'s sentence, and the sentence as kept
-    (ending exactly with ``[arXiv:ID].``). `taken` holds the sentence keys used elsewhere."""
+    (ending exactly with ``[arXiv:ID].``). A fact that opens with its authors' names keeps
+    them first (the connectives before it rely on that). `taken` holds the sentence keys
+    used elsewhere."""
     rewrite = _clean_answer(answer)
 
     def refuse(reason: str, coverage: float = 0.0) -> RewriteCheck:
@@ -69,6 +71,8 @@ def judge_rewrite(
     coverage = content_word_coverage(kept_text, [evidence_text(paper)])
     if coverage < min_coverage or content_word_coverage(kept_text, [paper.abstract]) < SUPPORT_THRESHOLD:
         return refuse(f"content words covered {coverage:.2f} < {min_coverage}", coverage)
+    if fact.opens_with_name and not rewrite.startswith(fact.subject.split(" ")[0]):
+        return refuse("does not open with the authors' names", coverage)
     if sentence_key(kept_text) in taken:
         return refuse("duplicates another sentence", coverage)
     return RewriteCheck(fact.arxiv_id, fact.text, kept_text, coverage, True)
