@@ -69,13 +69,20 @@ def load_library(path: Path) -> dict[str, Paper]:
 def surveybench_items(
     root: Path, systems: Sequence[str], topics: Sequence[str], library: dict[str, Paper] | None = None
 ) -> list[EvalItem]:
-    """The SurveyBench surveys of `systems` on `topics`, imported (human ones included)."""
+    """The SurveyBench surveys of `systems` on `topics`, imported (human ones included). A
+    system without a survey on a topic is skipped with a warning; a missing human survey
+    is an error."""
     titles = TitleIndex(library.values()) if library else None
-    return [
-        EvalItem(system, topic, surveybench.load(root, system, topic, titles=titles, library=library))
-        for topic in topics
-        for system in systems
-    ]
+    items = []
+    for topic in topics:
+        for system in systems:
+            try:
+                items.append(EvalItem(system, topic, surveybench.load(root, system, topic, titles, library)))
+            except surveybench.SurveyBenchError as error:
+                if system == surveybench.HUMAN:
+                    raise
+                log.warning("%s; skipped", error)
+    return items
 
 
 def our_items(paths: Iterable[Path]) -> list[EvalItem]:
