@@ -19,7 +19,8 @@ NOT_PLAIN = "not one plain sentence of ordinary length"
 
 
 class ScriptedRewriter:
-    """Answers each rewrite request with `answers[arxiv_id]` (or echoes the sentence)."""
+    """Answers each rewrite request with the answer whose key (a word) is in the sentence,
+    or echoes the sentence."""
 
     name = "scripted-rewriter"
     context_window = 4096
@@ -36,9 +37,8 @@ class ScriptedRewriter:
         for messages in conversations:
             prompt = messages[-1]["content"]
             self.prompts.append(prompt)
-            arxiv_id = re.search(r"\[arXiv:([^\]]+)\] exactly", prompt).group(1)
-            sentence = re.search(r"Survey sentence built from it: (.*)", prompt).group(1)
-            text = self.answers.get(arxiv_id, sentence)
+            sentence = re.search(r"Sentence: (.*)", prompt).group(1)
+            text = next((answer for word, answer in self.answers.items() if word in sentence), sentence)
             completions.append(Completion(text=text, prompt_tokens=10, completion_tokens=5))
         return completions
 
@@ -68,14 +68,17 @@ def test_invented_claim_is_refused_and_the_extracted_sentence_stays():
     ("answer", "reason"),
     [
         ("", "empty answer"),
-        ("Houlsby et al. propose bottleneck adapters.", "does not end with [arXiv:2501.00001] as its only citation"),
         (
             "Houlsby et al. propose adapters [arXiv:2501.00002] that train 3% of the parameters [arXiv:2501.00001].",
-            "does not end with [arXiv:2501.00001] as its only citation",
+            "cites something other than [arXiv:2501.00001]",
+        ),
+        (
+            "Houlsby et al. propose adapters that train 3% of the parameters [arXiv:2501.00002].",
+            "cites something other than [arXiv:2501.00001]",
         ),
         (
             "Houlsby et al. propose adapters [3] that train 3% of the parameters [arXiv:2501.00001].",
-            "does not end with [arXiv:2501.00001] as its only citation",
+            "cites something other than [arXiv:2501.00001]",
         ),
         ("Adapters train few parameters. They are cheap [arXiv:2501.00001].", NOT_PLAIN),
         (
@@ -95,6 +98,23 @@ def test_rewrites_that_break_the_rules_are_refused(answer, reason):
     assert not check.kept and check.reason == reason
 
 
+def test_the_marker_is_put_back_by_the_code():
+    check = judge_rewrite(ADAPTERS_FACT, "Houlsby et al. propose bottleneck adapters training few parameters", ADAPTERS)
+    assert check.kept
+    assert check.rewrite == "Houlsby et al. propose bottleneck adapters training few parameters [arXiv:2501.00001]."
+    short = judge_rewrite(ADAPTERS_FACT, "Houlsby et al. propose bottleneck adapters", ADAPTERS)
+    assert short.reason == "content words covered by the abstract alone 0.67 < 0.8"  # the name weighs 1 of 3
+
+
+def test_the_model_sees_the_sentence_without_its_marker():
+    llm = ScriptedRewriter({})
+    polish_section(llm, write_grounded_section("Efficient Tuning", [ADAPTERS]), SamplingParams())
+    assert llm.prompts[0].endswith(
+        "Sentence: Houlsby et al. propose bottleneck adapters that train 3% of the parameters."
+    )
+    assert '"Houlsby et al."' in llm.prompts[0] and "[arXiv:" not in llm.prompts[0]
+
+
 def test_chatty_answer_is_cleaned_before_judging():
     sentence = "Houlsby et al. propose bottleneck adapters that train 3% of the parameters [arXiv:2501.00001]"
     check = judge_rewrite(ADAPTERS_FACT, f'Here is the rewritten sentence:\n"{sentence}"', ADAPTERS)
@@ -105,10 +125,8 @@ def test_polish_section_keeps_good_rewrites_only_and_rerenders():
     draft = write_grounded_section("Efficient Tuning", [ADAPTERS, PROMPTS, PRUNING])
     llm = ScriptedRewriter(
         {
-            "2501.00001": (
-                "Houlsby et al. propose bottleneck adapters, training 3% of the parameters [arXiv:2501.00001]."
-            ),
-            "2501.00002": "Lester and Al-Rfou show prompt tuning beats GPT-4 everywhere [arXiv:2501.00002].",
+            "Houlsby": "Houlsby et al. propose bottleneck adapters, training 3% of the parameters.",
+            "Lester": "Lester and Al-Rfou show prompt tuning beats GPT-4 everywhere.",
         }
     )
     polished = polish_section(llm, draft, SamplingParams())
@@ -119,13 +137,13 @@ def test_polish_section_keeps_good_rewrites_only_and_rerenders():
     assert [check["kept"] for check in polished.rewrites] == [True, False, True]
     assert polished.notes == ["section 'Efficient Tuning': kept 2 of 3 model rewrites"]
     assert (polished.prompt_tokens, polished.completion_tokens) == (30, 15)
-    assert len(llm.prompts) == 3 and all("[arXiv:" in prompt for prompt in llm.prompts)
+    assert len(llm.prompts) == 3
 
 
 def test_rewrite_that_duplicates_another_sentence_is_refused():
     draft = write_grounded_section("Efficient Tuning", [ADAPTERS, PRUNING])
     elsewhere = "Sun studies magnitude pruning of language models at scale [arXiv:2501.00003]."
-    llm = ScriptedRewriter({"2501.00003": elsewhere})  # the adapters sentence is echoed: kept as it is
+    llm = ScriptedRewriter({"Sun": elsewhere})  # the adapters sentence is echoed: kept as it is
     polished = polish_section(llm, draft, SamplingParams(), taken={sentence_key(elsewhere)})
     assert [check["reason"] for check in polished.rewrites] == ["", "duplicates another sentence"]
     assert polished.text == draft.text

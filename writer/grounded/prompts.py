@@ -11,10 +11,10 @@ POLISH_SYSTEM = (
     "numbers, names, comparisons or judgements that the sentence does not already state."
 )
 
-POLISH_PROMPT = """Sentence from the paper's abstract: {source}
+# The sentence goes without its citation marker, which the code puts back: a small model
+# need not copy it, and cannot change it.
+POLISH_PROMPT = """Rewrite this sentence of a literature survey so that it reads as fluent academic prose.
+Keep its meaning and every fact, keep "{subject}" as its first words, and add nothing.
+Answer with the one rewritten sentence only.
 
-Survey sentence built from it: {sentence}
-
-Rewrite the survey sentence so that it reads as fluent academic prose. Keep its meaning, the authors'
-names and every fact; add nothing. End it with the citation marker {marker} exactly as written, then a
-full stop. Answer with the one rewritten sentence only."""
+Sentence: {sentence}"""

@@ -39,6 +39,10 @@ class RewriteCheck:
     reason: str = ""
 
 
+def _without_marker(text: str) -> str:
+    return _CLOSING_MARKER.sub("", text).rstrip(" .") + "."
+
+
 def _clean_answer(answer: str) -> str:
     text = clean_section_text(answer, "")
     first = next((line for line in text.splitlines() if line.strip()), "")
@@ -48,10 +52,13 @@ def _clean_answer(answer: str) -> str:
 def judge_rewrite(
     fact: Fact, answer: str, paper: Paper, taken: Collection[str] = (), min_coverage: float = REWRITE_MIN_COVERAGE
 ) -> RewriteCheck:
-    """Whether the model's `answer` may replace `fact`'s sentence, and the sentence as kept
-    (ending exactly with ``[arXiv:ID].``). A fact that opens with its authors' names keeps
-    them first (the connectives before it rely on that). `taken` holds the sentence keys
-    used elsewhere."""
+    """Whether the model's `answer` may replace `fact`'s sentence, and the sentence as kept.
+
+    The model is shown the sentence without its marker and the marker is put back here, so
+    the kept sentence always ends with ``[arXiv:ID].``; an answer that cites anything else
+    (another paper, a numbered reference) is refused. A fact that opens with its authors'
+    names keeps them first (the connectives before it rely on that). `taken` holds the
+    sentence keys used elsewhere."""
     rewrite = _clean_answer(answer)
 
     def refuse(reason: str, coverage: float = 0.0) -> RewriteCheck:
@@ -60,17 +67,23 @@ def judge_rewrite(
     if not rewrite:
         return refuse("empty answer")
     closing = _CLOSING_MARKER.search(rewrite)
-    if find_citations(rewrite) != [fact.arxiv_id] or not closing or NUMERIC_CITATION.search(rewrite):
-        return refuse(f"does not end with {format_marker(fact.arxiv_id)} as its only citation")
-    body = rewrite[: closing.start()].rstrip(" .") + "."
+    # The paper's own marker at the end (the model copied it) is tolerated and put back below.
+    if closing and find_citations(closing.group(0)) == [fact.arxiv_id]:
+        rewrite = rewrite[: closing.start()]
+    if MARKER.search(rewrite) or NUMERIC_CITATION.search(rewrite):
+        return refuse(f"cites something other than {format_marker(fact.arxiv_id)}")
+    body = rewrite.rstrip(" .") + "."
     if not is_quotable(body) or len(split_sentences(body)) != 1:
         return refuse("not one plain sentence of ordinary length")
-    if len(body.split()) > MAX_REWRITE_GROWTH * len(_CLOSING_MARKER.sub("", fact.text).split()):
+    if len(body.split()) > MAX_REWRITE_GROWTH * len(_without_marker(fact.text).split()):
         return refuse("much longer than the extracted sentence")
     kept_text = f"{body[:-1]} {format_marker(fact.arxiv_id)}."
     coverage = content_word_coverage(kept_text, [evidence_text(paper)])
-    if coverage < min_coverage or content_word_coverage(kept_text, [paper.abstract]) < SUPPORT_THRESHOLD:
+    if coverage < min_coverage:
         return refuse(f"content words covered {coverage:.2f} < {min_coverage}", coverage)
+    by_abstract = content_word_coverage(kept_text, [paper.abstract])
+    if by_abstract < SUPPORT_THRESHOLD:
+        return refuse(f"content words covered by the abstract alone {by_abstract:.2f} < {SUPPORT_THRESHOLD}", coverage)
     if fact.opens_with_name and not rewrite.startswith(fact.subject.split(" ")[0]):
         return refuse("does not open with the authors' names", coverage)
     if sentence_key(kept_text) in taken:
@@ -95,9 +108,7 @@ def polish_facts(
             {"role": "system", "content": POLISH_SYSTEM},
             {
                 "role": "user",
-                "content": render(
-                    POLISH_PROMPT, source=fact.source, sentence=fact.text, marker=format_marker(fact.arxiv_id)
-                ),
+                "content": render(POLISH_PROMPT, subject=fact.subject, sentence=_without_marker(fact.text)),
             },
         ]
         for fact in facts
