@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Sequence
@@ -20,10 +21,15 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from engine.constrained import GrammarError
+from engine.errors import BackendResponseError, ContextWindowExceededError
 from engine.types import LLM, Message, SamplingParams
 from eval.prompts import FORMAT_REMINDER, JUDGE_SYSTEM
 
 T = TypeVar("T", bound=BaseModel)
+log = logging.getLogger(__name__)
+# Failures of one request, not of the judge: the request is read as unparsable.
+REQUEST_ERRORS = (GrammarError, BackendResponseError, ContextWindowExceededError)
 
 
 @dataclass(slots=True)
@@ -86,6 +92,7 @@ class Judge:
         self.batch_size = batch_size
         self.calls = 0
         self.cache_hits = 0
+        self.errors = 0
 
     @property
     def name(self) -> str:
@@ -146,13 +153,32 @@ class Judge:
             bar = tqdm(total=len(missing), desc=f"{progress} ({self.llm.name})", unit="call")
         for start in range(0, len(missing), self.batch_size):
             chunk = missing[start : start + self.batch_size]
-            completions = self.llm.batch_chat([conversations[i] for i in chunk], self.params, schema=schema)
-            self.calls += len(chunk)
-            for i, completion in zip(chunk, completions, strict=True):
-                replies[i] = completion.text
-                self.cache.put(keys[i], completion.text, {"judge": self.llm.name, "messages": conversations[i]})
+            for i, text in zip(chunk, self._generate([conversations[i] for i in chunk], schema), strict=True):
+                replies[i] = text
+                if text is not None:
+                    self.cache.put(keys[i], text, {"judge": self.llm.name, "messages": conversations[i]})
             if bar is not None:
                 bar.update(len(chunk))
         if bar is not None:
             bar.close()
         return [reply or "" for reply in replies]
+
+    def _generate(self, conversations: list[list[Message]], schema: type[BaseModel]) -> list[str | None]:
+        """Replies to a batch. When the batch fails on one request's error (a broken
+        constraint, a rejected or too long request), each conversation is asked alone and
+        the ones that fail again get None: not cached, so a later run asks again, and read
+        as unparsable now. A backend that is down stops the evaluation."""
+        self.calls += len(conversations)
+        try:
+            return [c.text for c in self.llm.batch_chat(conversations, self.params, schema=schema)]
+        except REQUEST_ERRORS as error:
+            log.warning("judge batch failed (%s); asking its %d conversations one by one", error, len(conversations))
+        texts: list[str | None] = []
+        for messages in conversations:
+            try:
+                texts.append(self.llm.chat(messages, self.params, schema=schema).text)
+            except REQUEST_ERRORS as error:
+                self.errors += 1
+                log.warning("judge request failed: %s", error)
+                texts.append(None)
+        return texts

@@ -120,3 +120,26 @@ def test_every_rubric_has_five_anchors_and_prompts_fill():
 
     assert placeholders(prompts.CONTENT_QUALITY_PROMPT) == {"topic", "criterion", "definition", "anchors", "survey"}
     assert placeholders(prompts.FACT_VERDICT_PROMPT) == {"fact", "evidence"}
+
+
+def test_a_request_the_engine_rejects_is_unparsable_not_fatal_and_not_cached(kit, survey, tmp_path):
+    from engine.constrained import GrammarError
+
+    class Flaky(kit.ScriptedLLM):
+        def batch_chat(self, conversations, params, schema=None, grammar=None):
+            if len(conversations) > 1:
+                raise GrammarError("token 1 is not allowed by the grammar at this point")
+            return super().batch_chat(conversations, params, schema)
+
+        def chat(self, messages, params, schema=None, grammar=None):
+            if "Criterion: Depth" in messages[-1]["content"] or "Your previous reply" in messages[-1]["content"]:
+                raise GrammarError("token 1 is not allowed by the grammar at this point")
+            return super().chat(messages, params, schema)
+
+    judge = Judge(Flaky(lambda prompt: kit.reply(score=2, reason="r")), tmp_path)
+    result = content_quality(survey, judge, "topic")
+    assert result.scores == {"relevance": 2, "coverage": 2, "depth": None, "novelty": 2, "structure": 2}
+    assert judge.errors == 2  # depth failed alone, and again on its retry
+    again = Judge(kit.ScriptedLLM(lambda prompt: kit.reply(score=3, reason="r")), tmp_path)
+    assert content_quality(survey, again, "topic").scores["depth"] == 3  # asked again, not read from cache
+    assert again.calls == 1
