@@ -135,7 +135,7 @@ def test_polish_section_keeps_good_rewrites_only_and_rerenders():
         "Houlsby et al. propose bottleneck adapters, training 3% of the parameters",
     )
     assert [check["kept"] for check in polished.rewrites] == [True, False, True]
-    assert polished.notes == ["section 'Efficient Tuning': kept 2 of 3 model rewrites"]
+    assert polished.notes == ["section 'Efficient Tuning': kept 2 of 3 model rewrites (1 unchanged)"]
     assert (polished.prompt_tokens, polished.completion_tokens) == (30, 15)
     assert len(llm.prompts) == 3
 
@@ -145,5 +145,5 @@ def test_rewrite_that_duplicates_another_sentence_is_refused():
     elsewhere = "Sun studies magnitude pruning of language models at scale [arXiv:2501.00003]."
     llm = ScriptedRewriter({"Sun": elsewhere})  # the adapters sentence is echoed: kept as it is
     polished = polish_section(llm, draft, SamplingParams(), taken={sentence_key(elsewhere)})
-    assert [check["reason"] for check in polished.rewrites] == ["", "duplicates another sentence"]
+    assert [check["reason"] for check in polished.rewrites] == ["unchanged", "duplicates another sentence"]
     assert polished.text == draft.text

@@ -29,7 +29,8 @@ _CLOSING_MARKER = re.compile(rf"\s*{MARKER.pattern}\s*\.?\s*$", re.IGNORECASE)
 
 @dataclasses.dataclass(frozen=True)
 class RewriteCheck:
-    """What happened to one sentence's rewrite: `kept`, or the `reason` it was refused."""
+    """What happened to one sentence's rewrite: `kept` (`reason` "unchanged" when the model
+    gave the sentence back as it was), or the `reason` it was refused."""
 
     arxiv_id: str
     extracted: str
@@ -88,7 +89,8 @@ def judge_rewrite(
         return refuse("does not open with the authors' names", coverage)
     if sentence_key(kept_text) in taken:
         return refuse("duplicates another sentence", coverage)
-    return RewriteCheck(fact.arxiv_id, fact.text, kept_text, coverage, True)
+    unchanged = sentence_key(kept_text) == sentence_key(fact.text)
+    return RewriteCheck(fact.arxiv_id, fact.text, kept_text, coverage, True, "unchanged" if unchanged else "")
 
 
 def polish_facts(
@@ -149,9 +151,10 @@ def polish_section(
     replacements = iter(polished)
     groups = [(title, [next(replacements) for _ in facts]) for title, facts in draft.groups]
     kept = sum(check.kept for check in checks)
+    unchanged = sum(check.kept and check.reason == "unchanged" for check in checks)
     notes = [*draft.notes]
     if checks:
-        notes.append(f"section {draft.title!r}: kept {kept} of {len(checks)} model rewrites")
+        notes.append(f"section {draft.title!r}: kept {kept} of {len(checks)} model rewrites ({unchanged} unchanged)")
     return dataclasses.replace(
         draft,
         text=render_section(draft.opening, groups, draft.connective_offset) if groups else draft.text,
