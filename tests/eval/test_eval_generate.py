@@ -68,7 +68,9 @@ def test_generate_then_evaluate(tmp_path, monkeypatch, sample_corpus: Path):
         f"# Human\n\n## 1 Intro\n\nReasoning matters [1].\n\n## References\n\n[1] {cited['title']}. "
         f"arXiv:{cited['id']}\n")
     (bench / "HumanSurvey" / "outlines.json").write_text(json.dumps([{"topic": TOPIC, "outline": "1 Intro"}]))
+    # The command reaches build_llm through app.workflow (or its llm_factory module).
     monkeypatch.setattr("app.workflow.llm_factory.build_llm", lambda settings: WorkflowLLM())
+    monkeypatch.setattr("app.workflow.build_llm", lambda settings: WorkflowLLM(), raising=False)
     monkeypatch.setenv("CPMSURVEY_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     out = tmp_path / "report"
