@@ -8,7 +8,11 @@ surveys: body sentences carrying a marker, markers that resolve to the section's
 support proxy (cited sentences whose content words are at least 80% covered by the cited
 abstract alone: SUPPORT_THRESHOLD), duplicates and seconds per survey.
 
-    .venv/bin/python bench/grounded_writer.py [--surveys 10] [--sections 4] [--papers 30]
+With `--polish N`, the first N sections of the first survey also go through the optional
+fluency rewrite by the embedded model (SmolLM2-135M, greedy): rewrites kept, kept but
+unchanged, and seconds.
+
+    .venv/bin/python bench/grounded_writer.py [--surveys 10] [--sections 4] [--papers 30] [--polish 0]
 
 Prints one JSON object on its last line.
 """
@@ -72,11 +76,34 @@ def _cpu_model() -> str:
     return platform.machine()
 
 
+def polish_figures(papers: list[Paper], sections: int, size: int, count: int) -> dict:
+    """Rewrite the first `count` sections of one survey with the embedded model."""
+    from engine.local import LocalEngine
+    from engine.types import SamplingParams
+    from writer.grounded import polish_section
+
+    plan = [(f"Theme {i}", papers[i * size : (i + 1) * size], []) for i in range(sections)]
+    drafts = write_grounded_sections(plan)[:count]
+    llm = LocalEngine.load("embedded")
+    started = time.perf_counter()
+    checks = [check for draft in drafts for check in polish_section(llm, draft, SamplingParams()).rewrites]
+    seconds = time.perf_counter() - started
+    return {
+        "polish_model": llm.name,
+        "polish_sentences": len(checks),
+        "polish_kept": sum(check["kept"] for check in checks),
+        "polish_kept_unchanged": sum(check["kept"] and check["reason"] == "unchanged" for check in checks),
+        "polish_refusals": dict(Counter(check["reason"].split(" <")[0] for check in checks if not check["kept"])),
+        "polish_seconds": round(seconds, 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--surveys", type=int, default=10)
     parser.add_argument("--sections", type=int, default=4)
     parser.add_argument("--papers", type=int, default=30)
+    parser.add_argument("--polish", type=int, default=0, help="sections of the first survey to rewrite with the model")
     args = parser.parse_args()
     if (args.surveys * args.sections * args.papers) > 4000:
         parser.error("at most 4,000 papers in surveys: the last 1,000 of the sample time contribution_fact")
@@ -133,6 +160,8 @@ def main() -> None:
         "machine": _cpu_model(),
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
+    if args.polish:
+        figures.update(polish_figures(papers[:per_survey], args.sections, args.papers, args.polish))
     print(json.dumps(figures))
 
 
