@@ -19,20 +19,22 @@ from typing import Any
 from pydantic import ValidationError
 
 from app.settings import GenerateSettings, Settings
-from app.workflow.api import (
-    OUR_PACKAGES,
-    ConcurrencyLimitedLLM,
+from app.workflow import (
+    EventSink,
     RunNotFoundError,
     SurveyWorkflow,
+    close_checkpointer,
+    is_finished,
+    is_user_error,
+    limited,
     llm_concurrency,
     new_run_id,
     open_checkpointer,
+    write_atomically,
 )
-from app.workflow.events import EventSink
-from app.workflow.outputs import is_finished, write_atomically
 from engine.types import LLM
 from retriever.types import Retriever
-from writer.citations import strip_citations
+from writer.survey import Survey
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +183,7 @@ def run_batch(
     output_root.mkdir(parents=True, exist_ok=True)
     manifest = BatchManifest(output_root / MANIFEST)
     checkpointer = open_checkpointer(settings.runs_db_path)
-    shared_llm = ConcurrencyLimitedLLM(llm, llm_concurrency(settings))
+    shared_llm = limited(llm, settings)
 
     def run_one(item: BatchItem) -> BatchResult:
         folder = output_root / item.folder_name
@@ -204,7 +206,7 @@ def run_batch(
                 manifest.update(item.key, run_id=run_id, status="running", folder=str(folder))
                 outcome = workflow.start(item.topic, run_id=run_id, output_dir=folder)
         except Exception as error:
-            if type(error).__module__.split(".")[0] not in OUR_PACKAGES:
+            if not is_user_error(error):
                 raise
             manifest.update(item.key, status="failed", error=str(error))
             return BatchResult(item.index, item.topic, "failed", run_id, str(folder), error=str(error))
@@ -216,7 +218,7 @@ def run_batch(
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="batch") as pool:
             results = list(pool.map(run_one, items))
     finally:
-        checkpointer.conn.close()
+        close_checkpointer(checkpointer)
     write_summary(output_root, results)
     return results
 
@@ -224,16 +226,16 @@ def run_batch(
 def _result_from_folder(
     item: BatchItem, folder: Path, status: str, run_id: str | None, seconds: float = 0.0
 ) -> BatchResult:
-    record = json.loads((folder / "survey.json").read_text(encoding="utf-8"))
+    survey = Survey.from_json((folder / "survey.json").read_text(encoding="utf-8"))
     return BatchResult(
         index=item.index,
         topic=item.topic,
         status=status,
         run_id=run_id,
         output_dir=str(folder),
-        sections=len(record["sections"]),
-        words=sum(len(strip_citations(section["text"]).split()) for section in record["sections"]),
-        citations=sum(len(section["citations"]) for section in record["sections"]),
+        sections=len(survey.sections),
+        words=survey.word_count(),
+        citations=len(survey.citations),
         seconds=round(seconds, 1),
     )
 

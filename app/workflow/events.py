@@ -1,5 +1,7 @@
-"""Progress events of a survey run: the seam between the workflow and whoever shows it
-(the CLI renders them with rich, the Streamlit UI in its status panel).
+"""Progress events of a survey run and of library preparation: the seam between the
+workflow and whoever shows it (the CLI renders them with rich, the Streamlit UI in its
+status panel). A `notice` is a line of information (an ingest report); a `warning`
+something the user should know about.
 
 A sink is any callable taking an :class:`Event`. A failing sink is logged and ignored: a
 display problem must never stop a run.
@@ -22,6 +24,7 @@ EventKind = Literal[
     "papers_found",
     "token",
     "warning",
+    "notice",
     "outline_ready",
     "run_finished",
     "run_failed",

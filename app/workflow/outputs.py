@@ -12,6 +12,8 @@ from writer.survey import Survey
 
 # survey.json goes last: its presence marks a finished run (the batch runner relies on it).
 OUTPUT_FILES = ("survey.md", "survey.bib", "survey.tex", "survey.json")
+# Where an interface puts an outline for a human to edit (the run API deletes it with the run).
+OUTLINE_REVIEW_FILE = "outline.review.json"
 
 
 def write_atomically(path: Path, text: str) -> None:

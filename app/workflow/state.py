@@ -1,21 +1,65 @@
-"""The state of a survey run as the LangGraph checkpointer stores it.
+"""The state of a survey run as the LangGraph checkpointer stores it, and its typed records.
 
-Only plain JSON-ready values live here (papers as dicts, the outline as a dict), so a
-checkpoint reads back the same in any later process. Fields that several nodes write
-carry a reducer.
+Only plain JSON-ready values live here (papers as :class:`PaperRecord`, the outline as a
+dict, the options as :meth:`RunOptions.to_json`), so a checkpoint reads back the same in
+any later process. Fields that several nodes write carry a reducer.
 """
 
 from __future__ import annotations
 
 import operator
+from collections.abc import Iterable
 from typing import Annotated, Any, TypedDict
 
+from retriever.types import Paper
 
-def merge_sections(left: dict[str, dict] | None, right: dict[str, dict] | None) -> dict[str, dict]:
+
+class PaperRecord(TypedDict):
+    """A paper in the state: :meth:`retriever.types.Paper.to_dict`'s form."""
+
+    id: str
+    title: str
+    abstract: str
+    authors: list[str]
+    categories: list[str]
+    date: str | None
+
+
+class SectionRecord(TypedDict, total=False):
+    """One body section, filled in by stages: retrieve_section writes the plan and its
+    papers, write_section(s) the draft, check_citations the final text."""
+
+    # retrieve_section
+    title: str
+    description: str
+    subsections: list[str]
+    queries: list[str]
+    papers: list[PaperRecord]
+    # write_section / write_sections
+    draft: str
+    given: list[str]
+    abstract_words: int
+    # check_citations
+    text: str
+    removed_citations: list[str]
+    support_checks: list[dict[str, Any]]
+
+
+class Frame(TypedDict):
+    """The survey's frame around the sections, written by write_frame."""
+
+    abstract: str
+    introduction: str
+    conclusion: str
+
+
+def merge_sections(
+    left: dict[str, SectionRecord] | None, right: dict[str, SectionRecord] | None
+) -> dict[str, SectionRecord]:
     """Section records by key; a node's update adds to (and overrides fields of) the record."""
-    merged = {key: dict(value) for key, value in (left or {}).items()}
+    merged: dict[str, SectionRecord] = {key: SectionRecord(**value) for key, value in (left or {}).items()}
     for key, update in (right or {}).items():
-        merged[key] = {**merged.get(key, {}), **update}
+        merged[key] = SectionRecord(**{**merged.get(key, {}), **update})
     return merged
 
 
@@ -25,6 +69,67 @@ def add_numbers(left: dict[str, float] | None, right: dict[str, float] | None) -
     for key, value in (right or {}).items():
         total[key] = total.get(key, 0) + value
     return total
+
+
+class SurveyState(TypedDict, total=False):
+    """One run. `options` is :meth:`RunOptions.to_json` (kept so a resume writes the same
+    survey); `sections` is keyed by :func:`section_key`; `spans` holds each node's
+    [stage, start, end] for :func:`stage_seconds`."""
+
+    run_id: str
+    topic: str
+    options: dict[str, Any]
+    queries: list[str]
+    candidates: list[PaperRecord]
+    outline: dict[str, Any]
+    outline_source: str
+    sections: Annotated[dict[str, SectionRecord], merge_sections]
+    frame: Frame
+    warnings: Annotated[list[str], operator.add]
+    spans: Annotated[list[list], operator.add]
+    tokens: Annotated[dict[str, float], add_numbers]
+    output_dir: str
+
+
+class RetrieveTask(TypedDict):
+    """What one fanned-out retrieve_section worker receives through `Send`: a section of
+    the outline and the topic's candidates (its ranking, and the fallback papers)."""
+
+    key: str
+    topic: str
+    section: dict[str, Any]
+    candidates: list[PaperRecord]
+    options: dict[str, Any]
+
+
+class WriteTask(TypedDict):
+    """What one fanned-out write_section worker receives through `Send`."""
+
+    key: str
+    topic: str
+    survey_title: str
+    section: SectionRecord
+    options: dict[str, Any]
+
+
+def section_key(index: int) -> str:
+    """Key of section `index` in `SurveyState.sections` (sorts in reading order)."""
+    return f"{index:03d}"
+
+
+def paper_records(papers: Iterable[Paper]) -> list[PaperRecord]:
+    """Papers in their state form."""
+    return [PaperRecord(**paper.to_dict()) for paper in papers]
+
+
+def papers_of(records: Iterable[PaperRecord]) -> list[Paper]:
+    """Papers back from their state form."""
+    return [Paper.from_dict(dict(record)) for record in records]
+
+
+def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, float]:
+    """A `tokens` update."""
+    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}
 
 
 def stage_seconds(spans: list[list]) -> dict[str, float]:
@@ -43,40 +148,3 @@ def stage_seconds(spans: list[list]) -> dict[str, float]:
                 covered_to = end
         seconds[stage] = total
     return seconds
-
-
-class SurveyState(TypedDict, total=False):
-    """One run. `options` are the settings it was started with (kept so a resume writes
-    the same survey); `sections` is keyed by the section's zero-padded index; `spans` holds
-    each node's [stage, start, end] for :func:`stage_seconds`."""
-
-    run_id: str
-    topic: str
-    options: dict[str, Any]
-    queries: list[str]
-    candidates: list[dict]
-    outline: dict[str, Any]
-    outline_source: str
-    sections: Annotated[dict[str, dict], merge_sections]
-    frame: dict[str, Any]
-    warnings: Annotated[list[str], operator.add]
-    spans: Annotated[list[list], operator.add]
-    tokens: Annotated[dict[str, float], add_numbers]
-    output_dir: str
-
-
-class SectionTask(TypedDict):
-    """What one fanned-out section worker receives through `Send`."""
-
-    key: str
-    topic: str
-    survey_title: str
-    section: dict[str, Any]
-    candidates: list[dict]
-    options: dict[str, Any]
-    papers: list[dict]
-
-
-def section_key(index: int) -> str:
-    """Key of section `index` in `SurveyState.sections` (sorts in reading order)."""
-    return f"{index:03d}"

@@ -18,10 +18,7 @@ from app.interfaces.cli.commands.index_cmd import index
 from app.interfaces.cli.commands.search_cmd import search
 from app.interfaces.cli.context import CLIState
 from app.interfaces.cli.logging_setup import configure_logging
-
-# Errors raised by our own packages carry messages written for the user; anything else is
-# a bug and keeps its traceback.
-OUR_PACKAGES = frozenset({"app", "planner", "retriever", "writer", "engine", "kernels", "eval"})
+from app.workflow import is_user_error
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +80,7 @@ def main() -> None:
         typer.echo("interrupted; finished work is kept (runs resume with --resume)", err=True)
         sys.exit(130)
     except Exception as error:
-        if type(error).__module__.split(".")[0] not in OUR_PACKAGES:
+        if not is_user_error(error):
             raise
         log.debug("user-facing error", exc_info=True)
         typer.echo(f"error: {error}", err=True)

@@ -1,5 +1,6 @@
 """Rendering workflow events in the terminal with rich: a line per finished step, a spinner
-with the step in progress and the text streamed so far, warnings in colour."""
+with the step in progress and the text streamed so far, warnings in colour; library
+preparation's events show their message."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import threading
 from rich.console import Console
 from rich.markup import escape
 
-from app.workflow.events import Event
+from app.workflow import LIBRARY_EVENTS, Event
 
 NODE_LABELS = {
     "plan_queries": "planning search queries",
@@ -40,18 +41,24 @@ class ProgressView:
     def __exit__(self, *exc_info: object) -> None:
         self._status.stop()
 
+    def _prefix(self, event: Event) -> str:
+        """The run's id before each line in batch mode (library preparation belongs to no run)."""
+        return f"[dim]{escape(event.run_id)}[/] " if self.label_runs and event.run_id != LIBRARY_EVENTS else ""
+
     def _label(self, event: Event) -> str:
+        if event.run_id == LIBRARY_EVENTS:
+            return escape(event.message)
         label = NODE_LABELS.get(event.node or "", event.node or "")
         if event.section is not None:
             label += f" {event.section + 1}"
-        return (f"[dim]{escape(event.run_id)}[/] " if self.label_runs else "") + label
+        return self._prefix(event) + label
 
     def __call__(self, event: Event) -> None:
         with self._lock:
             self._render(event)
 
     def _render(self, event: Event) -> None:
-        prefix = f"[dim]{escape(event.run_id)}[/] " if self.label_runs else ""
+        prefix = self._prefix(event)
         if event.kind == "run_started":
             verb = "resuming" if event.message == "resumed" else "starting"
             self.console.print(f"{verb} run [bold]{escape(event.run_id)}[/]")
@@ -71,6 +78,8 @@ class ProgressView:
             self.console.print(f"  {prefix}outline: [bold]{escape(outline.get('title', ''))}[/]")
             for number, section in enumerate(outline.get("sections", []), start=1):
                 self.console.print(f"    {number}. {escape(section.get('title', ''))}")
+        elif event.kind == "notice":
+            self.console.print(escape(event.message))
         elif event.kind == "warning":
             self.console.print(f"[yellow]warning:[/] {prefix}{escape(event.message)}")
         elif event.kind == "run_finished":

@@ -5,8 +5,8 @@ from __future__ import annotations
 import xgrammar as xgr
 
 from app.settings import load_settings
-from app.workflow.api import default_grammar_for
 from app.workflow.events import EventEmitter
+from app.workflow.llm_factory import default_grammar_for
 
 IDS = ["2501.12345"]
 UNCITED_SECOND_PARAGRAPH = "First [arXiv:2501.12345].\n\nSecond, with no citation."

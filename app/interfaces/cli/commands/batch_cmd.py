@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from app.interfaces.cli.commands.generate_cmd import filter_flags, prepare_library
+from app.interfaces.cli.commands.generate_cmd import filter_flags
 from app.interfaces.cli.context import settings_for
 from app.interfaces.cli.progress_view import ProgressView
 
@@ -33,6 +33,7 @@ def batch(
     """Write one survey per topic of TOPICS_FILE; run it again to resume an interrupted batch."""
     # Imported here so that `cpmsurvey --help` and other commands stay quick.
     from app.interfaces.batch import read_batch_file, run_batch, settings_for_item
+    from app.workflow import build_llm, prepare_library
 
     console = Console(stderr=True)
     items = read_batch_file(topics_file)
@@ -51,9 +52,8 @@ def batch(
     # each topic's own options (dates, categories) decide what is fetched for it; a bad one
     # is refused here, before any work
     topics = [(item.topic, settings_for_item(settings, item, str(topics_file))) for item in items]
-    library = prepare_library(settings, topics, fetch, console)
-    from app.workflow.llm_factory import build_llm
-
+    with ProgressView(console) as view:
+        library = prepare_library(settings, topics, fetch, view)
     with console.status(f"loading the model {settings.llm.model!r} ({settings.llm.backend}) ..."):
         llm = build_llm(settings)
     console.print(f"{len(items)} topics into {output_root}/ (run the same command again to resume)")

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from app.interfaces.cli.context import settings_for
-from app.workflow.llm_factory import build_llm
+from app.workflow import build_llm
 from engine.errors import ContextWindowExceededError, EngineError
 from engine.types import LLM, Message, SamplingParams
 

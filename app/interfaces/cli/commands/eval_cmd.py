@@ -38,9 +38,8 @@ def _our_paths(settings: Settings, surveys: list[str]) -> list[Path]:
 def _generate(settings: Settings, surveybench: Path, topics: list[str], output: Path, console: Console) -> list[Path]:
     """Write our surveys for `topics` through the batch runner; the finished folders."""
     from app.interfaces.batch import BatchItem, run_batch
-    from app.interfaces.cli.commands.generate_cmd import prepare_library
     from app.interfaces.cli.progress_view import ProgressView
-    from app.workflow.llm_factory import build_llm
+    from app.workflow import build_llm, prepare_library
     from eval.pipeline import generation_plan
 
     plan = generation_plan(surveybench, topics)
@@ -50,8 +49,9 @@ def _generate(settings: Settings, surveybench: Path, topics: list[str], output: 
              for i, p in enumerate(plan)]
     from app.interfaces.batch import settings_for_item
 
-    library = prepare_library(settings, [(i.topic, settings_for_item(settings, i, "--generate")) for i in items],
-                              True, console)
+    with ProgressView(console) as view:
+        library = prepare_library(settings, [(i.topic, settings_for_item(settings, i, "--generate")) for i in items],
+                                  True, view)
     with console.status(f"loading the model {settings.llm.model!r} ({settings.llm.backend}) ..."):
         llm = build_llm(settings)
     try:
@@ -104,7 +104,7 @@ def eval_command(
             ours += _generate(settings, surveybench, generate, output, console)
         judge_llm = None
         if judge:
-            from app.workflow.llm_factory import build_llm
+            from app.workflow import build_llm
 
             with console.status(f"loading the judge {settings.llm.model!r} ({settings.llm.backend}) ..."):
                 judge_llm = Judge(build_llm(settings), settings.data_dir / "judge-cache")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,66 +12,18 @@ from rich.console import Console
 
 from app.interfaces.cli.context import parse_date_flag, settings_for
 from app.interfaces.cli.progress_view import ProgressView
-from app.settings import GenerateSettings, Settings
-from planner import validate_topic
 
 if TYPE_CHECKING:
     from app.workflow import RunOutcome
 
-log = logging.getLogger(__name__)
-
-# Papers fetched from arXiv for a topic when no corpus is given.
-ARXIV_FETCH = 200
 MAX_REVIEW_ATTEMPTS = 3
-
-
-def prepare_library(settings: Settings, topics: list[tuple[str, Settings]], fetch: bool, console: Console):
-    """Open the library; ingest the corpus file (re-runs skip what is there) or, without one,
-    fetch each topic's papers from arXiv within that topic's run settings (its dates and
-    categories); then bring the index up to date."""
-    from app.workflow import WorkflowError
-    from app.workflow.library import open_library
-    from retriever.errors import ArxivUnavailableError
-
-    library = open_library(settings)
-    if settings.corpus:
-        corpus = Path(settings.corpus).expanduser()
-        if not corpus.is_file():
-            raise WorkflowError(f"corpus file {corpus} does not exist; pass a JSONL(.gz) file to --corpus")
-        with console.status(f"ingesting {corpus.name} ..."):
-            report = library.ingest_jsonl(corpus)
-        console.print(report.summary())
-    elif fetch:
-        from app.workflow.graph import search_filters
-        from retriever.arxiv_api import topic_query
-
-        for topic, run_settings in topics:
-            # Within the run's dates and categories: otherwise a survey "as of" a day would
-            # fetch the newest papers and keep none of them.
-            query = topic_query(topic, search_filters(run_settings.generate.model_dump(mode="json")))
-            try:
-                with console.status(f"fetching papers on {topic!r} from arXiv ..."):
-                    report = library.ingest_arxiv(query=query, max_results=ARXIV_FETCH)
-                console.print(report.summary())
-            except ArxivUnavailableError as error:
-                if not library.stats()["papers"]:
-                    raise WorkflowError(
-                        f"{error}. The library is empty; pass a corpus with --corpus FILE to work offline"
-                    ) from None
-                console.print(f"[yellow]warning:[/] {error}; using the papers already in the library")
-    update = library.update_index(show_progress=True)
-    if update.embedded or update.added:
-        console.print(update.summary())
-    if not library.stats()["papers"]:
-        raise WorkflowError("the library holds no papers; pass --corpus FILE or run online to fetch from arXiv")
-    return library
 
 
 def edit_outline(outline: dict[str, Any], folder: Path, console: Console) -> dict[str, Any]:
     """Open the outline as JSON in $EDITOR until it validates (a few attempts)."""
-    from app.workflow import OutlineEditError, validate_outline
+    from app.workflow import OUTLINE_REVIEW_FILE, OutlineEditError, validate_outline
 
-    path = folder / "outline.review.json"
+    path = folder / OUTLINE_REVIEW_FILE
     folder.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(outline, indent=2, ensure_ascii=False), encoding="utf-8")
     for attempt in range(MAX_REVIEW_ATTEMPTS):
@@ -101,16 +52,6 @@ def filter_flags(date_from: str | None, date_to: str | None, categories: list[st
         "generate.date_to": end.isoformat() if end else None,
         "generate.categories": list(categories) or None,
     }
-
-
-def _resume_overrides(options: dict[str, Any], flags: dict[str, Any]) -> dict[str, Any]:
-    """Settings a resumed run keeps from its start (its survey options, its model) unless
-    this invocation's flags say otherwise."""
-    recorded = {f"generate.{key}": options[key] for key in GenerateSettings.model_fields if key in options}
-    recorded["llm.model"] = options.get("model")
-    recorded["llm.backend"] = options.get("backend")
-    recorded["corpus"] = options.get("corpus")
-    return {**recorded, **{key: value for key, value in flags.items() if value is not None}}
 
 
 def report(outcome: RunOutcome, console: Console) -> None:
@@ -143,7 +84,17 @@ def generate(
 ) -> None:
     """Write a survey on TOPIC with verifiable citations (or finish a stopped run)."""
     # Imported here so that `cpmsurvey --help` and other commands stay quick.
-    from app.workflow import RunOutcome, SurveyWorkflow, inspect_run, new_run_id, open_checkpointer
+    from app.workflow import (
+        SurveyWorkflow,
+        build_llm,
+        close_checkpointer,
+        inspect_run,
+        new_run_id,
+        open_checkpointer,
+        prepare_library,
+        resume_overrides,
+        validate_topic,
+    )
 
     console = Console(stderr=True)
     flags = {
@@ -162,45 +113,36 @@ def generate(
         base = settings_for(ctx)
         checkpointer = open_checkpointer(base.runs_db_path)
         info = inspect_run(checkpointer, resume, base.runs_db_path)
-        settings = settings_for(ctx, **_resume_overrides(info.options, flags))
+        settings = settings_for(ctx, **resume_overrides(info.options, flags))
         topic, run_id = info.topic, resume
     else:
         topic = validate_topic(topic)
         settings = settings_for(ctx, **flags)
         checkpointer = open_checkpointer(settings.runs_db_path)
         run_id = new_run_id(topic)
-    library = prepare_library(settings, [(topic, settings)], fetch and resume is None, console)
-    from app.workflow.llm_factory import build_llm
-
+    with ProgressView(console) as view:
+        library = prepare_library(settings, [(topic, settings)], fetch and resume is None, view)
     with console.status(f"loading the model {settings.llm.model!r} ({settings.llm.backend}) ..."):
         llm = build_llm(settings)
     console.print(f"run id: [bold]{run_id}[/] (if stopped, continue with `cpmsurvey generate --resume {run_id}`)")
+    flow = SurveyWorkflow(settings, llm, library, checkpointer=checkpointer, library_size=library.stats()["papers"])
     try:
         with ProgressView(console) as view:
-            flow = SurveyWorkflow(
-                settings,
-                llm,
-                library,
-                on_event=view,
-                checkpointer=checkpointer,
-                library_size=library.stats()["papers"],
-            )
-            if resume is not None and info.status == "awaiting_review":
-                outcome = RunOutcome(run_id, "awaiting_review", info.output_dir, outline=info.outline)
-            elif resume is not None:
-                outcome = flow.resume(run_id)
+            flow.on_event = view
+            if resume is not None:
+                outcome = flow.pending(run_id) or flow.resume(run_id)
             else:
                 outcome = flow.start(topic, run_id=run_id, output_dir=output)
         while outcome.status == "awaiting_review":
             edited = edit_outline(outcome.outline, outcome.output_dir, console)
             with ProgressView(console) as view:
                 flow.on_event = view
-                outcome = flow.resume(run_id, outline=edited)
+                outcome = flow.review(run_id, edited)
     except KeyboardInterrupt:
         console.print(f"interrupted; finished work is saved. Continue with `cpmsurvey generate --resume {run_id}`")
         raise typer.Exit(130) from None
     finally:
-        checkpointer.conn.close()
+        close_checkpointer(checkpointer)
         library.close()
     report(outcome, console)
     typer.echo(str(outcome.output_dir))

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from app.interfaces.cli.context import parse_date_flag, settings_for
-from app.workflow.library import open_library
+from app.workflow import open_library
 
 
 def index(

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from app.interfaces.cli.context import parse_date_flag, settings_for
-from app.workflow.library import open_library
+from app.workflow import open_library
 from retriever.types import SearchFilters
 
 

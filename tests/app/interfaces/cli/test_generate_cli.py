@@ -204,34 +204,3 @@ def test_bad_filter_flags_are_usage_errors_before_any_work(tmp_path, args, expec
     result = run_cli("generate", "reasoning", "--no-fetch", *args, cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert expected in result.stderr and not (tmp_path / "data").exists()
-
-
-def test_fetching_from_arxiv_asks_within_the_run_filters(tmp_path, monkeypatch, sample_corpus):
-    """Online, a survey "as of" a day in some categories fetches papers of those dates and
-    categories, not the newest ones (which the filters would then throw away)."""
-    from app.interfaces.cli.commands.generate_cmd import prepare_library
-    from app.settings import Settings
-    from app.workflow import WorkflowError
-    from retriever.library import Library
-
-    asked = []
-    monkeypatch.setattr(Library, "ingest_arxiv", lambda self, query, max_results: asked.append(query) or _no_papers())
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        retrieval={"embedding_backend": "torch"},
-        generate={"date_to": "2025-09-30", "categories": ["cs.CL"]},
-    )
-    topics = [("reasoning models", settings), ("agents", Settings(data_dir=tmp_path / "data"))]
-    with pytest.raises(WorkflowError, match="holds no papers"):
-        prepare_library(settings, topics, fetch=True, console=Console(file=io.StringIO()))
-    # each topic is fetched within its own run's filters (a batch gives each its own)
-    assert asked == [
-        "all:(reasoning models) AND submittedDate:[000001010000 TO 202509302359] AND (cat:cs.CL)",
-        "agents",
-    ]
-
-
-def _no_papers():
-    from retriever.ingest import IngestReport
-
-    return IngestReport(source="fake")
