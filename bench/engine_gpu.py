@@ -114,6 +114,7 @@ def run_ours(model: MiniCPMForCausalLM, tokenizer: ChatTokenizer, context: int, 
     torch.cuda.synchronize()
     prefill = time.perf_counter() - started
     figures = timed_stream(engine, text, new_tokens)
+    figures["graph_step_ms"] = graph_step_ms(engine.runtime)
     figures.update(
         prefill_s=prefill,
         warmup_s=warmup,
@@ -122,6 +123,24 @@ def run_ours(model: MiniCPMForCausalLM, tokenizer: ChatTokenizer, context: int, 
     )
     engine.runtime.release()
     return figures
+
+
+def graph_step_ms(runtime) -> float:
+    """GPU time of one replayed decode step of one row (no host work between replays)."""
+    return graph_step_ms_of(runtime, runtime._graphs[1][0])
+
+
+def graph_step_ms_of(runtime, graph, steps: int = 64) -> float:
+    with torch.inference_mode():
+        saved = runtime.decoder.lengths.clone()
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        for _ in range(steps):
+            graph.replay()
+        end.record()
+        torch.cuda.synchronize()
+        runtime.decoder.lengths.copy_(saved)
+    return start.elapsed_time(end) / steps
 
 
 def run_batch8(model: MiniCPMForCausalLM, tokenizer: ChatTokenizer, context: int, new_tokens: int) -> dict:
@@ -146,6 +165,8 @@ def run_batch8(model: MiniCPMForCausalLM, tokenizer: ChatTokenizer, context: int
 
     generate(8)
     figures = {"decode_tok_s": generate(new_tokens), "warmup_s": warmup, "rows": 8}
+    graph, _ = engine.runtime._graphs[8]
+    figures["graph_step_ms"] = graph_step_ms_of(engine.runtime, graph)
     engine.runtime.release()
     return figures
 
@@ -238,6 +259,8 @@ def main() -> None:
     if ours or args.batch8:
         model = our_model(config)
         for context in contexts:
+            # 128K: the prompt leaves room for the reply within max_position_embeddings (131072)
+            context = min(context, config.max_position_embeddings - args.decode_tokens - 64)
             for system in ours:
                 set_attention(model, config, sparse=system == "sparse")
                 figures = run_ours(model, tokenizer, context, args.decode_tokens)
@@ -253,6 +276,7 @@ def main() -> None:
     for system in [s for s in systems if s.startswith("hf")]:
         model = hf_model(config)
         for context in contexts:
+            context = min(context, config.max_position_embeddings - args.decode_tokens - 64)
             figures = run_hf(model, context, args.decode_tokens, compiled=system == "hf-compiled")
             results["contexts"].setdefault(str(context), {})[system] = figures
             print(system, context, json.dumps(figures), flush=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from engine.kv_cache import KVCache
 from engine.model import MiniCPMForCausalLM
@@ -35,8 +36,15 @@ class StaticCompressedKeys:
 class StaticDecoder:
     """The static buffers of decode steps over `caches` (rows = caches' batch) and the step itself."""
 
-    def __init__(self, model: MiniCPMForCausalLM, caches: list[KVCache], kernels: bool) -> None:
+    def __init__(self, model: MiniCPMForCausalLM, caches: list[KVCache], kernels: bool, compiled: bool = False) -> None:
         self.model, self.caches, self.kernels = model, caches, kernels
+        fused = model.model.layers[0].mlp.gate_up_proj is not None
+        # torch.compile fuses each layer's elementwise work (norms, RoPE, SiLU, residual adds) into a
+        # few kernels around the matmuls: at decode sizes every kernel launch costs about as much
+        # as its work. Only for fused weights (one qkv and one gate/up matmul a layer).
+        self.compiled = compiled and fused
+        self._pre = torch.compile(pre_attention, fullgraph=True, dynamic=False) if self.compiled else pre_attention
+        self._post = torch.compile(post_attention, fullgraph=True, dynamic=False) if self.compiled else post_attention
         self.config = model.config
         rows, device = caches[0].k.shape[0], caches[0].k.device
         self.tokens = torch.zeros(rows, dtype=torch.long, device=device)
@@ -97,16 +105,19 @@ class StaticDecoder:
         cos, sin = cos_table[slots][:, None, None], sin_table[slots][:, None, None]  # [B, 1, 1, D]
         heads, kv_heads, dim = config.num_heads, config.num_kv_heads, config.head_dim
         for index, (layer, cache) in enumerate(zip(model.model.layers, self.caches, strict=True)):
-            attention = layer.self_attn
-            q, k, v = attention.project(layer.input_layernorm(h))
-            q = apply_rope(q.view(batch, 1, heads, dim), cos, sin)[:, 0]  # [B, Hq, D]
-            k = apply_rope(k.view(batch, 1, kv_heads, dim), cos, sin)[:, 0]  # [B, Hkv, D]
+            if self.compiled:
+                q, k, v = self._pre(h, *layer_weights(layer, "pre"), cos, sin, config.rms_norm_eps, heads, kv_heads)
+            else:
+                q, k, v = _layer_pre_attention(layer, h, cos, sin)
             cache.k[rows, :, slots] = k
-            cache.v[rows, :, slots] = v.view(batch, kv_heads, dim)
+            cache.v[rows, :, slots] = v
             k_cache, v_cache = cache.k[:batch].transpose(1, 2), cache.v[:batch].transpose(1, 2)  # [B, cap, Hkv, D]
-            out = self._attend(index, q, k_cache, v_cache, old, new)
-            h = torch.add(h, attention.o_proj(out.reshape(batch, 1, heads * dim)), alpha=config.residual_scale)
-            h = torch.add(h, layer.mlp(layer.post_attention_layernorm(h)), alpha=config.residual_scale)
+            out = self._attend(index, q, k_cache, v_cache, old, new).reshape(batch, 1, heads * dim)
+            if self.compiled:
+                h = self._post(h, out, *layer_weights(layer, "post"), config.rms_norm_eps, config.residual_scale)
+            else:
+                h = torch.add(h, layer.self_attn.o_proj(out), alpha=config.residual_scale)
+                h = torch.add(h, layer.mlp(layer.post_attention_layernorm(h)), alpha=config.residual_scale)
         h = model.model.norm(h)
         if config.logit_scale != 1.0:
             h = h / config.logit_scale
@@ -131,6 +142,53 @@ class StaticDecoder:
         if sparse is None:
             return reference_decode_attention(q, k_cache, v_cache, new)
         return _reference_sparse_decode(q, k_cache, v_cache, new, sparse)
+
+
+def _layer_pre_attention(layer, h: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor):
+    """The layer's own modules: q [B, Hq, D], k and v [B, Hkv, D] of h [B, 1, hidden]."""
+    attention = layer.self_attn
+    batch = h.shape[0]
+    q, k, v = attention.project(layer.input_layernorm(h))
+    q = apply_rope(q.view(batch, 1, attention.num_heads, attention.head_dim), cos, sin)[:, 0]
+    k = apply_rope(k.view(batch, 1, attention.num_kv_heads, attention.head_dim), cos, sin)[:, 0]
+    return q, k, v.view(batch, attention.num_kv_heads, attention.head_dim)
+
+
+def layer_weights(layer, part: str) -> tuple[torch.Tensor, ...]:
+    """The fused layer's weights that pre_attention ("pre") or post_attention ("post") take."""
+    if part == "pre":
+        return layer.input_layernorm.weight, layer.self_attn.qkv_proj.weight
+    return (
+        layer.self_attn.o_proj.weight,
+        layer.post_attention_layernorm.weight,
+        layer.mlp.gate_up_proj.weight,
+        layer.mlp.down_proj.weight,
+    )
+
+
+def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    """engine.model.RMSNorm as a function (the variance in fp32)."""
+    xf = x.float()
+    return weight * (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + eps)).to(x.dtype)
+
+
+def pre_attention(h, norm_weight, qkv_weight, cos, sin, eps: float, heads: int, kv_heads: int):
+    """Norm, fused q/k/v projection and RoPE of h [B, 1, hidden] -> q [B, Hq, D], k, v [B, Hkv, D]."""
+    batch = h.shape[0]
+    dim = cos.shape[-1]
+    q, k, v = F.linear(rms_norm(h, norm_weight, eps), qkv_weight).split(
+        [heads * dim, kv_heads * dim, kv_heads * dim], dim=-1
+    )
+    q = apply_rope(q.view(batch, 1, heads, dim), cos, sin)[:, 0]
+    k = apply_rope(k.view(batch, 1, kv_heads, dim), cos, sin)[:, 0]
+    return q, k, v.reshape(batch, kv_heads, dim)
+
+
+def post_attention(h, out, o_weight, norm_weight, gate_up_weight, down_weight, eps: float, scale: float):
+    """Output projection and residual, then the SwiGLU MLP and residual: h [B, 1, hidden] -> h."""
+    h = torch.add(h, F.linear(out, o_weight), alpha=scale)
+    gate, up = F.linear(rms_norm(h, norm_weight, eps), gate_up_weight).chunk(2, dim=-1)
+    return torch.add(h, F.linear(F.silu(gate) * up, down_weight), alpha=scale)
 
 
 def reference_decode_attention(

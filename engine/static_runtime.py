@@ -28,13 +28,21 @@ logger = logging.getLogger(__name__)
 
 class StaticRuntime:
     """Prefill and decode over one static cache. graphs: replay decode steps from CUDA graphs
-    (default: on CUDA); kernels: attend through the Triton kernels (default: CUDA in fp16/bf16)."""
+    (default: on CUDA); kernels: attend through the Triton kernels (default: CUDA in fp16/bf16);
+    compiled: the step's elementwise work fused by torch.compile (default: on CUDA)."""
 
-    def __init__(self, model: MiniCPMForCausalLM, graphs: bool | None = None, kernels: bool | None = None) -> None:
+    def __init__(
+        self,
+        model: MiniCPMForCausalLM,
+        graphs: bool | None = None,
+        kernels: bool | None = None,
+        compiled: bool | None = None,
+    ) -> None:
         weight = model.model.embed_tokens.weight
         self.model, self.device, self.dtype = model, weight.device, weight.dtype
         self.graphs = self.device.type == "cuda" if graphs is None else graphs
         self.kernels = kernel_attention_ok(weight) if kernels is None else kernels
+        self.compiled = self.device.type == "cuda" if compiled is None else compiled
         self.decoder: StaticDecoder | None = None
         self.plan: CachePlan | None = None
         self.buckets: tuple[int, ...] = ()
@@ -63,7 +71,7 @@ class StaticRuntime:
         ]
         self.model.caches = caches
         with torch.inference_mode():
-            self.decoder = StaticDecoder(self.model, caches, self.kernels)
+            self.decoder = StaticDecoder(self.model, caches, self.kernels, self.compiled)
         self.plan, self.buckets = plan, batch_buckets(plan.rows)
         logger.info("static KV cache: %d rows x %d tokens, %.2f GiB", plan.rows, capacity, plan.cache_bytes / (1 << 30))
         return plan

@@ -98,9 +98,10 @@ def test_gpu_path_follows_the_fp32_cpu_forward(sparse, chunked, monkeypatch):
         for row, token in enumerate(tokens.tolist()):
             sequences[row].append(token)
         # the eager step on the same state: run it, rewind the lengths, then replay the graph
-        saved = graphed.decoder.lengths.clone()
-        graphed.graphs = False
-        eager_logits = graphed.decode(tokens).float().cpu()
-        graphed.decoder.lengths.copy_(saved)
-        graphed.graphs = True
+        with torch.inference_mode():
+            saved = graphed.decoder.lengths.clone()
+            graphed.graphs = False
+            eager_logits = graphed.decode(tokens).float().cpu()
+            graphed.decoder.lengths.copy_(saved)
+            graphed.graphs = True
         logits = graphed.decode(tokens)

@@ -144,3 +144,21 @@ def test_batch_generation_through_the_runtime_streams_every_row(tiny_engine):
     rows = {row for row, _ in generation}
     assert rows <= {0, 1} and all(len(r.token_ids) == 6 for r in generation.results)
     tiny_engine.model.caches = None  # the shared tiny engine builds its own cache again
+
+
+def test_the_fused_step_functions_match_the_layer_modules(monkeypatch):
+    """pre_attention / post_attention (what torch.compile fuses on CUDA) against the modules; run
+    uncompiled here (torch.compile replaced by the identity): the functions are the same."""
+    monkeypatch.setattr(torch, "compile", lambda fn, **kwargs: fn)
+    model = random_model(tiny_config(), seed=4).fuse()
+    prompts = [[3, 1, 4, 1, 5, 9, 2, 6], [5, 3, 5]]
+    logits = {}
+    for compiled in (False, True):
+        runtime = StaticRuntime(model, graphs=False, kernels=False, compiled=compiled)
+        runtime.reserve(capacity=32, max_rows=2)
+        assert runtime.decoder.compiled == compiled
+        steps = [runtime.prefill(prompts)]
+        for token in (7, 8, 9):
+            steps.append(runtime.decode(torch.tensor([token, token + 1])))
+        logits[compiled] = torch.stack(steps)
+    assert torch.allclose(logits[True], logits[False], atol=1e-5, rtol=1e-5)
