@@ -15,7 +15,7 @@ from writer.citations import find_citations
 from writer.grounded.choose import sentence_key
 from writer.grounded.coverage import SUPPORT_THRESHOLD, content_word_coverage, evidence_text
 from writer.grounded.frame import write_grounded_frame
-from writer.grounded.section import GroundedDraft, write_grounded_sections
+from writer.grounded.section import GroundedDraft, SubTheme, write_grounded_sections
 from writer.support import split_sentences
 
 _SENTENCE_WITH_MARKER = re.compile(r"\[arXiv:([^\]]+)\]\.$")
@@ -91,3 +91,21 @@ def test_three_hundred_real_abstracts_give_grounded_sections(sample_corpus):
     papers = load_papers(sample_corpus, 300, "")
     drafts, _ = check_survey(papers, size=30)
     assert sum(len(draft.facts) for draft in drafts) >= 270
+
+
+def test_each_sentence_sits_under_the_sub_theme_of_its_paper(sample_corpus):
+    papers = load_papers(sample_corpus, 20, "language model")
+    themes = [
+        SubTheme("First half", [p.arxiv_id for p in papers[:10]]),
+        SubTheme("Second half", [p.arxiv_id for p in papers[10:]]),
+    ]
+    (draft,) = write_grounded_sections([("All", papers, themes)])
+    members = {theme.title: set(theme.paper_ids) for theme in themes}
+    current = None
+    for block in draft.text.split("\n\n")[1:]:
+        if block.startswith("### "):
+            current = block[4:]
+            continue
+        for sentence in split_sentences(block):
+            assert find_citations(sentence)[0] in members[current], (current, sentence)
+    assert [title for title, _ in draft.groups] == ["First half", "Second half"]

@@ -157,7 +157,8 @@ def test_frame_exact_text():
     )
     assert frame.introduction == (
         f"{scope} {method}\n\n"
-        "Section 2, Parameter-Efficient Tuning, covers 2 papers. Section 3, Compression, covers 2 papers."
+        "Section 2, Parameter-Efficient Tuning, covers 2 papers published between 2024 and 2025. "
+        "Section 3, Compression, covers 2 papers published in 2025."
     )
     assert frame.conclusion == (
         "This survey reviewed 4 papers on efficient adaptation of language models under 2 themes: "

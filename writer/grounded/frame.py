@@ -14,7 +14,7 @@ from writer.citations import find_citations
 from writer.frame import Frame
 from writer.grounded.choose import Fact, Skip, limitation_fact, sentence_key
 from writer.grounded.coverage import SUPPORT_THRESHOLD, content_word_coverage
-from writer.grounded.section import GroundedDraft, connect, join_words
+from writer.grounded.section import GroundedDraft, connect, join_words, year_span
 from writer.support import split_sentences
 
 MAX_OPEN_PROBLEMS = 5
@@ -98,6 +98,8 @@ def scope_sentence(topic: str, papers: Sequence[Paper]) -> str:
 
 def _section_line(number: int, section: WrittenSection) -> str:
     line = f"Section {number}, {section.title}, covers {_count(len(section.cited), 'paper')}"
+    span = year_span([paper.published for paper in section.cited])
+    line += f" published {span}" if span else ""
     groups = section.groups
     return line + (f", grouped into {join_words(groups)}." if len(groups) >= 2 else ".")
 
