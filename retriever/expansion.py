@@ -23,29 +23,37 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from retriever.clustering import kmeans_groups, normalize_rows
-from retriever.phrases import Phrase, content_words, distinctive_phrases, rerank_by_similarity
+from retriever.phrases import Phrase, distinctive_phrases, rerank_by_similarity, topic_words
 from retriever.store import paper_text
-from retriever.types import Hit, Paper, Retriever, SearchFilters, VectorSource
+from retriever.types import FeedbackSearch, Hit, Paper, PhraseStatistics, Retriever, SearchFilters, VectorSource
 
 CANDIDATES_PER_PHRASE = 4  # c-TF-IDF candidates per phrase kept after reranking by the embeddings
 
 
 @dataclass(frozen=True, slots=True)
 class ExpansionSettings:
-    """How queries are mined. Defaults are what bench/retrieval.py measured best (RESULTS.md)."""
+    """How queries are mined and searched. The defaults are what bench/retrieval.py measured
+    best on two surveybench topics (bench/RESULTS.md)."""
 
     seed_papers: int = 40  # round-1 papers the phrases are mined from
     background_papers: int = 160  # round-1 papers after the seeds, counted against them
     groups: int = 8  # seed groups, one mined query each
     phrases_per_query: int = 2
     min_documents: int = 2  # a phrase must occur in this many seed papers of its group
+    # contrast phrases with the other groups and the background too, not only with the
+    # whole collection (when the retriever offers phrase statistics)
+    against_groups: bool = False
+    avoid_topic_words: bool = True  # leave out phrases holding any of the topic's words or acronyms
+    anchor_queries: bool = True  # search each mined query together with the topic's words
+    feedback_papers: int = 20  # pseudo-relevance feedback in round 2 (FeedbackSearch retrievers; 0: off)
 
     def __post_init__(self) -> None:
         for name in ("seed_papers", "groups", "phrases_per_query", "min_documents"):
             if getattr(self, name) < 1:
                 raise ValueError(f"ExpansionSettings.{name} must be at least 1, got {getattr(self, name)}")
-        if self.background_papers < 0:
-            raise ValueError(f"ExpansionSettings.background_papers must be 0 or more, got {self.background_papers}")
+        for name in ("background_papers", "feedback_papers"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"ExpansionSettings.{name} must be 0 or more, got {getattr(self, name)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +92,7 @@ def mine_queries(
     vectors: np.ndarray | None = None,
     settings: ExpansionSettings = ExpansionSettings(),
     embed: Callable[[Sequence[str]], np.ndarray] | None = None,
+    corpus_share: Callable[[Sequence[str]], Sequence[float]] | None = None,
 ) -> tuple[list[str], list[list[Phrase]]]:
     """Queries from the distinctive phrases of `seeds`' titles and abstracts.
 
@@ -111,7 +120,10 @@ def mine_queries(
         want * CANDIDATES_PER_PHRASE if embed is not None else want,
         background=[paper_text(p.title, p.abstract) for p in background],
         min_documents=settings.min_documents,
-        exclude_words=content_words(topic),
+        exclude_words=topic_words(topic),
+        avoid_words=topic_words(topic) if settings.avoid_topic_words else (),
+        corpus_share=corpus_share,
+        against_groups=settings.against_groups,
     )
     if embed is not None and vectors is not None:
         topic_vector = normalize_rows(embed([topic]))[0]
@@ -153,15 +165,26 @@ def expanded_search(
     vectors, embed = None, None
     if isinstance(retriever, VectorSource) and seeds:
         vectors, embed = retriever.vectors([p.arxiv_id for p in seeds]), retriever.embed
-    mined, phrases = mine_queries(topic, seeds, background, vectors, settings, embed)
+    shares = retriever.phrase_shares if isinstance(retriever, PhraseStatistics) else None
+    mined, phrases = mine_queries(topic, seeds, background, vectors, settings, embed, shares)
     extra = [q for q in _unique(" ".join(q.split()) for q in extra_queries) if q.lower() != topic.lower()]
-    queries = _unique([topic, *extra, *mined])
+    searched = [f"{topic} {q}" for q in mined] if settings.anchor_queries else mined
+    queries = _unique([topic, *extra, *searched])
     started = time.perf_counter()
-    hits = retriever.search_many(queries, k=k, filters=filters) if len(queries) > 1 else first[:k]
+    hits = first[:k] if len(queries) == 1 else _second_round(retriever, queries, k, filters, settings.feedback_papers)
     seen = {hit.paper.arxiv_id for hit in first}
     new = sum(hit.paper.arxiv_id not in seen for hit in hits)
     rounds.append(SearchRound("expanded", tuple(queries), len(hits), new, time.perf_counter() - started))
     return ExpandedSearch(hits, queries, mined, extra, phrases, rounds)
+
+
+def _second_round(
+    retriever: Retriever, queries: list[str], k: int, filters: SearchFilters | None, feedback_papers: int
+) -> list[Hit]:
+    """The expanded search, with pseudo-relevance feedback where the retriever offers it."""
+    if feedback_papers > 0 and isinstance(retriever, FeedbackSearch):
+        return retriever.search_with_feedback(queries, k, filters, feedback_papers)
+    return retriever.search_many(queries, k=k, filters=filters)
 
 
 def _unique(items) -> list[str]:

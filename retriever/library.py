@@ -337,6 +337,12 @@ class Library:
         With `feedback_papers` > 0 (pseudo-relevance feedback), each query vector plus the
         mean vector of the first `feedback_papers` fused papers searches once more, and that
         "feedback" list joins the fusion: it pulls in papers like the best ones found."""
+        return self.search_with_feedback(queries, k, filters, self.feedback_papers)
+
+    def search_with_feedback(
+        self, queries: Sequence[str], k: int, filters: SearchFilters | None, feedback_papers: int
+    ) -> list[Hit]:
+        """`search_many` with this call's own number of feedback papers (0: none)."""
         queries = [q for q in queries if q.strip()]
         if not queries or k <= 0:
             return []
@@ -348,8 +354,8 @@ class Library:
         dense, vectors = self._dense(queries, depth, allowed)
         runs.extend(("dense", ids) for ids in dense)
         fused = reciprocal_rank_fusion(runs, self.rrf_k)
-        if self.feedback_papers > 0 and dense:
-            runs.extend(("feedback", ids) for ids in self._feedback(fused, vectors, depth, allowed))
+        if feedback_papers > 0 and dense:
+            runs.extend(("feedback", ids) for ids in self._feedback(fused, vectors, depth, allowed, feedback_papers))
             fused = reciprocal_rank_fusion(runs, self.rrf_k)
         fused = fused[:k]
         papers = self.store.get_by_rowids([f.key for f in fused])
@@ -395,9 +401,13 @@ class Library:
         _, ids = index.search(vectors, depth, allowed)
         return [[int(i) for i in row if i >= 0] for row in ids]
 
-    def _feedback(self, fused: list, query_vectors: np.ndarray, depth: int, allowed) -> list[list[int]]:
-        """Dense lists for each query vector moved toward the mean of the best fused papers."""
-        _, top = self.store.embeddings(self.model_name, [f.key for f in fused[: self.feedback_papers]])
+    def _feedback(
+        self, fused: list, query_vectors: np.ndarray, depth: int, allowed, papers: int | None = None
+    ) -> list[list[int]]:
+        """Dense lists for each query vector moved toward the mean of the best `papers` fused
+        papers (default: `feedback_papers`)."""
+        papers = self.feedback_papers if papers is None else papers
+        _, top = self.store.embeddings(self.model_name, [f.key for f in fused[:papers]])
         if len(top) == 0:
             return []
         moved = query_vectors + top.mean(axis=0)
@@ -439,6 +449,11 @@ class Library:
             fresh = self.embed([paper_text(title, abstract) for _, title, abstract in texts])
             by_row.update({row: vector for (row, _, _), vector in zip(texts, fresh, strict=True)})
         return np.stack([by_row[rowids[i]] for i in ids]).astype(np.float32, copy=False)
+
+    def phrase_shares(self, phrases: Sequence[str]) -> list[float]:
+        """The share of the library's papers holding each phrase (`PaperStore.phrase_counts`)."""
+        total = self.store.count()
+        return [count / total for count in self.store.phrase_counts(phrases)] if total else [0.0] * len(phrases)
 
     def stats(self) -> dict:
         """Papers, date range, top categories, embeddings and index state."""

@@ -18,7 +18,7 @@ A lone group with no background has nothing to be distinctive against: its phras
 their share.
 
 Public: `Phrase`, `text_phrases`, `distinctive_phrases`, `rerank_by_similarity`, `content_words`,
-`normalize_word`.
+`topic_words`, `normalize_word`.
 """
 
 from __future__ import annotations
@@ -101,6 +101,18 @@ def content_words(text: str) -> set[str]:
     return {normalize_word(w) for w in _WORD.findall(text) if _is_word(w)}
 
 
+def topic_words(topic: str) -> set[str]:
+    """The topic's content words and the acronyms of its runs of two to four words
+    ("Reinforcement Learning for Large Language Models": ..., "rl", "llm", "lm"), normalised:
+    a phrase made only of these says nothing the topic does not."""
+    words = content_words(topic)
+    for run in text_phrases(topic, max_words=4):
+        parts = run.split()
+        if len(parts) > 1:
+            words.add("".join(p[0] for p in parts))
+    return words
+
+
 def distinctive_phrases(
     groups: Sequence[Sequence[str]],
     count: int,
@@ -110,38 +122,52 @@ def distinctive_phrases(
     min_share: float = 0.0,
     exclude_words: Iterable[str] = (),
     max_words: int = MAX_WORDS,
+    corpus_share: Callable[[Sequence[str]], Sequence[float]] | None = None,
+    against_groups: bool = True,
+    avoid_words: Iterable[str] = (),
 ) -> list[list[Phrase]]:
-    """The best `count` phrases of each group of texts, best first, scored by c-TF-IDF
-    against all groups and `background`.
+    """The best `count` phrases of each group of texts, best first, scored by how
+    concentrated they are in the group (module docstring).
 
-    A phrase must occur in at least `min_documents` texts and `min_share` of its group's
-    texts. Phrases made only of `exclude_words` (e.g. the topic's own words, normalised by
-    :func:`normalize_word`) are left out, and so is a phrase sharing half its words (or the
+    The overall share a phrase is compared with is its share of all groups and `background`
+    (with `against_groups`) and, with `corpus_share` (phrase keys -> the share of a whole
+    collection's papers holding each, e.g. `Library.phrase_shares`), its share of the
+    collection: the larger of the two, so a phrase must stand out from both. A phrase must
+    occur in at least `min_documents` texts and `min_share` of its group's texts. Phrases
+    made only of `exclude_words` (e.g. the topic's own words, normalised by
+    :func:`normalize_word`) are left out, so are phrases holding any of `avoid_words`, and so
+    is a phrase sharing half its words (or the
     other's) with a better one of its group. A phrase inside a longer one found in at least
     ABSORB_SHARE as many texts gives way to the longer one."""
     excluded = {normalize_word(w) for w in exclude_words}
+    avoided = {normalize_word(w) for w in avoid_words}
     per_group = [[text_phrases(text, max_words) for text in group] for group in groups]
     per_background = [text_phrases(text, max_words) for text in background]
     total_texts = sum(len(g) for g in groups) + len(background)
     overall: Counter = Counter()
     for doc in [*(d for g in per_group for d in g), *per_background]:
         overall.update(doc.keys())
-    # one group and no background: nothing to contrast with, so a phrase scores its share
-    contrast = total_texts if len(groups) > 1 or per_background else None
-    return [_group_phrases(docs, overall, contrast, count, min_documents, min_share, excluded) for docs in per_group]
+    candidates = [_eligible(docs, min_documents, min_share, excluded, avoided) for docs in per_group]
+    keys = sorted({key for found in candidates for key in found[0]})
+    sample = {key: overall[key] / total_texts for key in keys}
+    reference: dict[str, float] = {}
+    # one group and no background: nothing in the sample to contrast with
+    if against_groups and (len(groups) > 1 or per_background):
+        reference = dict(sample)
+    if corpus_share is not None:
+        for key, share in zip(keys, corpus_share(keys), strict=True):
+            # a phrase the collection's own matching misses (0) is compared with the sample
+            reference[key] = max(reference.get(key, 0.0), float(share) if share > 0 else sample[key])
+    return [
+        _group_phrases(len(docs), found, reference, count) for docs, found in zip(per_group, candidates, strict=True)
+    ]
 
 
-def _group_phrases(
-    docs: list[dict[str, str]],
-    overall: Counter,
-    total_texts: int | None,
-    count: int,
-    min_documents: int,
-    min_share: float,
-    excluded: set[str],
-) -> list[Phrase]:
-    if not docs:
-        return []
+def _eligible(
+    docs: list[dict[str, str]], min_documents: int, min_share: float, excluded: set[str], avoided: set[str]
+) -> tuple[dict[str, int], dict[str, str]]:
+    """The group's phrases found often enough, not made only of excluded words and holding
+    no avoided word, with the texts holding each, and each one's most common spelling."""
     frequency: Counter = Counter()
     spellings: dict[str, Counter] = defaultdict(Counter)
     for doc in docs:
@@ -149,14 +175,26 @@ def _group_phrases(
         for key, spelling in doc.items():
             spellings[key][spelling] += 1
     needed = max(min_documents, math.ceil(min_share * len(docs)))
-    eligible = {key: n for key, n in frequency.items() if n >= needed and not set(key.split()) <= excluded}
+    eligible = {
+        key: n
+        for key, n in frequency.items()
+        if n >= needed and not set(key.split()) <= excluded and not set(key.split()) & avoided
+    }
+    return eligible, {key: _spelling(spellings[key]) for key in eligible}
+
+
+def _group_phrases(
+    size: int, found: tuple[dict[str, int], dict[str, str]], reference: dict[str, float], count: int
+) -> list[Phrase]:
+    """The group's best `count` phrases by `_score` against `reference` shares."""
+    eligible, spelling = found
     absorbed = _absorbed(eligible)
     scored = [
-        Phrase(key, _spelling(spellings[key]), _score(n / len(docs), overall[key], total_texts), n)
+        Phrase(key, spelling[key], _score(n / size, reference.get(key)), n)
         for key, n in eligible.items()
         if key not in absorbed
     ]
-    scored = [p for p in scored if p.score > 0]  # no more common in the group than anywhere
+    scored = [p for p in scored if p.score > 0]  # no more common in the group than elsewhere
     scored.sort(key=lambda p: (-p.score, -len(p.words), p.key))
     chosen: list[Phrase] = []
     for phrase in scored:
@@ -223,11 +261,10 @@ def rerank_by_similarity(
     return ranked
 
 
-def _score(share: float, containing: int, total_texts: int | None) -> float:
-    """share x log(share / overall share): how much of the group uses the phrase, times
-    how concentrated in the group it is (a term of the group's KL divergence from all);
-    the share alone when there is nothing to contrast with (`total_texts` None)."""
-    if total_texts is None:
+def _score(share: float, reference: float | None) -> float:
+    """share x log(share / reference share): how much of the group uses the phrase, times
+    how concentrated in the group it is (a term of the group's KL divergence from the
+    reference); the share alone when there is no reference."""
+    if reference is None:
         return share
-    overall_share = containing / total_texts
-    return share * math.log(share / overall_share) if share > overall_share else 0.0
+    return share * math.log(share / reference) if share > reference else 0.0

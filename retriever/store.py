@@ -138,6 +138,11 @@ def fts_words(text: str) -> list[str]:
     return list(dict.fromkeys(w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS))
 
 
+def fts_words_in_order(text: str) -> list[str]:
+    """Every word of `text` as a phrase query sees it: lower-cased, in order, repeats kept."""
+    return _WORD.findall(text.lower())
+
+
 def fts_query(text: str) -> str | None:
     """An FTS5 MATCH expression for free text: its words, each quoted, joined by OR.
 
@@ -359,6 +364,18 @@ class PaperStore:
         params.append(limit)
         return [r[0] for r in self._db.execute(sql, params)]
 
+    def phrase_counts(self, phrases: Sequence[str]) -> list[int]:
+        """How many papers hold each phrase in their title or abstract: its words in this
+        order, as FTS5 matches them (so "reward model" counts "Reward Models" too)."""
+        sql = "SELECT count(*) FROM papers_fts WHERE papers_fts MATCH ?"
+        counts = []
+        for phrase in phrases:
+            words = fts_words_in_order(phrase)
+            counts.append(
+                self._db.execute(sql, ['"' + " ".join(words).replace('"', '""') + '"']).fetchone()[0] if words else 0
+            )
+        return counts
+
     # --- text for derived indexes ---------------------------------------------------------
 
     def fts_change_seq(self) -> int:
@@ -470,7 +487,6 @@ class PaperStore:
             "top_categories": dict(categories),
             "embeddings": dict(embedded),
         }
-
 
     def distribution(self, categories: int = 20) -> dict[str, dict[str, int]]:
         """Papers per month of publication ("YYYY-MM", in order; undated papers left out) and

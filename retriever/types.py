@@ -148,3 +148,26 @@ class VectorSource(Protocol):
         """One L2-normalised float32 row per id, in the given order; raises KeyError naming
         the ids the collection does not hold."""
         ...
+
+
+@runtime_checkable
+class PhraseStatistics(Protocol):
+    """A collection that can say how common a phrase is in it (telling a group's distinctive
+    phrases from words every paper uses). `retriever.library.Library` is one."""
+
+    def phrase_shares(self, phrases: Sequence[str]) -> list[float]:
+        """The share of the collection's papers holding each phrase, 0.0 to 1.0."""
+        ...
+
+
+@runtime_checkable
+class FeedbackSearch(Protocol):
+    """A collection whose multi-query search can add pseudo-relevance feedback per call.
+    `retriever.library.Library` is one."""
+
+    def search_with_feedback(
+        self, queries: Sequence[str], k: int, filters: SearchFilters | None, feedback_papers: int
+    ) -> list[Hit]:
+        """`Retriever.search_many`, each query also searched moved toward the mean vector of
+        the first `feedback_papers` fused papers (0: plain `search_many`)."""
+        ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -35,7 +36,17 @@ ONLY_BY_EXPANSION = [
 ]
 DISTRACTOR = paper(9, "Protein folding with diffusion", "Diffusion predicts protein structures.")
 PAPERS = SEEDS + ONLY_BY_EXPANSION + [DISTRACTOR]
-SETTINGS = ExpansionSettings(seed_papers=6, background_papers=10, groups=2, phrases_per_query=2)
+# the mechanics alone: contrast with the other group, no topic-word rules, no anchoring or feedback
+SETTINGS = ExpansionSettings(
+    seed_papers=6,
+    background_papers=10,
+    groups=2,
+    phrases_per_query=2,
+    against_groups=True,
+    avoid_topic_words=False,
+    anchor_queries=False,
+    feedback_papers=0,
+)
 
 
 def test_mined_queries_name_each_seed_group():
@@ -105,3 +116,41 @@ def test_bad_input_is_refused():
         ExpansionSettings(groups=0)
     with pytest.raises(ValueError, match="one row per paper"):
         mine_queries(TOPIC, SEEDS, (), VectorWordRetriever(PAPERS).vectors(["2501.00001"]), SETTINGS)
+
+
+class CorpusRetriever(VectorWordRetriever):
+    """Also a PhraseStatistics (shares from a fixed table) and a FeedbackSearch (recorded)."""
+
+    def __init__(self, papers, shares):
+        super().__init__(papers)
+        self.shares = shares
+        self.feedback_calls = []
+
+    def phrase_shares(self, phrases):
+        return [self.shares.get(p, 0.01) for p in phrases]
+
+    def search_with_feedback(self, queries, k, filters, feedback_papers):
+        self.feedback_calls.append((tuple(queries), feedback_papers))
+        return self.search_many(queries, k, filters)
+
+
+def test_the_defaults_anchor_queries_avoid_topic_words_and_use_feedback_in_round_two():
+    retriever = CorpusRetriever(PAPERS, {})
+    settings = ExpansionSettings(seed_papers=6, background_papers=10, groups=2)
+    result = expanded_search(retriever, "reward models for language models", k=8, settings=settings)
+    assert result.mined_queries == ["reinforcement learning preference data", "Tool use Reinforcement learning"]
+    assert result.queries[1:] == [f"reward models for language models {q}" for q in result.mined_queries]
+    assert retriever.feedback_calls == [(tuple(result.queries), 20)]
+    assert retriever.calls[0][0] == ("reward models for language models",)
+
+
+def test_phrases_common_in_the_whole_collection_sink():
+    quiet = CorpusRetriever(PAPERS, {})
+    common_agents = CorpusRetriever(PAPERS, {"agent": 0.9, "tool use": 0.9})
+    settings = replace(SETTINGS, against_groups=False)
+    plain = expanded_search(quiet, TOPIC, k=8, settings=settings)
+    contrasted = expanded_search(common_agents, TOPIC, k=8, settings=settings)
+    assert plain.mined_queries == ["Reward models preference data", "agents Tool use"]
+    # "agents" and "tool use" alone are everywhere in this collection; together they are not
+    assert contrasted.mined_queries == ["Reward models preference data", "Tool use agents"]
+    assert [p.key for p in contrasted.phrases[1]] == ["tool use agent"]

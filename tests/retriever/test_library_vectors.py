@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from retriever.store import paper_text
-from retriever.types import Retriever, VectorSource
+from retriever.types import FeedbackSearch, PhraseStatistics, Retriever, VectorSource
 from tests.retriever.test_index import _library
 
 RECORDS = [
@@ -55,3 +55,26 @@ def test_unknown_ids_are_named(tmp_path):
     with pytest.raises(KeyError, match=r"2503\.99999"):
         library.vectors(["2503.00001", "2503.99999"])
     assert library.vectors([]).shape == (0, 0) and library.embed([]).shape == (0, 0)
+
+
+def test_phrase_shares_count_papers_holding_the_words_in_order(tmp_path):
+    library = _ingested(tmp_path)
+    # titles "Paper i on topic i % 3": "topic 1" in papers 1 and 4, "paper" in all six
+    assert library.store.phrase_counts(["topic 1", "paper", "1 topic", "", "nowhere"]) == [2, 6, 0, 0, 0]
+    assert library.phrase_shares(["topic 1", "paper"]) == [2 / 6, 1.0]
+    assert isinstance(library, PhraseStatistics) and isinstance(library, FeedbackSearch)
+
+
+def test_feedback_per_call_matches_the_attribute(tmp_path):
+    library = _ingested(tmp_path)
+    library.update_index()
+    queries = ["topic 1", "abstract words"]
+    library.feedback_papers = 3
+    with_attribute = [(h.paper.arxiv_id, h.ranks) for h in library.search_many(queries, k=6)]
+    library.feedback_papers = 0
+    per_call = [(h.paper.arxiv_id, h.ranks) for h in library.search_with_feedback(queries, 6, None, 3)]
+    plain = [(h.paper.arxiv_id, h.ranks) for h in library.search_with_feedback(queries, 6, None, 0)]
+    assert per_call == with_attribute
+    assert any("feedback" in ranks for _, ranks in per_call)
+    assert plain == [(h.paper.arxiv_id, h.ranks) for h in library.search_many(queries, k=6)]
+    assert not any("feedback" in ranks for _, ranks in plain)

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from retriever.phrases import content_words, distinctive_phrases, normalize_word, rerank_by_similarity, text_phrases
+from retriever.phrases import (
+    content_words,
+    distinctive_phrases,
+    normalize_word,
+    rerank_by_similarity,
+    text_phrases,
+    topic_words,
+)
 
 REWARD = [
     "Reward models for preference data",
@@ -104,3 +111,34 @@ def test_rerank_keeps_phrases_close_to_the_group():
     assert ranked[1] == []  # every tool phrase is orthogonal to its anchor here
     with pytest.raises(ValueError, match="anchor"):
         rerank_by_similarity([reward], embed, np.zeros((2, 2)), keep=1)
+
+
+def test_topic_words_hold_the_acronyms_of_its_runs():
+    assert topic_words("Reinforcement Learning for Large Language Models") == {
+        "reinforcement",
+        "learning",
+        "large",
+        "language",
+        "model",
+        "rl",
+        "ll",
+        "lm",
+        "llm",
+    }
+
+
+def test_avoided_words_remove_every_phrase_holding_them():
+    reward, _ = distinctive_phrases([REWARD, TOOLS], 5, avoid_words=["models"])
+    assert [p.key for p in reward] == ["reward", "preference data"]  # "reward model" holds "model"
+
+
+def test_a_collection_share_counts_against_a_phrase():
+    shares = {"reward model": 0.9}
+    reward, _ = distinctive_phrases([REWARD, TOOLS], 2, corpus_share=lambda keys: [shares.get(k, 0.0) for k in keys])
+    # reward models are in 90% of the collection: barely more common in their group
+    assert [p.key for p in reward] == ["preference data", "reward model"]
+    assert reward[1].score == pytest.approx(np.log(1 / 0.9))
+    alone, _ = distinctive_phrases(
+        [REWARD, TOOLS], 2, corpus_share=lambda keys: [0.01] * len(keys), against_groups=False
+    )
+    assert alone[0].score == pytest.approx(np.log(100))  # in every text of its group, 1% of the collection
