@@ -27,6 +27,7 @@ import torch
 import xgrammar as xgr
 from pydantic import BaseModel
 
+from engine.citation_marker import CLOSE, OPEN, PREFIX, SEPARATOR
 from engine.errors import EngineError
 from engine.types import Schema
 
@@ -187,7 +188,7 @@ class ConstraintFactory:
 def citation_grammar(allowed_ids: list[str], cite_every_paragraph: bool = False) -> str:
     """EBNF for prose whose citation markers can only name `allowed_ids`.
 
-    A marker is ``[arXiv:ID]`` or ``[arXiv:ID1; arXiv:ID2]``. Square brackets appear
+    A marker is ``[arXiv:ID]`` or ``[arXiv:ID1; arXiv:ID2]`` (engine.citation_marker). Square brackets appear
     nowhere else (prose may not contain ``[`` or ``]``), so an unknown or malformed
     citation cannot be written at all. The rule is written without ambiguity between
     prose and markers, which keeps xgrammar's per-token mask computation in microseconds.
@@ -201,16 +202,16 @@ def citation_grammar(allowed_ids: list[str], cite_every_paragraph: bool = False)
     ids: list[str] = []
     for raw in allowed_ids:
         arxiv_id = raw.strip()
-        if arxiv_id.lower().startswith("arxiv:"):
-            arxiv_id = arxiv_id[len("arxiv:") :]
+        if arxiv_id.lower().startswith(PREFIX.lower()):
+            arxiv_id = arxiv_id[len(PREFIX) :]
         if not _ARXIV_ID.fullmatch(arxiv_id):
             raise ValueError(f"cannot cite {raw!r}: not an arXiv identifier such as 2401.12345 or hep-th/9901001")
         if arxiv_id not in ids:
             ids.append(arxiv_id)
     if not ids:
         return "root ::= prose\n" + r"prose ::= [^\[\]]*" + "\n"
-    marker = ['citation ::= "[" cited ("; " cited)* "]"']
-    marker.append('cited ::= "arXiv:" (' + " | ".join(json.dumps(i) for i in ids) + ")")
+    marker = [f"citation ::= {json.dumps(OPEN)} cited ({json.dumps(SEPARATOR)} cited)* {json.dumps(CLOSE)}"]
+    marker.append(f"cited ::= {json.dumps(PREFIX)} (" + " | ".join(json.dumps(i) for i in ids) + ")")
     if not cite_every_paragraph:
         return "\n".join(["root ::= prose (citation prose)*", r"prose ::= [^\[\]]*", *marker]) + "\n"
     # A paragraph is a line: the writer's models put one paragraph on a line, often with single

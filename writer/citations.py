@@ -8,23 +8,19 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from engine.citation_marker import CLOSE, OPEN, SCHEME, format_marker
 from retriever.types import normalize_arxiv_id
 
 # One bracket with one or more ids: [arXiv:2503.11851] or [arXiv:2503.11851; arXiv:2504.00001].
-MARKER = re.compile(r"\[\s*arXiv\s*:\s*([^\[\]]*?)\s*\]", re.IGNORECASE)
+MARKER = re.compile(rf"{re.escape(OPEN)}\s*{SCHEME}\s*:\s*([^\[\]]*?)\s*{re.escape(CLOSE)}", re.IGNORECASE)
 # Numeric or author-year brackets a model may invent ([3], [12, 14]): they resolve to nothing.
 NUMERIC_CITATION = re.compile(r"\[\s*\d+(?:\s*[,;–-]\s*\d+)*\s*\]")
 _ID_SPLIT = re.compile(r"[,;]|\s+and\s+")
 
 
-def format_marker(arxiv_id: str) -> str:
-    """The canonical marker for one paper."""
-    return f"[arXiv:{arxiv_id}]"
-
-
 def _ids_in(inner: str) -> list[str]:
     """Raw ids inside one bracket, with any repeated ``arXiv:`` prefix removed."""
-    parts = [re.sub(r"^\s*arxiv\s*:\s*", "", part, flags=re.IGNORECASE).strip() for part in _ID_SPLIT.split(inner)]
+    parts = [re.sub(rf"^\s*{SCHEME}\s*:\s*", "", part, flags=re.IGNORECASE).strip() for part in _ID_SPLIT.split(inner)]
     return [part for part in parts if part]
 
 
@@ -76,7 +72,7 @@ def check_citations(text: str, allowed_ids: Iterable[str]) -> CitationCheck:
                 if resolved not in kept:
                     kept.append(resolved)
             else:
-                removed.append(f"[arXiv:{raw}]")
+                removed.append(format_marker(raw))
         cited.extend(kept)
         return "".join(format_marker(arxiv_id) for arxiv_id in kept)
 

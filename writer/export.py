@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from engine.citation_marker import OPEN, SCHEME, format_marker
 from retriever.types import Paper
 from writer.citations import MARKER, find_citations
 from writer.sanitize import markdown_safe, sanitize_survey
@@ -68,7 +69,7 @@ def to_markdown(survey: Survey) -> str:
     for number, paper in enumerate(survey.references, start=1):
         year = f" ({paper.published.year})" if paper.published else ""
         entry = f"{safe(_authors_short(paper))}{year}. *{safe(paper.title)}*"
-        parts.append(f"{number}. {entry}. [arXiv:{paper.arxiv_id}]({paper.url})")
+        parts.append(f"{number}. {entry}. {format_marker(paper.arxiv_id)}({paper.url})")
     return "\n".join(parts).rstrip() + "\n"
 
 
@@ -128,7 +129,7 @@ def _latex_paragraphs(text: str, keys: dict[str, str]) -> str:
 
     lines = []
     # "claim [arXiv:X]" becomes "claim~\cite{x}": the tie replaces the space before the marker.
-    text = re.sub(r"[ \t]+(?=\[\s*arXiv)", "", text, flags=re.IGNORECASE)
+    text = re.sub(rf"[ \t]+(?={re.escape(OPEN)}\s*{SCHEME})", "", text, flags=re.IGNORECASE)
     for line in _replace_markers(text, cite).splitlines():
         heading = re.match(r"^\s*#{3,}\s*(.+)$", line)
         if heading:

@@ -4,6 +4,7 @@ through :func:`render`, which refuses a missing or an unexpected value."""
 from __future__ import annotations
 
 # Re-exported: callers fill these templates through this module.
+from engine.citation_marker import format_marker
 from engine.templates import placeholders as placeholders
 from engine.templates import render as render
 
@@ -12,7 +13,7 @@ WRITER_SYSTEM = (
     "neutral academic prose in Markdown and support claims with citations to the papers you are given."
 )
 
-PAPER_ENTRY = "[arXiv:{arxiv_id}] {title}\n{abstract}"
+PAPER_ENTRY = format_marker("{arxiv_id}") + " {title}\n{abstract}"
 
 SECTION_PROMPT = """Survey topic: {topic}
 Survey title: {survey_title}

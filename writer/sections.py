@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from engine.citation_marker import OPEN, SCHEME, format_marker
 from engine.types import LLM, Message, SamplingParams
 from retriever.types import Paper
 from writer.citations import MARKER
@@ -23,7 +24,7 @@ TOKENS_PER_WORD = 1.6
 _PREAMBLE = re.compile(r"^\s*(sure|certainly|here is|here's|below is)\b.*:\s*$", re.IGNORECASE)
 _TRAILING_REFERENCES = re.compile(r"\n#+\s*(references|bibliography)\b.*\Z", re.IGNORECASE | re.DOTALL)
 # A marker the token budget cut before its closing bracket: "... [arXiv:2505.139"
-_UNCLOSED_MARKER = re.compile(r"\s*\[\s*arXiv\b[^\[\]]*\Z", re.IGNORECASE)
+_UNCLOSED_MARKER = re.compile(rf"\s*{re.escape(OPEN)}\s*{SCHEME}\b[^\[\]]*\Z", re.IGNORECASE)
 # Where the last finished sentence ends: terminal punctuation, closing quotes or brackets,
 # then any markers that follow it ("... as shown. [arXiv:2503.11851]").
 _SENTENCE_END = re.compile(rf"[.!?][\"'”’)\]]*(?:\s*{MARKER.pattern})*(?=\s|\Z)", re.IGNORECASE)
@@ -71,7 +72,7 @@ def build_section_messages(
     """The conversation that writes `request`, holding as many of `papers` (best first) as
     the model's context window leaves room for after the instructions and the answer."""
     subsections = render(SUBSECTIONS_LINE, subsections="; ".join(request.subsections)) if request.subsections else ""
-    example = f"[arXiv:{papers[0].arxiv_id}]" if papers else "[arXiv:2503.11851]"
+    example = format_marker(papers[0].arxiv_id if papers else "2503.11851")
 
     def prompt_with(block: str) -> str:
         return render(

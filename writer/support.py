@@ -15,11 +15,11 @@ from pydantic import BaseModel, Field, ValidationError
 
 from engine.types import LLM, Message, SamplingParams
 from retriever.types import Paper
-from writer.citations import find_citations
+from writer.citations import MARKER, find_citations, format_marker
 from writer.prompts import SUPPORT_PROMPT, SUPPORT_SYSTEM, render
 
 # Sentence ends: ., ! or ? followed by space and a capital, keeping markers with their sentence.
-_SENTENCE_END = re.compile(r"(?<=[.!?])(?:\s*(?:\[arXiv:[^\]]+\]))*\s+(?=[A-Z#*\-])")
+_SENTENCE_END = re.compile(rf"(?<=[.!?])(?:\s*(?i:{MARKER.pattern}))*\s+(?=[A-Z#*\-])")
 
 
 class SupportVerdict(BaseModel):
@@ -68,7 +68,8 @@ def check_support(
     conversations: list[list[Message]] = []
     for _, _, sentence, cited in located:
         abstracts = "\n".join(
-            f"[arXiv:{i}] {papers[i].title}: {' '.join(papers[i].abstract.split()[:max_abstract_words])}" for i in cited
+            f"{format_marker(i)} {papers[i].title}: {' '.join(papers[i].abstract.split()[:max_abstract_words])}"
+            for i in cited
         )
         conversations.append(
             [
