@@ -50,6 +50,7 @@ def test_contribution_scores_rank_cue_phrases():
     assert contribution_score("This survey reviews retrieval methods and their datasets.") == 3
     assert contribution_score("Extensive experiments on GLUE show that adapters match fine-tuning.") == 1
     assert contribution_score("Our experimental results reveal that watermarks hurt accuracy.") == 1
+    assert contribution_score("Experiments demonstrate the effectiveness and superiority of our approach.") == 0
 
 
 def test_contribution_sentence_is_the_strongest_cue_compressed_and_attributed():

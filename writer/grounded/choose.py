@@ -54,6 +54,13 @@ _META = re.compile(
     r"\bwe (?:release|open-source)\b",
     re.IGNORECASE,
 )
+# "Experiments demonstrate the effectiveness of our approach": a result that names nothing.
+_CONTENTLESS_RESULT = re.compile(
+    r"\b(?:demonstrat|show|validat|confirm|verif|prov|highlight)\w*\s+(?:the\s+)?(?:effectiveness|superiority|"
+    r"efficacy|efficiency|robustness|advantages?|benefits?|potential|value)\b(?:\s+and\s+\w+)?\s+of\s+"
+    r"(?:our|the proposed|their|this|these|the|its)\b",
+    re.IGNORECASE,
+)
 _PRIORITY_CLAIM = re.compile(r"\b(?:the first|first-ever|for the first time)\b", re.IGNORECASE)
 # Cues of an open problem: strong ones alone make a sentence a candidate, weak ones in pairs.
 _STRONG_LIMITATION = re.compile(
@@ -123,9 +130,12 @@ class Skip:
 def contribution_score(sentence: str) -> int:
     """How clearly `sentence` states the paper's own contribution: 3 for "we propose /
     introduce / present", 2 for "we study / evaluate / address", 1 for "we show / find" or
-    "experiments show", 0 otherwise; a claim of being first costs 1, and code-release or layout sentences -1."""
+    "experiments show", 0 otherwise, and for a result that names nothing ("demonstrate the effectiveness of our
+    method"); a claim of being first costs 1, and code-release or layout sentences -1."""
     if _META.search(sentence):
         return -1
+    if _CONTENTLESS_RESULT.search(sentence):
+        return 0
     score = 3 if _PROPOSE.search(sentence) else 2 if _STUDY.search(sentence) else 0
     if not score and (_FIND.search(sentence) or _RESULTS.match(strip_leading_discourse(sentence))):
         score = 1
