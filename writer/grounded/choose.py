@@ -130,8 +130,9 @@ class Skip:
 def contribution_score(sentence: str) -> int:
     """How clearly `sentence` states the paper's own contribution: 3 for "we propose /
     introduce / present", 2 for "we study / evaluate / address", 1 for "we show / find" or
-    "experiments show", 0 otherwise, and for a result that names nothing ("demonstrate the effectiveness of our
-    method"); a claim of being first costs 1, and code-release or layout sentences -1."""
+    "experiments show", 0 otherwise and for a result that names nothing ("demonstrate the
+    effectiveness of our method"); a claim of being first or a phrase pointing back ("such
+    limitations") costs 1; code-release or layout sentences score -1."""
     if _META.search(sentence):
         return -1
     if _CONTENTLESS_RESULT.search(sentence):
