@@ -39,8 +39,8 @@ def test_opening_line_states_theme_count_years_and_groups():
         "This section covers 1 paper on Efficient Tuning, published in 2024."
     )
     assert opening_line("Efficient Tuning", [ADAPTERS, PRUNING], ["Adapters", "", "Pruning"]) == (
-        "This section covers 2 papers on Efficient Tuning, published between 2024 and 2025. "
-        "They fall into 2 groups: Adapters and Pruning."
+        "This section covers 2 papers on Efficient Tuning, published between 2024 and 2025, "
+        "in 2 groups: Adapters and Pruning."
     )
     undated = Paper("2501.00009", "U", "x")
     assert opening_line("X", [undated], ["Only one"]) == "This section covers 1 paper on X."
@@ -75,8 +75,8 @@ def test_section_with_sub_themes_exact_text():
     papers = [ADAPTERS, PROMPTS, PRUNING, DISTILLATION]
     draft = write_grounded_section("Efficient Tuning", papers, subthemes, connective_offset=1)
     assert draft.text == (
-        "This section covers 4 papers on Efficient Tuning, published between 2024 and 2025. "
-        "They fall into 2 groups: Parameter-efficient methods and Compression.\n\n"
+        "This section covers 4 papers on Efficient Tuning, published between 2024 and 2025, "
+        "in 2 groups: Parameter-efficient methods and Compression.\n\n"
         f"{DISTILLATION_SENTENCE}\n\n"
         "### Parameter-efficient methods\n\n"
         f"{PROMPTS_SENTENCE} Also, {ADAPTERS_SENTENCE}\n\n"

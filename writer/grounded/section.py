@@ -72,15 +72,16 @@ def join_words(items: Sequence[str]) -> str:
 
 
 def opening_line(title: str, papers: Sequence[Paper], group_titles: Sequence[str]) -> str:
-    """"This section covers 7 papers on Reward Modelling, published between 2024 and 2025.
-    They fall into 2 groups: A and B." (the second sentence only with two titled groups or more)."""
+    """"This section covers 7 papers on Reward Modelling, published between 2024 and 2025,
+    in 2 groups: A and B." (the groups only when two or more are titled). One sentence, so
+    that the uncited share of a short section stays small."""
     count = f"{len(papers)} paper" + ("" if len(papers) == 1 else "s")
     span = year_span([paper.published for paper in papers])
-    line = f"This section covers {count} on {title}" + (f", published {span}." if span else ".")
+    line = f"This section covers {count} on {title}" + (f", published {span}" if span else "")
     titled = [group for group in group_titles if group]
     if len(titled) >= 2:
-        line += f" They fall into {len(titled)} groups: {join_words(titled)}."
-    return line
+        line += f", in {len(titled)} groups: {join_words(titled)}"
+    return line + "."
 
 
 def connect(fact: Fact, index: int) -> str:
