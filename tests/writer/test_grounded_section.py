@@ -7,7 +7,7 @@ from tests.writer.grounded_papers import ADAPTERS, DISTILLATION, EMPTY, FORMULA,
 from writer.citations import check_citations, find_citations
 from writer.frame import Frame
 from writer.grounded.choose import Fact, Skip
-from writer.grounded.frame import WrittenSection, category_counts, month_span, write_grounded_frame
+from writer.grounded.frame import category_counts, month_span, write_grounded_frame
 from writer.grounded.section import (
     CONNECTIVES,
     SubTheme,
@@ -18,6 +18,7 @@ from writer.grounded.section import (
     write_grounded_sections,
     year_span,
 )
+from writer.grounded.written import WrittenSection, strip_connective, without_repeats
 from writer.sections import SectionDraft
 
 ADAPTERS_SENTENCE = (
@@ -216,3 +217,14 @@ def test_open_problem_does_not_restate_the_body_sentence():
         "Ruiz notes that length generalization remains an open problem for recurrent models as well "
         "[arXiv:2501.00010]."
     )
+
+
+def test_sections_written_apart_lose_repeated_sentences():
+    first = write_grounded_section("One", [ADAPTERS, PRUNING])
+    second = write_grounded_section("Two", [PROMPTS, ADAPTERS], [SubTheme("Adapters only", ["2501.00001"])])
+    sections = [WrittenSection.from_draft(first), WrittenSection.from_draft(second)]
+    cleaned, removed = without_repeats(sections)
+    assert cleaned[0] == sections[0] and removed == [ADAPTERS_SENTENCE]
+    assert cleaned[1].text == f"This section covers 1 paper on Two, published in 2025.\n\n{PROMPTS_SENTENCE}"
+    assert without_repeats(cleaned) == (cleaned, [])
+    assert strip_connective("Also, one study shows X.") == "One study shows X."

@@ -7,6 +7,7 @@ from writer.grounded.coverage import SUPPORT_THRESHOLD, content_word_coverage, c
 from writer.grounded.frame import write_grounded_frame
 from writer.grounded.rewrite import REWRITE_MIN_COVERAGE, RewriteCheck, judge_rewrite, polish_section
 from writer.grounded.section import GroundedDraft, SubTheme, write_grounded_section, write_grounded_sections
+from writer.grounded.written import WrittenSection, without_repeats
 
 __all__ = [
     "REWRITE_MIN_COVERAGE",
@@ -16,6 +17,7 @@ __all__ = [
     "RewriteCheck",
     "Skip",
     "SubTheme",
+    "WrittenSection",
     "content_word_coverage",
     "content_words",
     "contribution_fact",
@@ -24,6 +26,7 @@ __all__ = [
     "limitation_fact",
     "polish_section",
     "sentence_key",
+    "without_repeats",
     "write_grounded_frame",
     "write_grounded_section",
     "write_grounded_sections",

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 
 from retriever.types import Paper
-from writer.citations import find_citations
 from writer.frame import Frame
 from writer.grounded.choose import Fact, Skip, limitation_fact, sentence_key
 from writer.grounded.coverage import SUPPORT_THRESHOLD, content_word_coverage
 from writer.grounded.section import GroundedDraft, connect, join_words, year_span
-from writer.support import split_sentences
+from writer.grounded.written import WrittenSection
 
 MAX_OPEN_PROBLEMS = 5
 # Categories named in the scope sentence, most frequent first.
@@ -39,38 +37,6 @@ def category_counts(papers: Sequence[Paper], top: int = SCOPE_CATEGORIES) -> lis
     """The `top` arXiv categories listed by most of `papers`, with their paper counts (ties by name)."""
     counts = Counter(category for paper in papers for category in dict.fromkeys(paper.categories))
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:top]
-
-
-@dataclass(frozen=True)
-class WrittenSection:
-    """A body section as the frame reads it: its title, its (checked) text and the papers
-    its writer was given. Everything else (papers cited, groups, each paper's sentence) is
-    read from the text, so that a workflow can rebuild it from what it stored."""
-
-    title: str
-    text: str
-    papers: Sequence[Paper]
-
-    @classmethod
-    def from_draft(cls, draft: GroundedDraft) -> WrittenSection:
-        """The frame's view of a freshly written grounded section."""
-        return cls(draft.title, draft.text, draft.given)
-
-    @property
-    def cited(self) -> list[Paper]:
-        """The given papers the text cites, once each, in reading order."""
-        by_id = {paper.arxiv_id: paper for paper in self.papers}
-        return [by_id[arxiv_id] for arxiv_id in dict.fromkeys(find_citations(self.text)) if arxiv_id in by_id]
-
-    @property
-    def groups(self) -> list[str]:
-        """The titles of its ``###`` sub-theme headings."""
-        return [line[4:].strip() for line in self.text.splitlines() if line.startswith("### ")]
-
-    def sentences_citing(self, arxiv_id: str) -> list[str]:
-        """The text's sentences that cite `arxiv_id`."""
-        lines = [line for line in self.text.splitlines() if line.strip() and not line.startswith("#")]
-        return [s for line in lines for s in split_sentences(line) if arxiv_id in find_citations(s)]
 
 
 def cited_papers(sections: Sequence[WrittenSection]) -> list[Paper]:
