@@ -228,3 +228,8 @@ def test_sections_written_apart_lose_repeated_sentences():
     assert cleaned[1].text == f"This section covers 1 paper on Two, published in 2025.\n\n{PROMPTS_SENTENCE}"
     assert without_repeats(cleaned) == (cleaned, [])
     assert strip_connective("Also, one study shows X.") == "One study shows X."
+
+
+def test_a_paper_given_twice_is_quoted_once():
+    draft = write_grounded_section("Twice", [ADAPTERS, ADAPTERS, PRUNING])
+    assert [fact.arxiv_id for fact in draft.facts] == ["2501.00001", "2501.00003"] and draft.skipped == []

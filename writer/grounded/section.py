@@ -124,7 +124,7 @@ def _grouped_papers(papers: Sequence[Paper], subthemes: Sequence[SubTheme]) -> l
         members = [by_id[i] for i in dict.fromkeys(theme.paper_ids) if i in by_id and i not in placed]
         placed.update(paper.arxiv_id for paper in members)
         themed.append((theme.title.strip(), members))
-    loose = [paper for paper in papers if paper.arxiv_id not in placed]
+    loose = [paper for paper in by_id.values() if paper.arxiv_id not in placed]
     return [("", loose), *themed] if loose else themed
 
 
