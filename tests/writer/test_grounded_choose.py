@@ -209,3 +209,8 @@ def test_short_sentence_dominated_by_names_is_not_quoted():
     assert contribution_fact(longer).text == (
         "Lester introduces prompt tuning for frozen language models of many sizes [arXiv:2501.00002]."
     )
+
+
+def test_cut_head_does_not_end_on_a_dangling_word():
+    sentence = "We introduce AttnRank, a two-stage framework that (i) estimates preferences, and (ii) reorders them."
+    assert compress_sentence(sentence) == "We introduce AttnRank, a two-stage framework."

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+from writer.grounded.coverage import FUNCTION_WORDS
+
 # Words a survey sentence may run to before a trailing clause is cut.
 MAX_FACT_WORDS = 40
 # Shortest head left when a trailing clause is cut; a shorter one says too little.
@@ -45,6 +47,8 @@ _CLAUSE_BOUNDARIES = (
 )
 # A numbered list inside a sentence: "three modules: (1) a planner, (2) ..." or "(i) ...".
 _ENUMERATION = re.compile(r"[:,;]?\s*\((?:1|i|a)\)\s")
+# Words a cut-off head may not end with.
+_DANGLING = frozenset(FUNCTION_WORDS | {"including", "namely", "such"})
 # Letters whose spoken name starts with a vowel sound: "an LLM", "an RL agent".
 _VOWEL_SOUND_LETTERS = set("AEFHILMNORSX")
 _CONSONANT_SOUND_PREFIXES = ("uni", "use", "usu", "uti", "eu", "one", "once", "ubiq")
@@ -103,14 +107,22 @@ def cut_trailing_clause(sentence: str, max_words: int = MAX_FACT_WORDS) -> str |
         cuts = [m.start() for m in boundary.finditer(sentence) if len(sentence[: m.start()].split()) >= MIN_HEAD_WORDS]
         fitting = [cut for cut in cuts if len(sentence[:cut].split()) <= max_words]
         if fitting:
-            return sentence[: fitting[-1]].rstrip(" ,;:") + "."
+            return _end_head(sentence[: fitting[-1]])
     return None
+
+
+def _end_head(head: str) -> str:
+    """A cut-off head as a sentence: no dangling "that", "to", "and" or "the" at its end."""
+    words = head.rstrip(" ,;:").split()
+    while words and words[-1].lower() in _DANGLING:
+        words.pop()
+    return " ".join(words).rstrip(" ,;:") + "."
 
 
 def cut_enumeration(sentence: str) -> str:
     """`sentence` cut before a numbered list it announces ("three parts: (1) ...")."""
     match = _ENUMERATION.search(sentence)
-    return sentence[: match.start()].rstrip(" ,;:") + "." if match else sentence
+    return _end_head(sentence[: match.start()]) if match else sentence
 
 
 def compress_sentence(sentence: str, max_words: int = MAX_FACT_WORDS) -> str | None:
