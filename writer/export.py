@@ -52,20 +52,24 @@ def to_markdown(survey: Survey) -> str:
         return "".join(f"[[{numbers[i]}]](https://arxiv.org/abs/{i})" for i in ids if i in numbers)
 
     safe = markdown_safe
+
+    def cited(text: str) -> str:
+        return _replace_markers(safe(text), render_ids)
+
     parts = [
         f"# {safe(survey.title)}",
         "",
         "## Abstract",
         "",
-        safe(survey.abstract),
+        cited(survey.abstract),
         "",
         "## 1. Introduction",
         "",
-        safe(survey.introduction),
+        cited(survey.introduction),
     ]
     for index, section in enumerate(survey.sections, start=2):
-        parts += ["", f"## {index}. {safe(section.title)}", "", _replace_markers(safe(section.text), render_ids)]
-    parts += ["", f"## {len(survey.sections) + 2}. Conclusion", "", safe(survey.conclusion), "", "## References", ""]
+        parts += ["", f"## {index}. {safe(section.title)}", "", cited(section.text)]
+    parts += ["", f"## {len(survey.sections) + 2}. Conclusion", "", cited(survey.conclusion), "", "## References", ""]
     for number, paper in enumerate(survey.references, start=1):
         year = f" ({paper.published.year})" if paper.published else ""
         entry = f"{safe(_authors_short(paper))}{year}. *{safe(paper.title)}*"
@@ -158,16 +162,16 @@ def to_latex(survey: Survey) -> str:
         r"\begin{document}",
         r"\maketitle",
         r"\begin{abstract}",
-        latex_escape(survey.abstract),
+        _latex_paragraphs(survey.abstract, keys),
         r"\end{abstract}",
         r"\section{Introduction}",
-        latex_escape(survey.introduction),
+        _latex_paragraphs(survey.introduction, keys),
     ]
     for section in survey.sections:
         parts += [r"\section{" + latex_escape(section.title) + "}", _latex_paragraphs(section.text, keys)]
     parts += [
         r"\section{Conclusion}",
-        latex_escape(survey.conclusion),
+        _latex_paragraphs(survey.conclusion, keys),
         r"\bibliographystyle{plain}",
         r"\bibliography{survey}",
         r"\end{document}",

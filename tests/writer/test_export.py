@@ -75,3 +75,12 @@ def test_unreadable_json_is_a_clear_error():
         Survey.from_json("[1, 2")
     with pytest.raises(SurveyFormatError, match="format_version"):
         Survey.from_json('{"format_version": 99}')
+
+
+def test_citations_in_the_conclusion_are_linked_like_the_body_s():
+    survey = make_survey()
+    survey.conclusion = "Open: scaling 50% [arXiv:2503.00001]."
+    markdown = survey.to_markdown()
+    assert "Open: scaling 50% [[2]](https://arxiv.org/abs/2503.00001)." in markdown
+    assert "[arXiv:2503.00001]." not in markdown.split("## References")[0]
+    assert r"Open: scaling 50\%~\cite{lovelace2025deepb}." in survey.to_latex()
