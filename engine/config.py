@@ -1,7 +1,7 @@
 """ModelConfig: the shape of a MiniCPM4 / Llama-family model, from presets, HF config.json or GGUF metadata.
 
 A plain Llama checkpoint is MiniCPM4 with identity muP scales: scale_emb = 1,
-scale_depth = sqrt(num_layers), dim_model_base = hidden_size (DESIGN.md section 3).
+scale_depth = sqrt(num_layers), dim_model_base = hidden_size (docs/ARCHITECTURE.md section 3).
 """
 
 from __future__ import annotations
@@ -253,7 +253,7 @@ def _as_ids(value: Any) -> tuple[int, ...]:
 
 
 def _minicpm4_8b() -> ModelConfig:
-    # The 64 LongRoPE factors of the published config (DESIGN.md section 3; ../shared/data/minicpm4/).
+    # The 64 LongRoPE factors of the published config (docs/ARCHITECTURE.md section 3; ../shared/data/minicpm4/).
     factors = _MINICPM4_LONGROPE_FACTORS
     return ModelConfig(
         vocab_size=73448,

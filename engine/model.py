@@ -1,6 +1,6 @@
 """The MiniCPM4 model (muP scales, GQA, LongRoPE), which with identity scales is a Llama-family model.
 
-Forward (DESIGN.md section 3): h = embed(ids) * scale_emb; per layer, pre-norm,
+Forward (docs/ARCHITECTURE.md section 3): h = embed(ids) * scale_emb; per layer, pre-norm,
 h += attn(rms(h)) * scale_depth/sqrt(L), h += mlp(rms(h)) * scale_depth/sqrt(L);
 logits = lm_head(rms(h) / (hidden/dim_model_base)). Parameter names follow the HF checkpoints
 (model.layers.N.self_attn.q_proj.weight, ...), so loading is a plain name map.

@@ -1,6 +1,6 @@
 """Comparison tables (Markdown and CSV) and plots (PNG) of evaluation rows.
 
-Published reference numbers (DESIGN.md section 7: SurveyEval, 20 topics, GPT-4o judge)
+Published reference numbers (docs/ARCHITECTURE.md section 7: SurveyEval, 20 topics, GPT-4o judge)
 stand beside ours only where the metric is the same: Content Quality and its four
 criteria, and Fact Score. They were measured on other topics with another judge, so they
 are context, not a head-to-head comparison.

@@ -1,4 +1,4 @@
-"""Imports run downward only (docs/ARCHITECTURE.md, "Layers"). Checked on the source, not by convention.
+"""Imports run downward only (docs/ARCHITECTURE.md section 1). Checked on the source, not by convention.
 
 Between packages: app -> planner, retriever, writer, eval -> engine -> kernels. Inside app:
 the interfaces (app.interfaces: CLI, batch, UI) import the run API (the app.workflow
@@ -80,12 +80,12 @@ def test_imports_run_downward(package):
         bad = imported_packages(path) - ALLOWED[package]
         if bad:
             violations.append(f"{path.relative_to(REPO)} imports {sorted(bad)}")
-    assert not violations, "layering broken (docs/ARCHITECTURE.md):\n" + "\n".join(violations)
+    assert not violations, "layering broken (docs/ARCHITECTURE.md section 1):\n" + "\n".join(violations)
 
 
 def test_app_layers_import_downward_only():
     violations = app_layer_violations(REPO)
-    assert not violations, "app/ layering broken (docs/ARCHITECTURE.md):\n" + "\n".join(violations)
+    assert not violations, "app/ layering broken (docs/ARCHITECTURE.md section 1):\n" + "\n".join(violations)
 
 
 @pytest.mark.parametrize(

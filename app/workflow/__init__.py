@@ -1,5 +1,5 @@
 """The survey workflow and its run API: the one door every interface (CLI, batch, UI) uses
-(docs/ARCHITECTURE.md).
+(docs/ARCHITECTURE.md section 6).
 
 Prepare the paper library with :func:`prepare_library`; start, review, resume and inspect
 runs through :class:`SurveyWorkflow`; list, load, export and delete stored runs with the

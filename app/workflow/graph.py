@@ -1,5 +1,5 @@
 """The Plan-Retrieve-Write workflow as a LangGraph StateGraph: the wiring of the nodes in
-app/workflow/nodes/ (docs/ARCHITECTURE.md, "The graph").
+app/workflow/nodes/ (docs/ARCHITECTURE.md section 6).
 
     plan_queries -> retrieve_broad -> plan_outline -> review_outline (interrupts when asked)
       -> retrieve_section x N (Send) -> dispatch_writers -> write_section x N (Send)

@@ -1,4 +1,4 @@
-"""InfLLM v2 sparse attention (DESIGN.md section 4): Triton kernels beside their plain-PyTorch
+"""InfLLM v2 sparse attention (docs/ARCHITECTURE.md section 4): Triton kernels beside their plain-PyTorch
 specification (naive.py). Import-light: importing this package loads neither Triton nor a
 kernel; `from kernels.infllmv2.attention import infllmv2_prefill, infllmv2_decode` does."""
 

@@ -1,4 +1,4 @@
-"""Compressed keys (DESIGN.md section 4, step 1): the mean of each complete key window, c1
+"""Compressed keys (docs/ARCHITECTURE.md section 4, step 1): the mean of each complete key window, c1
 (kernel 32, stride 16) and, for an approximate softmax normaliser, c2 (kernel 128, stride 64)."""
 
 from __future__ import annotations

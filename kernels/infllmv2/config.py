@@ -8,7 +8,7 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class SparseConfig:
-    """InfLLM v2 settings, named as in the checkpoint's `sparse_config` (DESIGN.md section 4).
+    """InfLLM v2 settings, named as in the checkpoint's `sparse_config` (docs/ARCHITECTURE.md section 4).
 
     kernel_size, kernel_stride: the compressed keys c1[j] = mean(K[j*stride : j*stride + size]).
     block_size: the selection unit, in tokens. init_blocks: leading blocks every query sees.
@@ -19,7 +19,7 @@ class SparseConfig:
     dense_len: contexts shorter than this (in tokens, history included) use dense attention.
     coarse_normaliser: not a checkpoint setting. False: the softmax of the block scores is
     normalised exactly over the c1 kernels; True: approximated over the coarse c2 kernels
-    (kernel and stride 4x c1's: 128 and 64), which DESIGN.md allows and which is ~4x cheaper.
+    (kernel and stride 4x c1's: 128 and 64), which docs/ARCHITECTURE.md section 4 allows and which is ~4x cheaper.
     """
 
     kernel_size: int = 32

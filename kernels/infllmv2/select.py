@@ -1,4 +1,4 @@
-"""Block selection (DESIGN.md section 4, steps 2 and 3): block scores fused with the
+"""Block selection (docs/ARCHITECTURE.md section 4, steps 2 and 3): block scores fused with the
 max-pooling, then top-k.
 
 Prefill: a program scores TILE_T query tokens times the G heads of one KV head against all
@@ -6,7 +6,7 @@ compressed keys in two passes (the softmax normaliser, then the probabilities su
 the group and max-pooled to blocks), so the query-by-kernel matrix never leaves registers;
 block scores (fp32) go to a buffer for one chunk of queries at a time and the top-k kernel
 (topk.py) picks from it. With config.coarse_normaliser the first pass runs over the 4x
-fewer coarse keys c2 instead (an approximate normaliser, as DESIGN.md allows).
+fewer coarse keys c2 instead (an approximate normaliser, as docs/ARCHITECTURE.md section 4 allows).
 Decode: the kernels are split across programs (one query would leave the GPU idle): one
 kernel writes the logits and per-split softmax statistics (of c1, or of c2 for the coarse
 normaliser), the next pools them to blocks, and a top-k kernel that ranks every block in

@@ -1,4 +1,4 @@
-"""Block-sparse attention over the selected blocks (DESIGN.md section 4, step 4).
+"""Block-sparse attention over the selected blocks (docs/ARCHITECTURE.md section 4, step 4).
 
 Prefill runs the flash-attention tile kernel of kernels/flash_attention over lists of key
 blocks. With one query token per tile (the G heads of its KV group as the rows), the list

@@ -1,4 +1,4 @@
-"""Top-k of block scores (DESIGN.md section 4, step 3) without a sort.
+"""Top-k of block scores (docs/ARCHITECTURE.md section 4, step 3) without a sort.
 
 Scores are >= 0 or +-inf, so their fp32 bit patterns, read as int32, order like the values
 (-inf, with the sign bit, below all). Two kernels:

@@ -24,7 +24,7 @@ TOLERANCE = {"rtol": 1e-4, "atol": 1e-4}
 
 
 def llama_reference(model: MiniCPMForCausalLM):
-    """transformers' Llama holding our weights with the muP scales folded in (DESIGN.md section 3):
+    """transformers' Llama holding our weights with the muP scales folded in (docs/ARCHITECTURE.md section 3):
     embedding x scale_emb, o_proj and down_proj x scale_depth/sqrt(L), lm_head / (hidden/dim_model_base)."""
     from transformers import LlamaConfig, LlamaForCausalLM
 

@@ -1,5 +1,5 @@
 """The graph's nodes, one module-level function each, every one callable alone as
-``node(state, deps)`` and returning its state update (docs/ARCHITECTURE.md, "Adding a node").
+``node(state, deps)`` and returning its state update (docs/ARCHITECTURE.md section 6, "Adding a graph node").
 
 Nodes are thin: the work is in planner/ and writer/. app/workflow/graph.py wires them.
 """
