@@ -88,6 +88,19 @@ def test_quotable_sentences_skip_markup_and_keep_rendered_latex():
     assert quotable_sentences(paper(abstract)) == ["We propose Fast, a k-means variant that runs in O(n) time."]
 
 
+def test_abstract_with_a_translation_keeps_its_english_sentences():
+    abstract = (
+        "We propose a method for ranking passages with sparse vectors. It runs on one CPU core. "
+        "我们提出了一种使用稀疏向量对段落进行排序的方法，它可以在一个处理器核心上运行，并且在多个数据集上取得了很好的效果。"
+        "该方法简单高效，易于部署，适用于各种检索场景和应用。"
+    )
+    assert unusable_reason(paper(abstract)) is None
+    assert quotable_sentences(paper(abstract)) == [
+        "We propose a method for ranking passages with sparse vectors.",
+        "It runs on one CPU core.",
+    ]
+
+
 def test_one_sentence_abstract_is_quoted_when_it_is_a_real_sentence():
     abstract = "We introduce a new class of clustered Moore automata and describe some applications."
     assert quotable_sentences(paper(abstract)) == [abstract]

@@ -142,14 +142,18 @@ def is_quotable(sentence: str) -> bool:
 
 
 def unusable_reason(paper: Paper) -> str | None:
-    """Why `paper`'s abstract cannot be quoted at all (empty, withdrawn, not English), or None."""
+    """Why `paper`'s abstract cannot be quoted at all (empty, withdrawn, not English), or None.
+    An abstract in English and another language (a translation after it) counts as English
+    when two of its sentences are."""
     text = plain_text(paper.abstract)
     if not text:
         return "its abstract is empty"
     if _WITHDRAWN.search(text):
         return "it has been withdrawn"
     if not is_english(text, MIN_ABSTRACT_FUNCTION_WORD_SHARE):
-        return "its abstract is not in English"
+        english = [s for s in split_sentences(text) if is_english(s, MIN_ABSTRACT_FUNCTION_WORD_SHARE)]
+        if len(english) < 2:
+            return "its abstract is not in English"
     return None
 
 
