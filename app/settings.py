@@ -71,22 +71,22 @@ class RetrievalSettings(_Section):
     embedding_max_seq_length: int = Field(
         128,
         ge=16,
-        description="tokens of title + abstract embedded; all-MiniLM-L6-v2 was trained on 128. 128 vs 256 "
-        "(bench/retrieval.py --quality 500, 1,347-paper slice, int8): 3.64x faster than torch at 256 vs 1.75x, "
-        "hybrid reference_recall 0.649 vs 0.633, DeepScholar hybrid recall@50 0.780 vs 0.775 (bench/RESULTS.md)",
+        description="tokens of title + abstract embedded; all-MiniLM-L6-v2 was trained on 128, which keeps "
+        "hybrid recall at about half the embedding time of 256 (bench/RESULTS.md, embedding sequence length)",
     )
     index_type: Literal["auto", "flat", "hnsw", "ivfpq"] = "auto"
     exact_index_max_papers: int = Field(
         100_000, ge=1, description="below this many papers 'auto' uses an exact (flat) index"
     )
-    rrf_k: int = Field(60, ge=1, description="reciprocal-rank fusion constant")
+    rrf_k: int = Field(
+        60, ge=1, description="reciprocal-rank fusion constant: hybrid and multi-query search, section reranking"
+    )
     feedback_papers: int = Field(
         0,
         ge=0,
         le=200,
         description="pseudo-relevance feedback: each query searches again with the mean vector of this many "
-        "best papers (0: off). 20 raised reference_recall 0.110 -> 0.147 on one surveybench topic and left "
-        "another unchanged (bench/RESULTS.md); costs one more dense search per query",
+        "best papers (0: off); costs one more dense search per query (its measured effect: bench/RESULTS.md)",
     )
     model_cache_dir: Path | None = Field(
         None, description="where exported ONNX embedding models are cached (default: <data_dir>/models)"

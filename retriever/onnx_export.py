@@ -250,9 +250,8 @@ def _quantize(fp32_path: Path, out_path: Path) -> None:
 
     # Signed 7-bit weights (reduce_range) with per-channel scales. ONNX Runtime's fastest
     # int8 kernel on AVX2 multiplies u8 activations by s8 weights with vpmaddubsw, which
-    # saturates a pair's sum at int16; 7-bit weights keep it in range on CPUs without VNNI.
-    # Measured against u8 weights (the previous recipe; u8u8 runs a slower kernel): 1.1x
-    # papers/s with the same fidelity to fp32 (mean cosine 0.993 vs 0.994, bench/RESULTS.md).
+    # saturates a pair's sum at int16; 7-bit weights keep it in range on CPUs without VNNI,
+    # and run a faster kernel than u8 weights at the same fidelity (bench/RESULTS.md).
     with _quiet():
         quantize_dynamic(
             str(fp32_path),
