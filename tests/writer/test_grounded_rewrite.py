@@ -8,11 +8,12 @@ import pytest
 
 import writer.grounded.prompts as grounded_prompts
 from engine.types import Completion, SamplingParams
+from retriever.types import Paper
 from tests.writer.grounded_papers import ADAPTERS, PROMPTS, PRUNING
 from writer.grounded.choose import contribution_fact, sentence_key
 from writer.grounded.prompts import placeholders, render
-from writer.grounded.rewrite import REWRITE_MIN_COVERAGE, judge_rewrite, polish_section
-from writer.grounded.section import write_grounded_section
+from writer.grounded.rewrite import REWRITE_MIN_COVERAGE, judge_rewrite, polish_section, polish_sections
+from writer.grounded.section import write_grounded_section, write_grounded_sections
 
 ADAPTERS_FACT = contribution_fact(ADAPTERS)
 NOT_PLAIN = "not one plain sentence of ordinary length"
@@ -147,3 +148,19 @@ def test_rewrite_that_duplicates_another_sentence_is_refused():
     polished = polish_section(llm, draft, SamplingParams(), taken={sentence_key(elsewhere)})
     assert [check["reason"] for check in polished.rewrites] == ["unchanged", "duplicates another sentence"]
     assert polished.text == draft.text
+
+
+def test_polish_sections_keeps_rewrites_from_repeating_another_section():
+    paper = Paper(
+        "2501.00020",
+        "Two claims",
+        "We propose sparse adapters for multilingual translation models. "
+        "We show that sparse adapters match full fine-tuning on GLUE benchmarks.",
+        authors=("Ana Ruiz", "Bo Li", "Cy Wu"),
+    )
+    first, second = write_grounded_sections([("One", [paper], []), ("Two", [paper], [])])
+    assert first.facts[0].text != second.facts[0].text
+    llm = ScriptedRewriter({"GLUE": first.facts[0].text})
+    polished = polish_sections(llm, [first, second], SamplingParams())
+    assert polished[1].rewrites[0]["reason"] == "duplicates another sentence"
+    assert polished[1].text == second.text and polished[0].rewrites[0]["reason"] == "unchanged"

@@ -164,3 +164,16 @@ def polish_section(
         notes=notes,
         rewrites=[*draft.rewrites, *(dataclasses.asdict(check) for check in checks)],
     )
+
+
+def polish_sections(
+    llm: LLM, drafts: Sequence[GroundedDraft], params: SamplingParams, min_coverage: float = REWRITE_MIN_COVERAGE
+) -> list[GroundedDraft]:
+    """:func:`polish_section` for each of a survey's drafts in turn, each rewrite also kept
+    from repeating a sentence of any other section."""
+    polished: list[GroundedDraft] = []
+    for index, draft in enumerate(drafts):
+        others = [*polished, *drafts[index + 1 :]]
+        taken = {sentence_key(fact.text) for other in others for fact in other.facts}
+        polished.append(polish_section(llm, draft, params, taken, min_coverage))
+    return polished
