@@ -23,7 +23,7 @@ from app.workflow.errors import OutlineEditError, RunFailedError, WorkflowError,
 from app.workflow.events import EventEmitter, EventSink
 from app.workflow.library import LockedRetriever
 from app.workflow.llm_factory import default_grammar_for, limited
-from app.workflow.nodes import NodeDeps, survey_from_state
+from app.workflow.nodes import NodeDeps
 from app.workflow.options import RunOptions
 from app.workflow.outputs import is_finished
 from app.workflow.runs import RunInfo, graph_for, inspect_run, new_run_id, open_checkpointer, thread
@@ -169,7 +169,8 @@ class SurveyWorkflow:
             return RunOutcome(run_id, "awaiting_review", folder, outline=values["outline"], seconds=seconds)
         if not is_finished(folder):
             raise WorkflowError(f"run {run_id} finished but {folder}/survey.json is missing; resume it to rewrite")
-        survey = survey_from_state(values)
+        # survey.json as assemble wrote it: the survey is built from the state once, in assemble
+        survey = Survey.from_json((folder / "survey.json").read_text(encoding="utf-8"))
         warnings = values.get("warnings", [])
         return RunOutcome(run_id, "finished", folder, survey=survey, warnings=warnings, seconds=seconds)
 
