@@ -15,7 +15,7 @@ from datetime import date
 
 import numpy as np
 
-from retriever.types import SearchFilters
+from retriever.types import SearchFilters, category_matches
 
 NO_DATE = -1
 
@@ -59,7 +59,9 @@ class FilterTable:
             if filters.date_to:
                 keep &= self.days <= _day(filters.date_to)
         if filters.categories:
-            wanted = [self.codes[c] for c in filters.categories if c in self.codes]
+            wanted = [
+                code for name, code in self.codes.items() if any(category_matches(name, w) for w in filters.categories)
+            ]
             in_category = self.category_rowids[np.isin(self.category_codes, wanted)]
             keep &= np.isin(self.rowids, in_category)
         return self.rowids[keep]

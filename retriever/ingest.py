@@ -24,7 +24,7 @@ from typing import IO, Any
 from retriever.corpus_schema import NOT_JSON, NOT_OBJECT, NOT_UTF8, RecordRejected, validate_record
 from retriever.errors import IngestError
 from retriever.store import PaperStore
-from retriever.types import Paper
+from retriever.types import Paper, SearchFilters
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,8 @@ class IngestReport:
 class SnapshotFilter:
     """Which papers of the OAI snapshot to keep.
 
-    A category is an exact arXiv category (`cs.CL`) or an archive (`cs`, meaning `cs.*`).
+    A category is an exact arXiv category (`cs.CL`) or an archive (`cs`, meaning `cs.*`):
+    the rule of every filter (retriever.types.SearchFilters, which decides here too).
     Dates are the first version's submission date.
     """
 
@@ -105,18 +106,7 @@ class SnapshotFilter:
 
     def accepts(self, paper: Paper) -> bool:
         """Whether the parsed paper passes."""
-        if self.categories and not any(
-            c == wanted or c.startswith(wanted + ".") for c in paper.categories for wanted in self.categories
-        ):
-            return False
-        if self.date_from or self.date_to:
-            if paper.published is None:
-                return False
-            if self.date_from and paper.published < self.date_from:
-                return False
-            if self.date_to and paper.published > self.date_to:
-                return False
-        return True
+        return SearchFilters(self.date_from, self.date_to, self.categories).accepts(paper)
 
 
 def _open_binary(path: Path) -> IO[bytes]:

@@ -249,8 +249,7 @@ class PaperStore:
 
     def _existing_ids(self, arxiv_ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
-        for start in range(0, len(arxiv_ids), 500):
-            chunk = arxiv_ids[start : start + 500]
+        for chunk in _id_chunks(arxiv_ids):
             marks = ",".join("?" * len(chunk))
             found.update(
                 r[0] for r in self._db.execute(f"SELECT arxiv_id FROM papers WHERE arxiv_id IN ({marks})", chunk)
@@ -286,8 +285,7 @@ class PaperStore:
         """Papers by versionless id, in the given order; unknown ids are skipped."""
         found: dict[str, Paper] = {}
         ids = list(dict.fromkeys(arxiv_ids))
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
+        for chunk in _id_chunks(ids):
             marks = ",".join("?" * len(chunk))
             for row in self._db.execute(
                 f"SELECT arxiv_id, title, abstract, authors, categories, published FROM papers "
@@ -301,8 +299,7 @@ class PaperStore:
         """Row ids (the FAISS ids) of the papers with these versionless ids; unknown ids are left out."""
         found: dict[str, int] = {}
         ids = list(dict.fromkeys(arxiv_ids))
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
+        for chunk in _id_chunks(ids):
             marks = ",".join("?" * len(chunk))
             found.update(self._db.execute(f"SELECT arxiv_id, id FROM papers WHERE arxiv_id IN ({marks})", chunk))
         return found
@@ -311,8 +308,7 @@ class PaperStore:
         """Papers by their store row id (the FAISS id)."""
         found: dict[int, Paper] = {}
         ids = [int(i) for i in dict.fromkeys(rowids)]
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
+        for chunk in _id_chunks(ids):
             marks = ",".join("?" * len(chunk))
             for row in self._db.execute(
                 f"SELECT id, arxiv_id, title, abstract, authors, categories, published FROM papers "
@@ -400,8 +396,7 @@ class PaperStore:
         """(row id, title, abstract) of the given papers that exist, in row id order."""
         found: list[tuple[int, str, str]] = []
         ids = [int(i) for i in rowids]
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
+        for chunk in _id_chunks(ids):
             marks = ",".join("?" * len(chunk))
             found += self._db.execute(f"SELECT id, title, abstract FROM papers WHERE id IN ({marks})", chunk)
         return sorted(found)
@@ -459,8 +454,7 @@ class PaperStore:
         else:
             rows = []
             ids = [int(i) for i in rowids]
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
+            for chunk in _id_chunks(ids):
                 marks = ",".join("?" * len(chunk))
                 rows += self._db.execute(
                     f"SELECT paper_id, vector FROM embeddings WHERE model = ? AND paper_id IN ({marks})",
@@ -502,6 +496,17 @@ class PaperStore:
         return {"by_month": dict(months), "by_category": dict(by_category)}
 
 
+# Ids bound into one `IN (...)` list at most: well under SQLite's limit on bound
+# parameters (999 in builds before 3.32).
+ID_CHUNK = 500
+
+
+def _id_chunks(ids: Sequence) -> Iterator[Sequence]:
+    """`ids` in slices of ID_CHUNK, for queries that bind them all."""
+    for start in range(0, len(ids), ID_CHUNK):
+        yield ids[start : start + ID_CHUNK]
+
+
 def paper_text(title: str, abstract: str) -> str:
     """What is embedded for a paper: its title, then its abstract."""
     return f"{title}. {abstract}" if abstract else title
@@ -517,9 +522,11 @@ def _filter_sql(filters: SearchFilters) -> tuple[str, list]:
         clauses.append("published <= ?")
         params.append(filters.date_to.isoformat())
     if filters.categories:
-        marks = ",".join("?" * len(filters.categories))
-        clauses.append(f"id IN (SELECT paper_id FROM paper_categories WHERE category IN ({marks}))")
-        params.extend(filters.categories)
+        # retriever.types.category_matches in SQL: the category itself, or (an archive) any
+        # category from "cs." up to "cs/" ('/' follows '.'), a range the index serves
+        matches = " OR ".join("category = ? OR (category >= ? AND category < ?)" for _ in filters.categories)
+        clauses.append(f"id IN (SELECT paper_id FROM paper_categories WHERE {matches})")
+        params.extend(value for wanted in filters.categories for value in (wanted, wanted + ".", wanted + "/"))
     return (" AND ".join(clauses) or "1"), params
 
 

@@ -84,9 +84,17 @@ class Paper:
         return validate_record(record)
 
 
+def category_matches(category: str, wanted: str) -> bool:
+    """The one category rule of every filter (search, the SQL reference, the arXiv OAI
+    snapshot ingest): `wanted` is an exact arXiv category (``cs.CL``) or an archive
+    (``cs``: every ``cs.*`` category)."""
+    return category == wanted or category.startswith(wanted + ".")
+
+
 @dataclass(frozen=True, slots=True)
 class SearchFilters:
-    """Restrict a search to a date range and/or any of several categories."""
+    """Restrict a search to a date range and/or any of several categories (each an exact
+    category or an archive, by :func:`category_matches`)."""
 
     date_from: date | None = None
     date_to: date | None = None
@@ -101,7 +109,7 @@ class SearchFilters:
                 return False
             if self.date_to and paper.published > self.date_to:
                 return False
-        return not self.categories or any(c in paper.categories for c in self.categories)
+        return not self.categories or any(category_matches(c, w) for c in paper.categories for w in self.categories)
 
 
 @dataclass(slots=True)
