@@ -85,19 +85,35 @@ def replace_bare_numbers(text: str, entries: Mapping[str, ReferenceEntry]) -> tu
     return _BARE_NUMBERS.sub(replace, text), count
 
 
+def _year_pattern(year: str) -> re.Pattern[str]:
+    # "2021" may name an entry printed "2021a"; "2021a" names only that one.
+    suffix = "" if year[-1].isalpha() else "[a-z]?"
+    return re.compile(rf"\b{re.escape(year)}{suffix}(?![a-z0-9])")
+
+
+def author_year_match_plain(entries: list[ReferenceEntry], surname: str, year: str) -> ReferenceEntry | str | None:
+    """The specification of :func:`author_year_matcher`, by scanning every entry: the one
+    entry whose author part (its first 200 characters) names the surname and whose text has
+    the year; "ambiguous" when several do; None when none does."""
+    name, year_pattern = re.compile(rf"\b{re.escape(surname)}\b"), _year_pattern(year)
+    found = [entry for entry in entries if name.search(entry.text[:200]) and year_pattern.search(entry.text)]
+    if len(found) == 1:
+        return found[0]
+    return "ambiguous" if found else None
+
+
 def author_year_matcher(entries: list[ReferenceEntry]) -> Callable[[str, str], ReferenceEntry | str | None]:
-    """A function (surname, year) -> the one entry whose author part names the surname and
-    whose text has the year; "ambiguous" when several do; None when none does."""
+    """:func:`author_year_match_plain` as a function (surname, year), through an index of
+    the words of each entry's author part (a human survey has ~900 citations of ~700
+    entries; the plain scan takes seconds)."""
+    by_name: dict[str, list[ReferenceEntry]] = {}
+    for entry in entries:
+        for word in dict.fromkeys(re.findall(r"[A-Za-z'’]+", entry.text[:200])):
+            by_name.setdefault(word, []).append(entry)
 
     def match(surname: str, year: str) -> ReferenceEntry | str | None:
-        name = re.compile(rf"\b{re.escape(surname)}\b")
-        # "2021" may name an entry printed "2021a"; "2021a" names only that one.
-        suffix = "" if year[-1].isalpha() else "[a-z]?"
-        year_pattern = re.compile(rf"\b{re.escape(year)}{suffix}(?![a-z0-9])")
-        found = [entry for entry in entries if name.search(entry.text[:200]) and year_pattern.search(entry.text)]
-        if len(found) == 1:
-            return found[0]
-        return "ambiguous" if found else None
+        # Only entries whose author part holds the surname's last word can match.
+        return author_year_match_plain(by_name.get(re.split(r"[\s\-]", surname)[-1], []), surname, year)
 
     return match
 

@@ -34,6 +34,7 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow  # a fresh interpreter importing the CLI: 5-10 s
 def test_unknown_topic_is_a_one_line_error(tmp_path):
     root = _bench(tmp_path / "sb")
     result = run_cli("eval", "--surveybench", str(root), "--topic", "Gizmos", cwd=tmp_path)
@@ -41,6 +42,7 @@ def test_unknown_topic_is_a_one_line_error(tmp_path):
     assert "Traceback" not in result.stderr and "unknown topics ['Gizmos']" in result.stderr
 
 
+@pytest.mark.slow
 def test_unknown_system_is_refused(tmp_path):
     result = run_cli("eval", "--surveybench", str(_bench(tmp_path / "sb")), "--system", "Nope", cwd=tmp_path)
     assert result.returncode == 2 and "unknown systems" in result.stderr

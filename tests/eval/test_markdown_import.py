@@ -152,3 +152,18 @@ def test_reference_counts_of_known_files(shared_data, system, topic, entries, by
     assert counts["resolved_by_id"] == by_id
     if entries is not None:
         assert counts["entries"] == entries
+
+
+@pytest.mark.parametrize("topic", ["Reinforcement Learning for Large Language Models", "Alignment of Large Language Models"])
+def test_indexed_author_year_matcher_equals_the_plain_scan(shared_data, topic):
+    from eval import citation_styles
+    from eval.markdown_import import parse_reference_section, split_off_references
+
+    body, section = split_off_references((shared_data / "surveybench" / "HumanSurvey" / f"{topic}.md").read_text())
+    entries = [e for key, e in parse_reference_section(section).entries.items() if not key.isdigit()]
+    matcher = citation_styles.author_year_matcher(entries)
+    cites = [(m.group(1), m.group(2)) for group in citation_styles._PAREN_GROUP.finditer(body)
+             for m in citation_styles._AUTHOR_YEAR.finditer(group.group(1))]
+    assert len(cites) > 100
+    for surname, year in cites:
+        assert matcher(surname, year) == citation_styles.author_year_match_plain(entries, surname, year)
