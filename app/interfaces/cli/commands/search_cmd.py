@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from app.interfaces.cli.context import parse_date_flag, settings_for
+from app.interfaces.cli.terminal import plain_cell, printable
 from app.workflow import open_library
 from retriever.types import SearchFilters
 
@@ -43,7 +44,7 @@ def search(
         for hit in hits:
             typer.echo(json.dumps({**hit.paper.to_dict(), "score": hit.score, "ranks": hit.ranks}, ensure_ascii=False))
         return
-    table = Table(title=f"{len(hits)} papers for {' | '.join(queries)!r}", title_justify="left")
+    table = Table(title=plain_cell(f"{len(hits)} papers for {printable(' | '.join(queries))!r}"), title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("arXiv id")
     table.add_column("date")
@@ -53,5 +54,6 @@ def search(
     for number, hit in enumerate(hits, start=1):
         ranks = ", ".join(f"{name} {rank}" for name, rank in sorted(hit.ranks.items()))
         published = hit.paper.published.isoformat() if hit.paper.published else ""
-        table.add_row(str(number), hit.paper.arxiv_id, published, hit.paper.title, f"{hit.score:.4f}", ranks)
+        title = plain_cell(hit.paper.title)
+        table.add_row(str(number), hit.paper.arxiv_id, published, title, f"{hit.score:.4f}", ranks)
     Console().print(table)
