@@ -27,7 +27,7 @@ from planner.schema import MAX_SUBSECTIONS, Outline, OutlineSection, Subsection
 from planner.titles import GroupTitle, mined_titles, title_problem
 from retriever.clustering import normalize_rows
 from retriever.store import paper_text
-from retriever.types import Paper, VectorSource
+from retriever.types import Paper, PhraseStatistics, VectorSource
 
 MIN_PAPERS_PER_SECTION = 5  # a body section cites at least this many distinct papers
 MIN_PAPERS_PER_SUBSECTION = 3
@@ -43,12 +43,15 @@ class _Candidates:
     vectors: np.ndarray  # L2-normalised, one row per paper
     topic_vector: np.ndarray
     embed: Callable[[Sequence[str]], np.ndarray] | None
+    corpus_share: Callable[[Sequence[str]], Sequence[float]] | None
 
     def name(self, groups: Sequence[Sequence[int]], **options) -> list[GroupTitle]:
         """`mined_titles` of groups of rows, reranked by the group centres when `embed` is set."""
         centres = normalize_rows(np.stack([self.vectors[list(g)].mean(axis=0) for g in groups]))
         texts = [[self.texts[i] for i in g] for g in groups]
-        return mined_titles(texts, self.topic, embed=self.embed, centres=centres, **options)
+        return mined_titles(
+            texts, self.topic, embed=self.embed, centres=centres, corpus_share=self.corpus_share, **options
+        )
 
     def order(self, groups: Sequence[Sequence[int]]) -> list[PaperGroup]:
         return order_groups(groups, self.vectors, self.topic_vector, self.papers)
@@ -66,12 +69,14 @@ def outline_from_papers(
     min_subsection_papers: int = MIN_PAPERS_PER_SUBSECTION,
     seed: int = 0,
     embed: Callable[[Sequence[str]], np.ndarray] | None = None,
+    corpus_share: Callable[[Sequence[str]], Sequence[float]] | None = None,
     propose_titles: TitleProposer | None = None,
 ) -> OutlineResult:
     """An outline of up to `sections` sections over `papers` (one row of `vectors` each;
     `topic_vector` is the topic embedded the same way), each with up to `subsections`
     subsections. Source "papers". With `embed` (texts -> L2-normalised rows in the same
-    space) title phrases are reranked by closeness to their papers. With `propose_titles`
+    space) title phrases are reranked by closeness to their papers; with `corpus_share`
+    (phrases -> their share of the whole library) phrases every paper uses sink. With `propose_titles`
     (e.g. `planner.model_titles.model_title_proposer(llm, params)`) a proposed section title
     replaces the mined one where it passes `title_problem`; source is then "papers+model".
 
@@ -88,7 +93,9 @@ def outline_from_papers(
     if sections < 1:
         raise ValueError(f"sections must be at least 1, got {sections}")
     texts = [paper_text(p.title, p.abstract) for p in papers]
-    candidates = _Candidates(topic, papers, texts, normalize_rows(vectors), np.asarray(topic_vector), embed)
+    candidates = _Candidates(
+        topic, papers, texts, normalize_rows(vectors), np.asarray(topic_vector), embed, corpus_share
+    )
     notes: list[str] = []
     groups = section_groups(vectors, sections, min_papers, seed)
     if len(groups) < sections and len(papers) < sections * min_papers:
@@ -146,7 +153,8 @@ def outline_from_retriever(
     topic: str, retriever: VectorSource, papers: Sequence[Paper], sections: int, **options
 ) -> OutlineResult:
     """:func:`outline_from_papers` with the vectors taken from `retriever` (e.g. a Library):
-    the stored embeddings of `papers`, the topic and title phrases embedded by the same model.
+    the stored embeddings of `papers`, the topic and title phrases embedded by the same model,
+    and phrase shares of the whole library when it offers them (`PhraseStatistics`).
     Raises TypeError when `retriever` cannot hand out vectors (not a VectorSource)."""
     if not isinstance(retriever, VectorSource):
         raise TypeError(
@@ -158,6 +166,8 @@ def outline_from_retriever(
     vectors = retriever.vectors([p.arxiv_id for p in papers])
     topic_vector = retriever.embed([topic])[0]
     options.setdefault("embed", retriever.embed)
+    if isinstance(retriever, PhraseStatistics):
+        options.setdefault("corpus_share", retriever.phrase_shares)
     return outline_from_papers(topic, papers, vectors, topic_vector, sections, **options)
 
 

@@ -92,21 +92,27 @@ def mined_titles(
     avoid_words: Sequence[str] = (),
     embed: Callable[[Sequence[str]], np.ndarray] | None = None,
     centres: np.ndarray | None = None,
+    corpus_share: Callable[[Sequence[str]], Sequence[float]] | None = None,
 ) -> list[GroupTitle]:
     """A title for each group of texts from its distinctive phrases: the best phrase that no
     other title uses, joined by "and" to the next phrase sharing no word with it
     ("Reward Models and Preference Data"). Groups whose best phrase scores highest choose
     first. Phrases made only of the topic's words or of `avoid_words` (e.g. the parent
     section's title) are not used. With `embed` and `centres` (one mean vector per group)
-    phrases are reranked by closeness to their group (`rerank_by_similarity`). Every title
+    phrases are reranked by closeness to their group (`rerank_by_similarity`); with
+    `corpus_share` (e.g. `Library.phrase_shares`) phrases common in the whole collection
+    sink (`distinctive_phrases`). Every title
     passes :func:`title_problem` against the others and `taken`. A group no phrase can name
     gets title None."""
     exclude = content_words(topic) | {w for text in avoid_words for w in content_words(text)}
     pool = PHRASES_PER_GROUP * (CANDIDATES_PER_PHRASE if embed is not None else 1)
-    mined = distinctive_phrases(groups, pool, background=background, exclude_words=exclude)
-    # a group too small or too varied for a phrase in two papers falls back to one-paper phrases
-    single = distinctive_phrases(groups, pool, background=background, min_documents=1, exclude_words=exclude)
-    phrases = [m if m else s for m, s in zip(mined, single, strict=True)]
+    shares = _memo(corpus_share) if corpus_share is not None else None
+    options = {"background": background, "exclude_words": exclude, "corpus_share": shares}
+    phrases = distinctive_phrases(groups, pool, **options)
+    bare = [i for i, found in enumerate(phrases) if not found]
+    if bare:  # a group too small or too varied for a phrase in two papers: one-paper phrases
+        single = distinctive_phrases(groups, pool, min_documents=1, **options)
+        phrases = [single[i] if i in bare else found for i, found in enumerate(phrases)]
     if embed is not None and centres is not None:
         phrases = rerank_by_similarity(phrases, embed, centres, PHRASES_PER_GROUP)
     titles: list[str | None] = [None] * len(groups)
@@ -120,26 +126,51 @@ def mined_titles(
         others = [*taken, *(t for t in titles if t)]
         if title_problem(title, topic, groups[index], phrases[index], others) is None:
             titles[index] = title
-            used_heads.append(set(head.words))
+            used_heads.append(_parts(head))
     return [GroupTitle(title, list(found)) for title, found in zip(titles, phrases, strict=True)]
+
+
+def _memo(shares: Callable[[Sequence[str]], Sequence[float]]) -> Callable[[Sequence[str]], list[float]]:
+    """`shares` asked once per phrase however often the naming passes ask."""
+    known: dict[str, float] = {}
+
+    def cached(phrases: Sequence[str]) -> list[float]:
+        missing = [p for p in dict.fromkeys(phrases) if p not in known]
+        if missing:
+            known.update(zip(missing, (float(x) for x in shares(missing)), strict=True))
+        return [known[p] for p in phrases]
+
+    return cached
 
 
 def _title_from(phrases: Sequence[Phrase], used_heads: Sequence[set[str]]) -> tuple[str, Phrase] | None:
     """(title, its head phrase) from a group's phrases, avoiding heads that other titles
-    use (the same words, or words containing or contained in theirs)."""
+    use (the same words, or words containing or contained in theirs). The partner after
+    "and" is the best later phrase sharing no word with the head; a single plain word
+    ("trained", "tasks") names little, so it partners only a head that is one word too."""
     for position, head in enumerate(phrases):
-        words = set(head.words)
         if _clashes(head, used_heads):
             continue
-        partner = next(
-            (p for p in phrases[position + 1 :] if not set(p.words) & words and not _clashes(p, used_heads)), None
-        )
+        others = [p for p in phrases[position + 1 :] if not _parts(p) & _parts(head) and not _clashes(p, used_heads)]
+        telling = [p for p in others if _telling(p)]
+        partner = telling[0] if telling else others[0] if others and not _telling(head) else None
         title = readable(head.text) if partner is None else f"{readable(head.text)} and {readable(partner.text)}"
         return title, head
     return None
 
 
+def _telling(phrase: Phrase) -> bool:
+    """Whether a phrase names something by itself: several words (hyphenated ones count),
+    or a name or acronym (capitals past the first letter, or digits: "GRPO", "GPT-4o")."""
+    return len(_parts(phrase)) > 1 or any(c.isupper() or c.isdigit() for c in phrase.text[1:])
+
+
+def _parts(phrase: Phrase) -> set[str]:
+    """The phrase's words with hyphenated words split ("question-answering": question, answering)."""
+    return {part for word in phrase.words for part in word.split("-") if part}
+
+
 def _clashes(phrase: Phrase, used_heads: Sequence[set[str]]) -> bool:
     """Whether `phrase` has the words of a used head, or contains or is contained in one."""
-    words = set(phrase.words)
+    words = _parts(phrase)
     return any(words <= used or used <= words for used in used_heads)

@@ -102,12 +102,14 @@ def content_words(text: str) -> set[str]:
 
 
 def topic_words(topic: str) -> set[str]:
-    """The topic's content words and the acronyms of its runs of two to four words
-    ("Reinforcement Learning for Large Language Models": ..., "rl", "llm", "lm"), normalised:
-    a phrase made only of these says nothing the topic does not."""
+    """The topic's content words, the parts of its hyphenated words, and the acronyms of its
+    runs of two to four words ("Retrieval-Augmented Generation for Large Language Models":
+    ..., "retrieval", "augmented", "rag", "llm", "lm"), normalised: a phrase made only of
+    these says nothing the topic does not."""
     words = content_words(topic)
+    words |= {normalize_word(part) for word in list(words) for part in word.split("-") if len(part) > 1}
     for run in text_phrases(topic, max_words=4):
-        parts = run.split()
+        parts = [part for word in run.split() for part in word.split("-") if part]
         if len(parts) > 1:
             words.add("".join(p[0] for p in parts))
     return words
@@ -223,8 +225,14 @@ def _absorbed(frequency: dict[str, int]) -> set[str]:
 def _covered(phrase: Phrase, better: Phrase) -> bool:
     """Whether `phrase` repeats the better-scored `better`: they share at least half the
     words of the shorter one ("relative policy optimization" beside "group relative policy")."""
-    shared = set(phrase.words) & set(better.words)
-    return 2 * len(shared) >= min(len(phrase.words), len(better.words)) and bool(shared)
+    mine, theirs = _parts(phrase.words), _parts(better.words)
+    shared = mine & theirs
+    return bool(shared) and 2 * len(shared) >= min(len(mine), len(theirs))
+
+
+def _parts(words: Sequence[str]) -> set[str]:
+    """Words with hyphenated ones split, so "question-answering" repeats "question answering"."""
+    return {part for word in words for part in word.split("-") if part}
 
 
 def _spelling(spellings: Counter) -> str:

@@ -73,7 +73,7 @@ def test_sections_follow_the_groups_named_ordered_and_with_their_papers():
     assert [s.title for s in outline.sections] == [
         "Reward Models and Step Verification",
         "Math Word Problems and Chain-of-Thought",
-        "Tool Calling and Agents",
+        "Tool Calling and Web Search",
     ]
     ids = [p.arxiv_id for p in papers]
     assert outline.sections[0].papers == ids[0::3]
@@ -89,7 +89,7 @@ def test_subsections_come_from_sub_clusters_and_carry_their_papers():
     reward = outline.sections[0]
     assert [(s.title, s.papers) for s in reward.subsections] == [
         ("Process Reward Models", reward.papers[:3]),
-        ("Reward Hacking and Policies", reward.papers[3:]),
+        ("Reward Hacking", reward.papers[3:]),
     ]
     assert outline.sections[2].subsections == []  # the tools group has no sub-structure to split on
 
@@ -159,7 +159,7 @@ def test_readable_headings():
 def test_mined_titles_are_distinct_and_grounded():
     texts = [[t + ". " + a for t, a in PROCESS + HACKING], [t + ". " + a for t, a in TOOLS]]
     first, second = mined_titles(texts, TOPIC)
-    assert (first.title, second.title) == ("Reward Models and Step Verification", "Tool Calling and Agents")
+    assert (first.title, second.title) == ("Reward Models and Step Verification", "Tool Calling and Web Search")
     repeat = mined_titles(texts, TOPIC, taken=["Reward Models and Step Verification"])
     assert repeat[0].title != "Reward Models and Step Verification"
 

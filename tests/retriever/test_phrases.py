@@ -142,3 +142,9 @@ def test_a_collection_share_counts_against_a_phrase():
         [REWARD, TOOLS], 2, corpus_share=lambda keys: [0.01] * len(keys), against_groups=False
     )
     assert alone[0].score == pytest.approx(np.log(100))  # in every text of its group, 1% of the collection
+
+
+def test_topic_words_split_hyphenated_words():
+    assert {"retrieval", "augmented", "rag", "llm"} <= topic_words(
+        "Retrieval-Augmented Generation for Large Language Models"
+    )
