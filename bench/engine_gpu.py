@@ -171,6 +171,21 @@ def run_batch8(model: MiniCPMForCausalLM, tokenizer: ChatTokenizer, context: int
     return figures
 
 
+def run_cold(model: MiniCPMForCausalLM, tokenizer: ChatTokenizer, lengths: list[int]) -> dict:
+    """After one warm-up at the largest capacity, the first request at each new length against a
+    second one at that length: what a request pays for anything warm-up left uncompiled."""
+    loaded = LoadedModel(model, tokenizer, (), "minicpm4-8b-random")
+    engine = LocalEngine(loaded, context_window=max(lengths) + 256, max_batch=1)
+    figures = {"warmup_s": engine.warmup()}
+    for length in lengths:
+        first = timed_stream(engine, prompt_text(length, 2, model.config.vocab_size), 8)
+        second = timed_stream(engine, prompt_text(length, 3, model.config.vocab_size), 8)
+        figures[str(length)] = {"first_request_s": first["first_token_s"], "second_request_s": second["first_token_s"]}
+        print("cold", length, json.dumps(figures[str(length)]), flush=True)
+    engine.runtime.release()
+    return figures
+
+
 def hf_model(config: ModelConfig):
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -249,6 +264,7 @@ def main() -> None:
     parser.add_argument("--systems", default="sparse,dense,hf,hf-compiled")
     parser.add_argument("--decode-tokens", type=int, default=256)
     parser.add_argument("--batch8", action="store_true", help="our batch-8 decode at 32K")
+    parser.add_argument("--cold", default="", help="lengths for first-request-after-warm-up checks (sparse)")
     args = parser.parse_args()
     contexts = [int(c) for c in args.contexts.split(",") if c]
     systems = [s for s in args.systems.split(",") if s]
@@ -256,7 +272,8 @@ def main() -> None:
     tokenizer = word_tokenizer(config.vocab_size)
     results: dict = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "contexts": {}}
     ours = [s for s in systems if s in ("sparse", "dense")]
-    if ours or args.batch8:
+    cold = [int(c) for c in args.cold.split(",") if c]
+    if ours or args.batch8 or cold:
         model = our_model(config)
         for context in contexts:
             # 128K: the prompt leaves room for the reply within max_position_embeddings (131072)
@@ -270,6 +287,9 @@ def main() -> None:
             set_attention(model, config, sparse=True)
             results["batch8_32k"] = run_batch8(model, tokenizer, 32768, args.decode_tokens)
             print("batch8", json.dumps(results["batch8_32k"]), flush=True)
+        if cold:
+            set_attention(model, config, sparse=True)
+            results["cold"] = run_cold(model, tokenizer, cold)
         del model
         gc.collect()
         torch.cuda.empty_cache()

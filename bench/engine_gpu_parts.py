@@ -15,6 +15,7 @@ import torch
 import triton
 
 from kernels.flash_attention.attention import flash_attention_prefill
+from kernels.linear.gemv import gemv
 
 HIDDEN, INTER, HEADS, KV_HEADS, DIM, VOCAB, LAYERS = 4096, 16384, 32, 2, 128, 73448, 32
 SHAPES = {  # (out, in) of each weight of one layer, fused and as the checkpoint stores them
@@ -43,8 +44,32 @@ def graph_ms(fn, calls: int) -> float:
     return triton.testing.do_bench(graph.replay, warmup=50, rep=300, return_mode="median") / calls
 
 
+def gemv_variants(weights: list[torch.Tensor], x: torch.Tensor) -> dict:
+    """kernels.linear.gemv at M = 1 in a few launch shapes: us and TB/s of each, and the best."""
+    sms = torch.cuda.get_device_properties(0).multi_processor_count
+    reference = torch.nn.functional.linear(x, weights[0]).float()
+    found = {}
+    for rows_per_block in (4, 8, 16):
+        for per_sm in (2, 4, 8):
+            for block_k in (256, 512):
+                out = gemv(x, weights[0], programs=per_sm * sms, rows=rows_per_block, block_k=block_k).float()
+                error = float((out - reference).norm() / reference.norm())
+                assert error < 1e-2, f"gemv rows={rows_per_block} per_sm={per_sm}: relative error {error}"
+                state = {"i": 0}
+
+                def call(state=state, r=rows_per_block, p=per_sm * sms, b=block_k):
+                    gemv(x, weights[state["i"] % len(weights)], programs=p, rows=r, block_k=b)
+                    state["i"] += 1
+
+                found[f"r{rows_per_block}_p{per_sm}_k{block_k}"] = graph_ms(call, len(weights)) * 1e3
+    best = min(found, key=found.get)
+    size = weights[0].numel() * 2
+    return {"best": best, "us": found[best], "tb_s": size / found[best] / 1e6, "all_us": found}
+
+
 def matmul_rows() -> dict:
-    """Achieved TB/s of x [M, in] @ W.T for every weight, M = 1 and 8, over rotating copies."""
+    """Achieved TB/s of x [M, in] @ W.T for every weight, M = 1 and 8, over rotating copies; and
+    our Triton GEMV at M = 1."""
     rows = {}
     for name, (out_features, in_features) in SHAPES.items():
         copies = max(2, (400 << 20) // (out_features * in_features * 2))  # > 400 MB in all: no L2 reuse
@@ -59,6 +84,8 @@ def matmul_rows() -> dict:
 
             ms = graph_ms(call, len(weights))
             rows[f"{name}_m{m}"] = {"us": ms * 1e3, "tb_s": out_features * in_features * 2 / ms / 1e9}
+            if m == 1 and name in ("qkv", "o", "gate_up", "down", "lm_head"):
+                rows[f"{name}_gemv"] = gemv_variants(weights, x)
         del weights
     fused = sum(rows[f"{n}_m1"]["us"] for n in ("qkv", "o", "gate_up", "down"))
     unfused = sum(rows[f"{n}_m1"]["us"] for n in ("q", "k", "k", "o", "gate", "gate", "down"))
@@ -67,6 +94,10 @@ def matmul_rows() -> dict:
     rows["step_matmuls_ms"] = (LAYERS * fused + rows["lm_head_m1"]["us"]) / 1e3
     rows["step_matmuls_unfused_ms"] = (LAYERS * unfused + rows["lm_head_m1"]["us"]) / 1e3
     rows["step_weight_gb"] = weight_bytes / 1e9
+    best = {n: min(rows[f"{n}_m1"]["us"], rows[f"{n}_gemv"]["us"]) for n in ("qkv", "o", "gate_up", "down", "lm_head")}
+    rows["step_matmuls_best_ms"] = (
+        LAYERS * sum(best[n] for n in ("qkv", "o", "gate_up", "down")) + best["lm_head"]
+    ) / 1e3
     return rows
 
 

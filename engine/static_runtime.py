@@ -19,7 +19,7 @@ import torch
 from engine.attention import SparseAttention, causal_kernel_attention, kernel_attention_ok
 from engine.errors import ContextWindowExceededError
 from engine.kv_cache import KVCache
-from engine.memory_plan import CachePlan, batch_buckets, bucket_for, plan_cache, prefill_chunk
+from engine.memory_plan import HEADROOM, CachePlan, batch_buckets, bucket_for, plan_cache, prefill_chunk
 from engine.model import MiniCPMForCausalLM
 from engine.static_decode import StaticDecoder
 
@@ -112,15 +112,20 @@ class StaticRuntime:
     def warmup_lengths(self) -> list[tuple[int, int]]:
         """(queries, keys) of the attention calls that warm-up compiles: short dense prompts with
         and without history, and for sparse checkpoints one-pass prefills of every power-of-two
-        block count up to the capacity (the top-k kernel's width), each at a length divisible by
-        16 and one that is not (Triton specialises integer arguments on that)."""
+        block count up to the capacity (the top-k kernel's width), at four lengths: with the
+        length and the block count each divisible by 16 or not (Triton specialises integer
+        arguments on that, and a variant compiled during a request costs 0.3-1 s)."""
         shapes = [(32, 32), (37, 37), (256, 768), (37, 101)]
         sparse = self.model.config.sparse_config
         if sparse is not None:
             length = sparse.dense_len
+            block = sparse.block_size
             while True:
                 top = min(length, self.capacity)
-                shapes += [(top, top), (top - 37, top - 37)]
+                for less in (0, 37, 5 * block, 5 * block + 37):
+                    # the same power-of-two block count, on the sparse path
+                    if top - less > length // 2 and top - less >= sparse.dense_len:
+                        shapes.append((top - less, top - less))
                 if top >= self.capacity:
                     break
                 length *= 2
@@ -182,7 +187,7 @@ class StaticRuntime:
         ids = torch.tensor([list(prompt)], device=self.device)
         positions = torch.arange(len(prompt), device=self.device)[None]
         caches = [cache.row(row) for cache in self.decoder.caches]
-        budget = int(self._free_bytes() * 0.85)
+        budget = int(self._free_bytes() * HEADROOM)
         chunk = prefill_chunk(self.model.config, len(prompt), budget, self.dtype.itemsize)
         for start in range(0, len(prompt), chunk):
             end = min(start + chunk, len(prompt))

@@ -25,6 +25,7 @@ if not ON_GPU and os.environ.get("TRITON_INTERPRET") != "1":
         "kernels.infllmv2.sparse",
         "kernels.flash_attention.attention",
         "kernels.infllmv2.attention",
+        "kernels.linear.gemv",
     ):
         if name in sys.modules:
             importlib.reload(sys.modules[name])
