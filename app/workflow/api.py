@@ -26,7 +26,7 @@ from app.workflow.llm_factory import default_grammar_for, limited
 from app.workflow.nodes import NodeDeps
 from app.workflow.options import RunOptions
 from app.workflow.outputs import is_finished
-from app.workflow.runs import RunInfo, graph_for, inspect_run, new_run_id, open_checkpointer, thread
+from app.workflow.runs import RunInfo, export_run, graph_for, inspect_run, new_run_id, open_checkpointer, thread
 from engine.types import LLM
 from planner import Outline, validate_topic
 from retriever.types import Retriever
@@ -36,6 +36,8 @@ from writer.survey import Survey
 # writes of finished sections behind running ones, and a kill would lose them. The LLM
 # wrapper limits concurrency instead.
 RECURSION_LIMIT = 100
+# the graph's first node: a new run is recorded up to it before anything runs
+FIRST_NODE = "plan_queries"
 
 
 @dataclass
@@ -92,6 +94,12 @@ class SurveyWorkflow:
 
     def start(self, topic: str, run_id: str | None = None, output_dir: Path | None = None) -> RunOutcome:
         """Start a new run on `topic`; returns when it finishes or waits for an outline review."""
+        run_id = self.create(topic, run_id, output_dir)
+        return self._invoke(run_id, None, fresh=True)
+
+    def create(self, topic: str, run_id: str | None = None, output_dir: Path | None = None) -> str:
+        """Record a new run on `topic` without running it; returns its id. From then on the
+        run can be resumed (:meth:`resume`), so an interface announces the id after this."""
         topic = validate_topic(topic)
         run_id = run_id or new_run_id(topic)
         if self.checkpointer.get_tuple(thread(run_id)) is not None:
@@ -99,13 +107,19 @@ class SurveyWorkflow:
         folder = Path(output_dir) if output_dir else self.settings.outputs_dir / run_id
         options = RunOptions.from_settings(self.settings, folder)
         state = {"run_id": run_id, "topic": topic, "options": options.to_json(), "output_dir": str(folder)}
-        return self._invoke(run_id, state)
+        config = {**thread(run_id), "recursion_limit": RECURSION_LIMIT}
+        emitter = EventEmitter(run_id, self.on_event)
+        graph = graph_for(self.checkpointer)
+        graph.invoke(state, config, context=self._deps(emitter), durability="sync", interrupt_before=[FIRST_NODE])
+        return run_id
 
     def resume(self, run_id: str, outline: dict[str, Any] | None = None) -> RunOutcome:
         """Continue a stopped run, or one waiting for review (`outline`: the edited outline;
         None keeps the planned one). Finished sections are not written again."""
         info = self.inspect(run_id)
-        if info.status == "finished":
+        if info.ended:
+            if info.status != "finished":  # at its end but its files are gone: write them again
+                export_run(self.checkpointer, run_id)
             return self._outcome(run_id, 0.0)
         if info.status == "awaiting_review":
             return self._invoke(run_id, Command(resume=validate_outline(info.outline if outline is None else outline)))
@@ -138,9 +152,9 @@ class SurveyWorkflow:
         rrf_k = self.settings.retrieval.rrf_k
         return NodeDeps(self.llm, self.retriever, emitter, grammar_for, self.library_size, rrf_k)
 
-    def _invoke(self, run_id: str, graph_input: Any) -> RunOutcome:
+    def _invoke(self, run_id: str, graph_input: Any, fresh: bool = False) -> RunOutcome:
         emitter = EventEmitter(run_id, self.on_event)
-        emitter.emit("run_started", message="resumed" if graph_input is None else "")
+        emitter.emit("run_started", message="" if fresh else "resumed")
         started = time.perf_counter()
         config = {**thread(run_id), "recursion_limit": RECURSION_LIMIT}
         try:

@@ -18,7 +18,7 @@ from app.workflow.errors import RunNotFoundError, WorkflowError
 from app.workflow.graph import compile_graph
 from app.workflow.nodes import survey_from_state
 from app.workflow.options import RunOptions
-from app.workflow.outputs import OUTLINE_REVIEW_FILE, OUTPUT_FILES, write_outputs
+from app.workflow.outputs import OUTLINE_REVIEW_FILE, OUTPUT_FILES, is_finished, write_outputs
 from writer.survey import Survey
 
 RunStatus = Literal["finished", "awaiting_review", "interrupted"]
@@ -37,6 +37,7 @@ class RunInfo:
     status: RunStatus
     next_nodes: tuple[str, ...] = ()
     outline: dict[str, Any] | None = None
+    ended: bool = False  # the graph reached its end; "interrupted" then means its files are missing
 
 
 def new_run_id(topic: str) -> str:
@@ -83,21 +84,29 @@ def inspect_run(checkpointer: SqliteSaver, run_id: str, where: Path | str = "the
             "and the data_dir setting"
         )
     values = snapshot.values
-    if any(task.interrupts for task in snapshot.tasks):
-        status: RunStatus = "awaiting_review"
-    elif not snapshot.next:
-        status = "finished"
-    else:
-        status = "interrupted"
+    output_dir = Path(values["output_dir"])
     return RunInfo(
         run_id=run_id,
         topic=values["topic"],
         options=RunOptions.from_json(values["options"]),
-        output_dir=Path(values["output_dir"]),
-        status=status,
+        output_dir=output_dir,
+        status=_status(snapshot, output_dir),
         next_nodes=tuple(snapshot.next),
         outline=values.get("outline"),
+        ended=not snapshot.tasks,
     )
+
+
+def _status(snapshot: Any, output_dir: Path) -> RunStatus:
+    """Finished only at the graph's end with the files written. `snapshot.next` is no guide:
+    it omits tasks whose writes are saved, so a step all of whose tasks finished while the
+    process was stopping (Ctrl-C unwinding the graph) shows no next node, yet the run is
+    not done; its tasks are still there, and a resume applies their writes and goes on."""
+    if any(task.interrupts for task in snapshot.tasks):
+        return "awaiting_review"
+    if snapshot.tasks or not is_finished(output_dir):
+        return "interrupted"
+    return "finished"
 
 
 def list_runs(checkpointer: SqliteSaver) -> list[RunInfo]:
@@ -115,9 +124,9 @@ def list_runs(checkpointer: SqliteSaver) -> list[RunInfo]:
 
 
 def finished_survey(checkpointer: SqliteSaver, run_id: str) -> Survey:
-    """The survey of a finished run, rebuilt from its checkpoint."""
+    """The survey of a run that reached its end, rebuilt from its checkpoint."""
     info = inspect_run(checkpointer, run_id)
-    if info.status != "finished":
+    if not info.ended:
         raise WorkflowError(f"run {run_id} is not finished ({info.status}); resume it first")
     return survey_from_state(graph_for(checkpointer).get_state(thread(run_id)).values)
 
@@ -132,8 +141,9 @@ def load_survey(checkpointer: SqliteSaver, run_id: str) -> Survey:
 
 
 def export_run(checkpointer: SqliteSaver, run_id: str, folder: Path | None = None) -> Path:
-    """Write a finished run's files (survey.md, .bib, .tex, .json) again from its
-    checkpoint, into `folder` (default: the run's output folder); returns the folder."""
+    """Write the files (survey.md, .bib, .tex, .json) of a run that reached its end again
+    from its checkpoint, into `folder` (default: the run's output folder); returns the
+    folder. Resuming such a run whose files are gone does this."""
     survey = finished_survey(checkpointer, run_id)
     return write_outputs(survey, folder or inspect_run(checkpointer, run_id).output_dir)
 
