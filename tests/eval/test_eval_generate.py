@@ -87,6 +87,12 @@ def test_generate_then_evaluate(tmp_path, monkeypatch, sample_corpus: Path):
         rows = {row["system"]: row for row in csv.DictReader(handle)}
     assert set(rows) == {"HumanSurvey", "cpmsurvey"}  # no AutoSurvey file for this topic: only ours is compared
     assert rows["cpmsurvey"]["ref_recall"] != "" and rows["cpmsurvey"]["input_coverage"] != ""
+    # The same survey again, named by its run id.
+    again = CliRunner().invoke(cli, ["--set", "retrieval.embedding_backend=torch", "eval", survey["metadata"]["run_id"],
+                                     "--surveybench", str(bench), "--topic", TOPIC, "--output", str(tmp_path / "r2")])
+    assert again.exit_code == 0, again.output
+    with open(tmp_path / "r2" / "per_survey.csv") as handle:
+        assert [row["system"] for row in csv.DictReader(handle)] == ["HumanSurvey", "cpmsurvey"]
 
 
 def _month_end(day: str) -> str:
