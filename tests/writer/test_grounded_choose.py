@@ -45,6 +45,7 @@ def test_contribution_scores_rank_cue_phrases():
     assert contribution_score("Fine-tuning large language models is expensive.") == 0
     assert contribution_score("We propose the first method for sparse retrieval.") == 2
     assert contribution_score("We propose a fix for this problem.") == 2  # points back at the sentence before
+    assert contribution_score("We conduct a study of this geometric perspective.") == 1
     assert contribution_score("These results show that we propose well.") == 2
     assert contribution_score("Our code is publicly available for everyone.") == -1
     assert contribution_score("This survey reviews retrieval methods and their datasets.") == 3
@@ -124,6 +125,12 @@ def test_we_becomes_the_authors_with_agreeing_verbs(authors, expected):
         ("Our method improves recall.", ("A Lee", "B Kim", "C Wu"), "Lee et al.'s method improves recall."),
         ("Our method improves recall.", ("A Jones",), "Jones' method improves recall."),
         ("Using a new corpus, we evaluate X.", ("A Lee",), "Using a new corpus, Lee evaluates X."),
+        (
+            "Exploration remains a challenge; in particular, we still lack practical schemes.",
+            ("A Lee", "B Kim"),
+            "Lee and Kim report that exploration remains a challenge; in particular, they still lack practical "
+            "schemes.",
+        ),
         (
             "Experiments show that X helps us.",
             ("A Lee", "B Kim"),

@@ -27,7 +27,8 @@ _PAPER_SUBJECT = re.compile(
     rf"{_SEQUENCE_ADVERBS}({_ADVERBS}*)(\w+)\b"
 )
 _OUR_SUBJECT = re.compile(r"^Our\s+")
-# "Using a new data set, we evaluate X": the subject after a fronted phrase.
+# "Using a new data set, we evaluate X": the subject after a fronted phrase of at most this many words.
+MAX_FRONTED_WORDS = 15
 _FRONTED_WE = re.compile(rf",\s+we\s+{_SEQUENCE_ADVERBS}({_ADVERBS}*)(\w+)\b")
 _LATER_PRONOUNS = {"we": "they", "We": "They", "our": "their", "Our": "Their", "us": "them", "ours": "theirs",
                    "ourselves": "themselves"}
@@ -110,6 +111,14 @@ def plural_verb(verb: str) -> str:
     return verb
 
 
+def _is_fronted_phrase(text: str) -> bool:
+    """Whether `text`, before ", we VERB", is a short opening phrase ("Using a new corpus")
+    rather than a clause of its own ("X remains hard; in particular", where "we" means
+    everyone)."""
+    words = text.lower().split()
+    return len(words) <= MAX_FRONTED_WORDS and ";" not in text and "we" not in words
+
+
 def _possessive(phrase: str) -> str:
     return f"{phrase}'" if phrase.endswith("s") and not phrase.endswith("et al.") else f"{phrase}'s"
 
@@ -152,7 +161,7 @@ def attribute(sentence: str, authors: Sequence[str], reporting_verb: str = "repo
         adverbs, verb = paper.group(1), paper.group(2)
         verb = plural_verb(verb) if plural else verb
         head, rest = f"{phrase} {adverbs}{verb}", sentence[paper.end() :]
-    elif (fronted := _FRONTED_WE.search(sentence)) and "we" not in sentence[: fronted.start()].lower().split():
+    elif (fronted := _FRONTED_WE.search(sentence)) and _is_fronted_phrase(sentence[: fronted.start()]):
         adverbs, verb = fronted.group(1), fronted.group(2)
         verb = verb if plural else singular_verb(verb)
         fronted_phrase = _later_pronouns(sentence[: fronted.start()])

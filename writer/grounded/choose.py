@@ -83,8 +83,9 @@ _FUTURE_AS_BENEFIT = re.compile(
 )
 # A phrase that points back at the sentence before ("to overcome such limitations").
 _ANAPHORIC_PHRASE = re.compile(
-    r"\b(?:such|these|this|those)\s+(?:limitations?|issues?|problems?|challenges?|gaps?|findings?|observations?|"
-    r"insights?|shortcomings?|drawbacks?|questions?|abilit(?:y|ies)|ideas?|phenomen(?:on|a)|trends?|concerns?)\b",
+    r"\b(?:such|these|this|those)\s+(?:[a-z-]+\s+)?(?:limitations?|issues?|problems?|challenges?|gaps?|findings?|"
+    r"observations?|insights?|shortcomings?|drawbacks?|questions?|abilit(?:y|ies)|ideas?|phenomen(?:on|a)|trends?|"
+    r"concerns?|perspectives?|paradigms?)\b",
     re.IGNORECASE,
 )
 # A first word that points back to the sentence before ("These findings show"), which a
