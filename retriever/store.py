@@ -247,14 +247,17 @@ class PaperStore:
         updated = written - added
         return UpsertCounts(added=added, updated=updated, unchanged=len(batch) - added - updated)
 
+    def _select_in(self, sql: str, ids: Sequence, leading: Sequence = ()) -> list[tuple]:
+        """Every row of `sql`, whose one ``{marks}`` is an IN list over `ids`, with the
+        `leading` parameters bound before it; the ids are bound ID_CHUNK at a time."""
+        rows: list[tuple] = []
+        for start in range(0, len(ids), ID_CHUNK):
+            chunk = ids[start : start + ID_CHUNK]
+            rows += self._db.execute(sql.format(marks=",".join("?" * len(chunk))), [*leading, *chunk]).fetchall()
+        return rows
+
     def _existing_ids(self, arxiv_ids: Sequence[str]) -> set[str]:
-        found: set[str] = set()
-        for chunk in _id_chunks(arxiv_ids):
-            marks = ",".join("?" * len(chunk))
-            found.update(
-                r[0] for r in self._db.execute(f"SELECT arxiv_id FROM papers WHERE arxiv_id IN ({marks})", chunk)
-            )
-        return found
+        return {r[0] for r in self._select_in("SELECT arxiv_id FROM papers WHERE arxiv_id IN ({marks})", arxiv_ids)}
 
     # --- ingest progress ------------------------------------------------------------------
 
@@ -285,37 +288,23 @@ class PaperStore:
         """Papers by versionless id, in the given order; unknown ids are skipped."""
         found: dict[str, Paper] = {}
         ids = list(dict.fromkeys(arxiv_ids))
-        for chunk in _id_chunks(ids):
-            marks = ",".join("?" * len(chunk))
-            for row in self._db.execute(
-                f"SELECT arxiv_id, title, abstract, authors, categories, published FROM papers "
-                f"WHERE arxiv_id IN ({marks})",
-                chunk,
-            ):
-                found[row[0]] = _row_to_paper(row)
+        sql = "SELECT arxiv_id, title, abstract, authors, categories, published FROM papers WHERE arxiv_id IN ({marks})"
+        for row in self._select_in(sql, ids):
+            found[row[0]] = _row_to_paper(row)
         return [found[i] for i in arxiv_ids if i in found]
 
     def rowids(self, arxiv_ids: Sequence[str]) -> dict[str, int]:
         """Row ids (the FAISS ids) of the papers with these versionless ids; unknown ids are left out."""
-        found: dict[str, int] = {}
         ids = list(dict.fromkeys(arxiv_ids))
-        for chunk in _id_chunks(ids):
-            marks = ",".join("?" * len(chunk))
-            found.update(self._db.execute(f"SELECT arxiv_id, id FROM papers WHERE arxiv_id IN ({marks})", chunk))
-        return found
+        return dict(self._select_in("SELECT arxiv_id, id FROM papers WHERE arxiv_id IN ({marks})", ids))
 
     def get_by_rowids(self, rowids: Sequence[int]) -> dict[int, Paper]:
         """Papers by their store row id (the FAISS id)."""
         found: dict[int, Paper] = {}
         ids = [int(i) for i in dict.fromkeys(rowids)]
-        for chunk in _id_chunks(ids):
-            marks = ",".join("?" * len(chunk))
-            for row in self._db.execute(
-                f"SELECT id, arxiv_id, title, abstract, authors, categories, published FROM papers "
-                f"WHERE id IN ({marks})",
-                chunk,
-            ):
-                found[row[0]] = _row_to_paper(row[1:])
+        sql = "SELECT id, arxiv_id, title, abstract, authors, categories, published FROM papers WHERE id IN ({marks})"
+        for row in self._select_in(sql, ids):
+            found[row[0]] = _row_to_paper(row[1:])
         return found
 
     def iter_papers(self) -> Iterator[Paper]:
@@ -394,12 +383,8 @@ class PaperStore:
 
     def texts(self, rowids: Sequence[int]) -> list[tuple[int, str, str]]:
         """(row id, title, abstract) of the given papers that exist, in row id order."""
-        found: list[tuple[int, str, str]] = []
         ids = [int(i) for i in rowids]
-        for chunk in _id_chunks(ids):
-            marks = ",".join("?" * len(chunk))
-            found += self._db.execute(f"SELECT id, title, abstract FROM papers WHERE id IN ({marks})", chunk)
-        return sorted(found)
+        return sorted(self._select_in("SELECT id, title, abstract FROM papers WHERE id IN ({marks})", ids))
 
     # --- embeddings -----------------------------------------------------------------------
 
@@ -452,15 +437,8 @@ class PaperStore:
                 "SELECT paper_id, vector FROM embeddings WHERE model = ? ORDER BY paper_id", (model,)
             ).fetchall()
         else:
-            rows = []
-            ids = [int(i) for i in rowids]
-            for chunk in _id_chunks(ids):
-                marks = ",".join("?" * len(chunk))
-                rows += self._db.execute(
-                    f"SELECT paper_id, vector FROM embeddings WHERE model = ? AND paper_id IN ({marks})",
-                    [model, *chunk],
-                ).fetchall()
-            rows.sort()
+            sql = "SELECT paper_id, vector FROM embeddings WHERE model = ? AND paper_id IN ({marks})"
+            rows = sorted(self._select_in(sql, [int(i) for i in rowids], leading=(model,)))
         ids_out = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         if not rows:
             return ids_out, np.zeros((0, 0), dtype=np.float32)
@@ -499,12 +477,6 @@ class PaperStore:
 # Ids bound into one `IN (...)` list at most: well under SQLite's limit on bound
 # parameters (999 in builds before 3.32).
 ID_CHUNK = 500
-
-
-def _id_chunks(ids: Sequence) -> Iterator[Sequence]:
-    """`ids` in slices of ID_CHUNK, for queries that bind them all."""
-    for start in range(0, len(ids), ID_CHUNK):
-        yield ids[start : start + ID_CHUNK]
 
 
 def paper_text(title: str, abstract: str) -> str:

@@ -84,17 +84,7 @@ def generate(
 ) -> None:
     """Write a survey on TOPIC with verifiable citations (or finish a stopped run)."""
     # Imported here so that `cpmsurvey --help` and other commands stay quick.
-    from app.workflow import (
-        SurveyWorkflow,
-        build_llm,
-        close_checkpointer,
-        inspect_run,
-        new_run_id,
-        open_checkpointer,
-        prepare_library,
-        resume_overrides,
-        validate_topic,
-    )
+    from app.workflow import SurveyWorkflow, build_llm, close_checkpointer, prepare_library
 
     console = Console(stderr=True)
     flags = {
@@ -109,17 +99,7 @@ def generate(
     }
     if resume is None and topic is None:
         raise typer.BadParameter("give a TOPIC, or --resume ID to finish a stopped run", param_hint="TOPIC")
-    if resume is not None:
-        base = settings_for(ctx)
-        checkpointer = open_checkpointer(base.runs_db_path)
-        info = inspect_run(checkpointer, resume, base.runs_db_path)
-        settings = settings_for(ctx, **resume_overrides(info.options, flags))
-        topic, run_id = info.topic, resume
-    else:
-        topic = validate_topic(topic)
-        settings = settings_for(ctx, **flags)
-        checkpointer = open_checkpointer(settings.runs_db_path)
-        run_id = new_run_id(topic)
+    settings, checkpointer, topic, run_id = _open_run(ctx, topic, resume, flags)
     with ProgressView(console) as view:
         library = prepare_library(settings, [(topic, settings)], fetch and resume is None, view)
     with console.status(f"loading the model {settings.llm.model!r} ({settings.llm.backend}) ..."):
@@ -127,17 +107,7 @@ def generate(
     console.print(f"run id: [bold]{run_id}[/] (if stopped, continue with `cpmsurvey generate --resume {run_id}`)")
     flow = SurveyWorkflow(settings, llm, library, checkpointer=checkpointer, library_size=library.stats()["papers"])
     try:
-        with ProgressView(console) as view:
-            flow.on_event = view
-            if resume is not None:
-                outcome = flow.pending(run_id) or flow.resume(run_id)
-            else:
-                outcome = flow.start(topic, run_id=run_id, output_dir=output)
-        while outcome.status == "awaiting_review":
-            edited = edit_outline(outcome.outline, outcome.output_dir, console)
-            with ProgressView(console) as view:
-                flow.on_event = view
-                outcome = flow.review(run_id, edited)
+        outcome = _run(flow, topic, run_id, resume is not None, output, console)
     except KeyboardInterrupt:
         console.print(f"interrupted; finished work is saved. Continue with `cpmsurvey generate --resume {run_id}`")
         raise typer.Exit(130) from None
@@ -146,3 +116,34 @@ def generate(
         library.close()
     report(outcome, console)
     typer.echo(str(outcome.output_dir))
+
+
+def _open_run(ctx: typer.Context, topic: str | None, resume: str | None, flags: dict[str, Any]):
+    """Settings, checkpointer, topic and run id of a new run, or of the stopped run `resume`
+    (its recorded options, unless a flag says otherwise)."""
+    from app.workflow import inspect_run, new_run_id, open_checkpointer, resume_overrides, validate_topic
+
+    if resume is not None:
+        base = settings_for(ctx)
+        checkpointer = open_checkpointer(base.runs_db_path)
+        info = inspect_run(checkpointer, resume, base.runs_db_path)
+        return settings_for(ctx, **resume_overrides(info.options, flags)), checkpointer, info.topic, resume
+    topic = validate_topic(topic)
+    settings = settings_for(ctx, **flags)
+    return settings, open_checkpointer(settings.runs_db_path), topic, new_run_id(topic)
+
+
+def _run(flow, topic: str, run_id: str, resuming: bool, output: Path | None, console: Console) -> RunOutcome:
+    """Start or resume the run, then review its outline in $EDITOR as long as it waits for that."""
+    with ProgressView(console) as view:
+        flow.on_event = view
+        if resuming:
+            outcome = flow.pending(run_id) or flow.resume(run_id)
+        else:
+            outcome = flow.start(topic, run_id=run_id, output_dir=output)
+    while outcome.status == "awaiting_review":
+        edited = edit_outline(outcome.outline, outcome.output_dir, console)
+        with ProgressView(console) as view:
+            flow.on_event = view
+            outcome = flow.review(run_id, edited)
+    return outcome
