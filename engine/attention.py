@@ -84,8 +84,8 @@ def causal_kernel_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, t
 
 def _sdpa_one_pass(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, tokens: int) -> torch.Tensor:
     # [B, Hkv, G*T, D] rows g*T + t are [B, Hq, T, D] with head hkv*G + g, as q_proj orders them.
-    # cuDNN: 14.8 ms a layer at 32K on the H200 against 17.7 for our tile kernel and 25.4 for
-    # SDPA's flash backend (bench/engine_gpu_parts.py, bench/RESULTS.md)
+    # cuDNN: the fastest at 32K on the H200, ahead of our tile kernel and SDPA's flash backend
+    # (bench/engine_gpu_parts.py, bench/RESULTS.md)
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
     batch, kv_heads, rows, dim = q.shape

@@ -28,9 +28,9 @@ def flash_attention_prefill(
     """
     group = q.shape[1] // k.shape[1]
     tile_tokens = max(1, 128 // triton.next_power_of_2(group))
-    # tiles of 128 rows x 128 keys, 3 stages: 17.5 ms at 32K on the H200 against 21.1 with 64
-    # keys and 2 stages (bench/tile_attention_sweep.py, bench/RESULTS.md); 3 stages of 128-key
-    # K and V blocks fit the shared memory only up to D = 128
+    # tiles of 128 rows x 128 keys with 3 stages: the fastest at 32K on the H200
+    # (bench/tile_attention_sweep.py, bench/RESULTS.md); 3 stages of 128-key K and V blocks
+    # fit the shared memory only up to D = 128
     wide = q.shape[-1] <= 128
     return tile_attention(
         q,

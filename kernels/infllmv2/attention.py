@@ -47,10 +47,10 @@ def infllmv2_prefill(
     per tile of the pass over the blocks picked by score (sparse.block_sparse_prefill_split);
     window_tokens=None: one pass over the whole selection, tile_tokens a tile
     (sparse.block_sparse_prefill). tile_tokens is 1 or a power of two up to 8; more than
-    one gains only when neighbouring queries pick the same blocks. On an H200 at 128K
-    (bench/RESULTS.md, session 5) the default, one pass with tile_tokens=4, took 50 ms with
-    correlated queries (as in text) against 80 for window_tokens=8, tile_tokens=1; with
-    random queries 88 against 82. Returns [Tq, HQ, D] in q's dtype.
+    one gains only when neighbouring queries pick the same blocks. The default, one pass with
+    tile_tokens=4, is the faster at 128K on the H200 with correlated queries (as in text);
+    the two-pass split is a little faster only with random queries (bench/RESULTS.md).
+    Returns [Tq, HQ, D] in q's dtype.
     """
     cu_seqlens_k = cu_seqlens if cu_seqlens_k is None else cu_seqlens_k
     if max_seqlen_q is None:

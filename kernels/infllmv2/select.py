@@ -363,9 +363,8 @@ def prefill_block_scores(
         ROWS=tile_tokens * group_pad,
         NB=nb,
         BN=nb * config.pool_ratio,
-        # 256-row tiles with 8 warps: 19.5 (exact 27.2) ms at 128K on the H200 against 20.4
-        # (28.4) with 128 rows and 4 warps, the best of session 4's num_warps x num_stages
-        # sweep at 128 rows; 64 rows, or 32 blocks a step, slower (bench/RESULTS.md, session 5)
+        # 256-row tiles run fastest with 8 warps, 128-row ones with 4; 64-row tiles or 32
+        # blocks a step are slower (the H200 sweeps in bench/RESULTS.md)
         num_warps=8 if tile_tokens * group_pad >= 256 else 4,
         num_stages=2,
     )
@@ -552,7 +551,7 @@ def decode_block_scores(
         ROWS=rows,
         NB=nb,
         PDL=pdl,
-        num_warps=8,  # 4 warps: 28.3 against 26.7 us a 128K step with c2 (sweep in bench/RESULTS.md)
+        num_warps=8,  # faster than 4 warps for a 128K decode step with c2 (bench/RESULTS.md)
         launch_pdl=pdl,
     )
     return scores

@@ -198,8 +198,8 @@ def block_sparse_prefill(
         config.block_size,
         tile_tokens,
         dense_len=config.dense_len,
-        # 3 stages: 48.2 against 52.0 ms with 2 at 128K, 4 tokens a tile, correlated queries;
-        # 8 warps 96.0 (H200 sweeps, bench/RESULTS.md, sessions 4 and 5)
+        # 3 stages with the default 4 warps: the fastest at 128K, 4 tokens a tile, correlated queries
+        # (the H200 sweeps in bench/RESULTS.md)
         num_stages=3,
         **lists,
     )
