@@ -110,7 +110,9 @@ def _remove_arxiv_mentions(text: str, allowed: set[str], removed: list[str]) -> 
 
 def _remove_html(text: str, removed: list[str]) -> str:
     def note(match: re.Match[str]) -> str:
-        removed.append(f"HTML {match.group(0)[:40]!r}")
+        # named by its tag alone: the note is shown to people, the markup is what was unsafe
+        tag = re.match(r"<\s*(/?[!?]?[\w-]*)", match.group(0))
+        removed.append(f"HTML element <{tag.group(1) if tag else '?'}>")
         return ""
 
     text = _HTML_COMMENT.sub(note, text)
@@ -137,21 +139,23 @@ def sanitize_text(text: str, allowed_ids: Iterable[str]) -> Sanitized:
     """`text` with citations only of `allowed_ids`, no other arXiv paper, no HTML (see the
     module docstring). Applying it twice changes nothing more."""
     allowed = set(allowed_ids)
-    checked = check_citations(text, allowed)
-    removed = [f"citation {marker}: not a retrieved paper" for marker in checked.removed]
+    removed: list[str] = []
 
     def clean(stretch: str) -> str:
-        # until nothing changes: a removal can join the pieces of another ("arX<b>iv:...")
-        while True:
-            before = stretch
-            stretch = _remove_html(stretch, removed)
-            stretch = _remove_arxiv_mentions(stretch, allowed, removed)
-            stretch = _remove_unsafe_links(stretch, removed)
-            if stretch == before:
-                return stretch
+        stretch = _remove_html(stretch, removed)
+        stretch = _remove_arxiv_mentions(stretch, allowed, removed)
+        return _remove_unsafe_links(stretch, removed)
 
-    cleaned = _outside_markers(checked.text, clean)
-    return Sanitized(text=tidy_removals(cleaned) if len(removed) > len(checked.removed) else cleaned, removed=removed)
+    # until a pass removes nothing: a removal (or the tidying after it) can join the pieces
+    # of another ("arX<b></b>iv:..."), and only then is the text left as it is
+    while True:
+        before = len(removed)
+        checked = check_citations(text, allowed)
+        removed += [f"citation {marker}: not a retrieved paper" for marker in checked.removed]
+        cleaned = _outside_markers(checked.text, clean)
+        if len(removed) == before:
+            return Sanitized(text=text, removed=removed)
+        text = tidy_removals(cleaned)
 
 
 def markdown_safe(text: str) -> str:

@@ -1,5 +1,7 @@
 """Writing a survey's files into its run folder, each atomically (temp file, then rename),
-so a crash never leaves a half-written survey where a finished one was."""
+so a crash never leaves a half-written survey where a finished one was; the temporary files
+a killed write left are removed by the next one. The model's text is sanitized first
+(writer.sanitize): what was removed is recorded in the survey's metadata."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from writer.sanitize import sanitize_survey
 from writer.survey import Survey
 
 # survey.json goes last: its presence marks a finished run (the batch runner relies on it).
@@ -34,10 +37,17 @@ def write_atomically(path: Path, text: str) -> None:
 def write_outputs(survey: Survey, folder: str | Path, stage_started: float | None = None) -> Path:
     """Write survey.md, survey.bib, survey.tex and survey.json into `folder`; returns it.
 
-    With `stage_started` (a ``time.perf_counter()`` value), the seconds spent assembling up
-    to the JSON are recorded in the survey's ``metadata["timings_s"]["assemble"]``.
+    The texts written are sanitized; each removal is a note in ``metadata["sanitized"]``
+    and among ``metadata["warnings"]`` (of `survey` too, whose metadata is shared). With
+    `stage_started` (a ``time.perf_counter()`` value), the seconds spent assembling up to
+    the JSON are recorded in ``metadata["timings_s"]["assemble"]``.
     """
     folder = Path(folder)
+    remove_stale_temporaries(folder)
+    survey, notes = sanitize_survey(survey)
+    if notes:
+        survey.metadata["sanitized"] = notes
+        survey.metadata["warnings"] = [*survey.metadata.get("warnings", []), *notes]
     rendered = {"survey.md": survey.to_markdown(), "survey.bib": survey.to_bibtex(), "survey.tex": survey.to_latex()}
     if stage_started is not None:
         survey.metadata.setdefault("timings_s", {})["assemble"] = round(time.perf_counter() - stage_started, 3)
@@ -45,6 +55,15 @@ def write_outputs(survey: Survey, folder: str | Path, stage_started: float | Non
     for name in OUTPUT_FILES:
         write_atomically(folder / name, rendered[name])
     return folder
+
+
+def remove_stale_temporaries(folder: Path) -> None:
+    """Remove the temporary files of output writes a kill interrupted (`.survey.bib.*.tmp`);
+    a run's files are written by one process at a time, so none is in use."""
+    if folder.is_dir():
+        for name in OUTPUT_FILES:
+            for stale in folder.glob(f".{name}.*.tmp"):
+                stale.unlink(missing_ok=True)
 
 
 def is_finished(folder: str | Path) -> bool:

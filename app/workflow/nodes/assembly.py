@@ -13,11 +13,16 @@ from writer.survey import Survey, SurveySection
 
 
 def assemble(state: SurveyState, deps: NodeDeps) -> dict:
-    """Write survey.md, .bib, .tex and .json into the run's folder (survey.json last)."""
+    """Write survey.md, .bib, .tex and .json into the run's folder (survey.json last); what
+    sanitizing removed from the model's text is reported as warnings."""
     started = time.perf_counter()
-    folder = write_outputs(survey_from_state(state), state["output_dir"], stage_started=started)
+    survey = survey_from_state(state)
+    folder = write_outputs(survey, state["output_dir"], stage_started=started)
+    notes = survey.metadata.get("sanitized", [])
+    for note in notes:
+        deps.emitter.warning(note, node="assemble")
     deps.emitter.emit("node_finished", node="assemble", message=f"wrote {folder}", output_dir=str(folder))
-    return {}
+    return {"warnings": notes}
 
 
 def survey_from_state(state: SurveyState) -> Survey:
