@@ -8,13 +8,15 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from app.settings import Settings
 from app.workflow.errors import WorkflowError
 from app.workflow.events import EventEmitter, EventSink
 from app.workflow.options import search_filters
 from retriever.errors import ArxivUnavailableError
 from retriever.library import Library
-from retriever.types import Hit, Paper, Retriever, SearchFilters
+from retriever.types import Hit, Paper, Retriever, SearchFilters, VectorSource
 
 # Papers fetched from arXiv for a topic when no corpus is given.
 ARXIV_FETCH = 200
@@ -128,3 +130,21 @@ class LockedRetriever:
     def get(self, arxiv_ids: Sequence[str]) -> list[Paper]:
         with self._lock:
             return self._retriever.get(arxiv_ids)
+
+
+class LockedVectorRetriever(LockedRetriever):
+    """A :class:`LockedRetriever` over a retriever that also hands out its embeddings
+    (retriever.types.VectorSource), as the outline planned from the papers needs."""
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            return self._retriever.embed(texts)
+
+    def vectors(self, arxiv_ids: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            return self._retriever.vectors(arxiv_ids)
+
+
+def locked(retriever: Retriever) -> LockedRetriever:
+    """`retriever` behind a lock, keeping its embeddings reachable when it has them."""
+    return LockedVectorRetriever(retriever) if isinstance(retriever, VectorSource) else LockedRetriever(retriever)

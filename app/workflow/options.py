@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from app.settings import GenerateSettings, Settings
+from app.workflow.writing_mode import WriterMode, WritingPlan
 from engine.types import SamplingParams
 from retriever.types import SearchFilters
 
 # The keys besides GenerateSettings' fields in the JSON form.
-_RUN_KEYS = ("model", "backend", "corpus", "created_at", "output_dir")
+_RUN_KEYS = ("model", "backend", "corpus", "created_at", "output_dir", "writer_mode", "model_plans", "polish")
 
 
 @dataclass(frozen=True)
@@ -32,10 +33,16 @@ class RunOptions:
     corpus: str | None
     created_at: str | None
     output_dir: str
+    # The resolved writing mode (app.workflow.writing_mode): runs recorded before it existed
+    # were written abstractively with the model's own plan.
+    writer_mode: WriterMode = "abstractive"
+    model_plans: bool = True
+    polish: bool = False
 
     @classmethod
-    def from_settings(cls, settings: Settings, output_dir: Path) -> RunOptions:
-        """The options of a run started now with `settings`, writing into `output_dir`."""
+    def from_settings(cls, settings: Settings, output_dir: Path, writing: WritingPlan) -> RunOptions:
+        """The options of a run started now with `settings`, writing into `output_dir` in the
+        resolved `writing` mode."""
         return cls(
             generate=settings.generate,
             model=settings.llm.model,
@@ -43,6 +50,9 @@ class RunOptions:
             corpus=settings.corpus,
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
             output_dir=str(output_dir),
+            writer_mode=writing.mode,
+            model_plans=writing.model_plans,
+            polish=settings.writer.polish,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -62,6 +72,9 @@ class RunOptions:
             corpus=record.get("corpus"),
             created_at=record.get("created_at"),
             output_dir=record["output_dir"],
+            writer_mode=record.get("writer_mode", "abstractive"),
+            model_plans=record.get("model_plans", True),
+            polish=record.get("polish", False),
         )
 
     @property
@@ -90,6 +103,7 @@ class RunOptions:
         generate = self.generate.model_dump(mode="json")
         recorded: dict[str, Any] = {f"generate.{key}": value for key, value in generate.items()}
         recorded.update({"llm.model": self.model, "llm.backend": self.backend, "corpus": self.corpus})
+        recorded.update({"writer.mode": self.writer_mode, "writer.polish": self.polish})
         return recorded
 
 

@@ -25,6 +25,13 @@ class PaperRecord(TypedDict):
     date: str | None
 
 
+class SubthemeRecord(TypedDict):
+    """A subsection of a section planned from the papers, with the ids of its papers."""
+
+    title: str
+    papers: list[str]
+
+
 class SectionRecord(TypedDict, total=False):
     """One body section, filled in by stages: retrieve_section writes the plan and its
     papers, write_section(s) the draft, check_citations the final text."""
@@ -33,6 +40,7 @@ class SectionRecord(TypedDict, total=False):
     title: str
     description: str
     subsections: list[str]
+    subthemes: list[SubthemeRecord]  # only for sections planned from the papers
     queries: list[str]
     papers: list[PaperRecord]
     # write_section / write_sections

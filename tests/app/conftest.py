@@ -245,7 +245,13 @@ def retriever(corpus_slice) -> MemoryRetriever:
 def settings(tmp_path):
     from app.settings import Settings
 
-    return Settings(data_dir=tmp_path / "data", generate={"sections": 4, "words_per_section": 120})
+    # The scripted model writes abstractively: these tests exercise the model's path; the
+    # grounded path has its own tests (tests/app/workflow/test_grounded_run.py).
+    return Settings(
+        data_dir=tmp_path / "data",
+        generate={"sections": 4, "words_per_section": 120},
+        writer={"mode": "abstractive"},
+    )
 
 
 @pytest.fixture()

@@ -36,7 +36,9 @@ def check_section(
             f"was not given: {', '.join(checked.removed[:5])}"
         )
     text, checks, used = checked.text, [], usage(0, 0)
-    if options.generate.check_support:
+    # Grounded sentences are their papers' own, under a coverage gate; a model's support
+    # check could only reword them away from their source.
+    if options.generate.check_support and options.writer_mode != "grounded":
         given = set(record["given"])
         papers = {paper.arxiv_id: paper for paper in papers_of(record["papers"]) if paper.arxiv_id in given}
         support = writer.check_support(deps.llm, text, papers, options.planning_sampling())

@@ -2,28 +2,48 @@
 
 from __future__ import annotations
 
+import logging
+
 from langgraph.types import Send
 
 from app.workflow.errors import EmptyRetrievalError
 from app.workflow.nodes.deps import NodeDeps
 from app.workflow.options import RunOptions
-from app.workflow.state import RetrieveTask, SectionRecord, SurveyState, paper_records, papers_of, section_key
+from app.workflow.state import (
+    PaperRecord,
+    RetrieveTask,
+    SectionRecord,
+    SubthemeRecord,
+    SurveyState,
+    paper_records,
+    papers_of,
+    section_key,
+)
+from retriever.expansion import expanded_search
 from retriever.fusion import reciprocal_rank_fusion
 from retriever.types import Paper, SearchFilters
+
+log = logging.getLogger(__name__)
 
 # Candidates retrieved per section before reranking, as a multiple of the papers kept.
 SECTION_OVERFETCH = 3
 
 
 def retrieve_broad(state: SurveyState, deps: NodeDeps) -> dict:
-    """The topic's candidate papers: every planned query, fused, within the run's filters."""
+    """The topic's candidate papers, within the run's filters: the topic searched alone,
+    then again with queries mined from its first hits and the model's planned queries
+    (retriever.expansion.expanded_search), fused."""
     options = RunOptions.from_json(state["options"])
     filters = options.filters
-    hits = deps.retriever.search_many(state["queries"], k=options.generate.candidates, filters=filters)
-    if not hits:
+    search = expanded_search(
+        deps.retriever, state["topic"], k=options.generate.candidates, filters=filters, extra_queries=state["queries"]
+    )
+    if not search.hits:
         raise EmptyRetrievalError(_nothing_found(state, filters, deps.library_size))
-    deps.emitter.emit("papers_found", node="retrieve_broad", count=len(hits), message=f"{len(hits)} candidate papers")
-    return {"candidates": paper_records(hit.paper for hit in hits)}
+    log.info("queries mined from the first hits: %s", "; ".join(search.mined_queries))
+    message = f"{len(search.hits)} candidate papers ({len(search.mined_queries)} queries mined from the papers)"
+    deps.emitter.emit("papers_found", node="retrieve_broad", count=len(search.hits), message=message)
+    return {"candidates": paper_records(search.papers), "queries": search.queries}
 
 
 def _nothing_found(state: SurveyState, filters: SearchFilters | None, library_size: int | None) -> str:
@@ -36,7 +56,7 @@ def _nothing_found(state: SurveyState, filters: SearchFilters | None, library_si
         )
     size = f" of {library_size} papers" if library_size is not None else ""
     return (
-        f"no paper in the library{size} matches {topic!r} (queries: {'; '.join(state['queries'])}); "
+        f"no paper in the library{size} matches {topic!r} (queries: {'; '.join([topic, *state['queries']])}); "
         "ingest papers on this topic first (cpmsurvey generate --corpus FILE, or online without --corpus)"
     )
 
@@ -59,10 +79,21 @@ def dispatch_retrieval(state: SurveyState) -> list[Send]:
 
 
 def retrieve_section(task: RetrieveTask, deps: NodeDeps) -> dict:
-    """One section's papers: its queries' hits reranked with the topic's ranking; the
+    """One section's papers: those the outline planned from the papers gave it, when it
+    names them; otherwise its queries' hits reranked with the topic's ranking, or the
     topic's best papers when its queries find nothing."""
     options = RunOptions.from_json(task["options"])
     section, keep, index = task["section"], options.generate.papers_per_section, int(task["key"])
+    if section.get("papers"):
+        record = planned_section(section, task["candidates"], keep)
+        deps.emitter.emit(
+            "papers_found",
+            node="retrieve_section",
+            section=index,
+            count=len(record["papers"]),
+            message=section["title"],
+        )
+        return {"sections": {task["key"]: record}}
     # The topic with the title keeps a section's search on topic even when the model's
     # own queries for it are poor.
     queries = [f"{task['topic']} {section['title']}", *section["queries"]]
@@ -85,6 +116,52 @@ def retrieve_section(task: RetrieveTask, deps: NodeDeps) -> dict:
         papers=paper_records(papers),
     )
     return {"sections": {task["key"]: record}, "warnings": warnings}
+
+
+def planned_section(section: dict, candidates: list[PaperRecord], keep: int) -> SectionRecord:
+    """A section of an outline planned from the papers (planner.paper_outline) with at most
+    `keep` of its papers, in the topic's ranking: taken in turn from each subsection (and
+    from the papers no subsection holds), best-ranked first, so that every sub-theme keeps
+    its share; each subsection keeps those of its papers that remain."""
+    rank = {record["id"]: position for position, record in enumerate(candidates)}
+    planned = sorted((arxiv_id for arxiv_id in set(section["papers"]) if arxiv_id in rank), key=rank.__getitem__)
+    kept = set(take_in_turn(_groups(planned, section["subsections"]), keep))
+    ranked = [candidates[rank[arxiv_id]] for arxiv_id in planned if arxiv_id in kept]
+    subthemes = [
+        SubthemeRecord(title=sub["title"], papers=[i for i in sub.get("papers", []) if i in kept])
+        for sub in section["subsections"]
+    ]
+    record = SectionRecord(
+        title=section["title"],
+        description=section["description"],
+        subsections=[sub["title"] for sub in section["subsections"]],
+        subthemes=subthemes,
+        queries=list(section["queries"]),
+        papers=ranked,
+    )
+    if len(planned) > keep:
+        log.info("section %r: kept the %d best-ranked of its %d papers", section["title"], keep, len(planned))
+    return record
+
+
+def _groups(planned: list[str], subsections: list[dict]) -> list[list[str]]:
+    """`planned` ids split by subsection (in `planned`'s order), then those of none."""
+    groups = [[i for i in planned if i in set(sub.get("papers", []))] for sub in subsections]
+    grouped = {i for group in groups for i in group}
+    return [*groups, [i for i in planned if i not in grouped]]
+
+
+def take_in_turn(groups: list[list[str]], keep: int) -> list[str]:
+    """Up to `keep` distinct items, one from each group in turn, each group's in its order."""
+    taken: dict[str, None] = {}
+    queues = [list(group) for group in groups]
+    while len(taken) < keep and any(queues):
+        for queue in queues:
+            while queue and queue[0] in taken:
+                queue.pop(0)
+            if queue and len(taken) < keep:
+                taken[queue.pop(0)] = None
+    return list(taken)
 
 
 def rerank(section_hits: list[Paper], candidate_ids: list[str], keep: int, rrf_k: int) -> list[Paper]:

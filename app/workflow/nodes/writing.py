@@ -9,6 +9,7 @@ from app.settings import GenerateSettings
 from app.workflow.nodes.deps import NodeDeps
 from app.workflow.options import RunOptions
 from app.workflow.state import Frame, SectionRecord, SurveyState, WriteTask, papers_of, usage
+from writer import grounded
 
 # The frame's default lengths suit sections of the default length.
 DEFAULT_SECTION_WORDS = GenerateSettings.model_fields["words_per_section"].default
@@ -23,7 +24,9 @@ def send_writers(state: SurveyState) -> list[Send] | str:
     """A write_section task per section not yet drafted, or write_sections for all of them
     at once (generate.batch_sections)."""
     pending = sorted((key, record) for key, record in state["sections"].items() if "draft" not in record)
-    if RunOptions.from_json(state["options"]).generate.batch_sections and len(pending) > 1:
+    options = RunOptions.from_json(state["options"])
+    # Grounded sections are written together, in order, so that no sentence repeats across them.
+    if options.writer_mode == "grounded" or (options.generate.batch_sections and len(pending) > 1):
         return "write_sections"
     topic, title, options = state["topic"], state["outline"]["title"], state["options"]
     return [
@@ -76,9 +79,12 @@ def write_section(task: WriteTask, deps: NodeDeps) -> dict:
 
 
 def write_sections(state: SurveyState, deps: NodeDeps) -> dict:
-    """Draft all pending sections in one batch (generate.batch_sections)."""
+    """Draft all pending sections in one batch (generate.batch_sections), or by construction
+    from their papers' abstracts in a grounded run (:func:`write_grounded`)."""
     options = RunOptions.from_json(state["options"])
     pending = sorted((key, record) for key, record in state["sections"].items() if "draft" not in record)
+    if options.writer_mode == "grounded":
+        return write_grounded(state, deps, options, pending)
     requests = [section_request(state["topic"], state["outline"]["title"], record, options) for _, record in pending]
     papers = [papers_of(record["papers"]) for _, record in pending]
     drafts = writer.write_sections_batch(deps.llm, requests, papers, options.sampling(), grammar_for=deps.grammar_for)
@@ -92,12 +98,52 @@ def write_sections(state: SurveyState, deps: NodeDeps) -> dict:
     }
 
 
+def write_grounded(
+    state: SurveyState, deps: NodeDeps, options: RunOptions, pending: list[tuple[str, SectionRecord]]
+) -> dict:
+    """Each pending section built from its papers' abstract sentences, attributed and cited
+    (writer.grounded), under its sub-themes; with writer.polish the model may rephrase each
+    sentence where the cited abstract still covers it. All sections are written in this one
+    step, so no sentence repeats across them."""
+    drafts = grounded.write_grounded_sections(
+        [(record["title"], papers_of(record["papers"]), subthemes(record)) for _, record in pending]
+    )
+    if options.polish:
+        drafts = grounded.polish_sections(deps.llm, drafts, options.sampling())
+    warnings = [note for draft in drafts for note in draft.notes]
+    for note in warnings:
+        deps.emitter.warning(note, node="write_sections")
+    for (key, _), draft in zip(pending, drafts, strict=True):
+        deps.emitter.emit("token", node="write_sections", section=int(key), text=draft.text)
+    return {
+        "sections": {key: drafted(draft) for (key, _), draft in zip(pending, drafts, strict=True)},
+        "warnings": warnings,
+        "tokens": usage(sum(d.prompt_tokens for d in drafts), sum(d.completion_tokens for d in drafts)),
+    }
+
+
+def subthemes(record: SectionRecord) -> list[grounded.SubTheme]:
+    """The sub-themes a grounded section groups its papers under (its planned subsections)."""
+    return [grounded.SubTheme(sub["title"], sub["papers"]) for sub in record.get("subthemes", [])]
+
+
 def write_frame(state: SurveyState, deps: NodeDeps) -> dict:
-    """The abstract, introduction and conclusion around the checked sections."""
+    """The abstract, introduction and conclusion around the checked sections: in a grounded
+    run from the sections' scope, themes and cited papers' own open problems, otherwise by
+    the model."""
     options = RunOptions.from_json(state["options"])
-    sections = [(record["title"], record["text"]) for _, record in sorted(state["sections"].items())]
-    scale = options.generate.words_per_section / DEFAULT_SECTION_WORDS
-    frame = writer.write_frame(deps.llm, state["topic"], state["outline"]["title"], sections, options.sampling(), scale)
+    if options.writer_mode == "grounded":
+        written = [
+            grounded.WrittenSection(record["title"], record["text"], papers_of(record["papers"]))
+            for _, record in sorted(state["sections"].items())
+        ]
+        frame = grounded.write_grounded_frame(state["topic"], written)
+    else:
+        sections = [(record["title"], record["text"]) for _, record in sorted(state["sections"].items())]
+        scale = options.generate.words_per_section / DEFAULT_SECTION_WORDS
+        frame = writer.write_frame(
+            deps.llm, state["topic"], state["outline"]["title"], sections, options.sampling(), scale
+        )
     for note in frame.notes:
         deps.emitter.warning(note, node="write_frame")
     return {

@@ -22,6 +22,7 @@ from app.workflow.nodes import (
     write_section,
 )
 from app.workflow.state import paper_records
+from app.workflow.writing_mode import MODEL_WRITES
 
 TOPIC = "reasoning in large language models"
 
@@ -29,7 +30,7 @@ TOPIC = "reasoning in large language models"
 @pytest.fixture()
 def options(tmp_path) -> dict:
     settings = Settings(data_dir=tmp_path / "data", generate={"sections": 4, "words_per_section": 120})
-    return RunOptions.from_settings(settings, tmp_path / "out").to_json()
+    return RunOptions.from_settings(settings, tmp_path / "out", MODEL_WRITES).to_json()
 
 
 @pytest.fixture()

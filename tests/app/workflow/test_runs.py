@@ -19,6 +19,7 @@ from app.workflow import (
     load_survey,
     resume_overrides,
 )
+from app.workflow.writing_mode import MODEL_WRITES
 
 TOPIC = "reasoning in large language models"
 
@@ -64,7 +65,7 @@ def test_an_unfinished_run_is_not_exported(settings, retriever, make_llm):
 
 
 def test_run_options_round_trip_and_resume_keeps_them_unless_a_flag_says_otherwise(settings, tmp_path):
-    options = RunOptions.from_settings(settings, tmp_path / "out")
+    options = RunOptions.from_settings(settings, tmp_path / "out", MODEL_WRITES)
     record = json.loads(json.dumps(options.to_json()))
     assert RunOptions.from_json(record) == options
     # a run recorded before an option existed reads today's default
