@@ -151,12 +151,27 @@ def _title_from(phrases: Sequence[Phrase], used_heads: Sequence[set[str]]) -> tu
     for position, head in enumerate(phrases):
         if _clashes(head, used_heads):
             continue
-        others = [p for p in phrases[position + 1 :] if not _parts(p) & _parts(head) and not _clashes(p, used_heads)]
+        others = [
+            p
+            for p in phrases[position + 1 :]
+            if not _parts(p) & _parts(head) and not _clashes(p, used_heads) and not _abbreviates(p, head)
+        ]
         telling = [p for p in others if _telling(p)]
         partner = telling[0] if telling else others[0] if others and not _telling(head) else None
         title = readable(head.text) if partner is None else f"{readable(head.text)} and {readable(partner.text)}"
         return title, head
     return None
+
+
+def _abbreviates(one: Phrase, other: Phrase) -> bool:
+    """Whether either phrase is the acronym of the other ("RL", "reinforcement learning")."""
+
+    def initials(phrase: Phrase) -> str:
+        return "".join(part[0] for word in phrase.words for part in word.split("-") if part)
+
+    return (len(one.words) == 1 and one.key == initials(other)) or (
+        len(other.words) == 1 and other.key == initials(one)
+    )
 
 
 def _telling(phrase: Phrase) -> bool:

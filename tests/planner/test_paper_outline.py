@@ -245,3 +245,13 @@ def test_a_retriever_without_vectors_is_refused_clearly():
     papers, _ = make_candidates()
     with pytest.raises(TypeError, match="VectorSource"):
         outline_from_retriever(TOPIC, WordRetriever(papers), papers, sections=3)
+
+
+def test_a_title_never_pairs_a_phrase_with_its_acronym():
+    groups = [
+        ["Reinforcement learning with RL rewards", "RL and reinforcement learning again", "reinforcement learning RL"],
+        ["Speech recognition", "speech recognition systems", "robust speech recognition"],
+    ]
+    first, _ = mined_titles(groups, "machine learning")
+    assert [p.key for p in first.phrases] == ["reinforcement learning", "rl"]
+    assert first.title == "Reinforcement Learning"  # not "Reinforcement Learning and RL"
