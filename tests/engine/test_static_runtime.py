@@ -90,6 +90,7 @@ def test_buckets():
         bucket_for(7, (1, 2, 4, 6))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sparse", [None, SPARSE], ids=["dense", "sparse"])
 def test_static_decode_steps_match_the_full_forward(sparse):
     """Rows of different lengths prefilled one by one, then decode steps of all rows together;
@@ -113,6 +114,7 @@ def test_static_decode_steps_match_the_full_forward(sparse):
     assert runtime.decoder.lengths[:3].tolist() == [len(s) for s in sequences]  # every token fed is cached
 
 
+@pytest.mark.slow
 def test_runtime_generation_equals_the_padded_eager_path(tiny_checkpoint):
     eager = LocalEngine.load(str(tiny_checkpoint), device="cpu", dtype="float32", native=False)
     static = LocalEngine(eager.loaded, max_batch=2, static=True)
