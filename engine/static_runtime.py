@@ -62,6 +62,9 @@ class StaticRuntime:
         """Allocate the static cache: `capacity` tokens a row, as many rows up to max_rows as the
         free memory holds (DeviceMemoryError naming the sizes when not one does). Drops the old
         cache and graphs first; warm up again afterwards."""
+        positions = self.model.config.max_position_embeddings
+        if capacity > positions:
+            raise ValueError(f"a cache of {capacity} tokens exceeds the model's {positions} positions")
         self._release()
         plan = plan_cache(self.model.config, capacity, max_rows, self._free_bytes(), self.dtype.itemsize)
         config = self.model.config

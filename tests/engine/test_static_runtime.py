@@ -60,8 +60,8 @@ def test_plan_cache_takes_the_rows_that_fit_and_names_the_sizes_when_none_does()
 
 
 def test_plan_for_minicpm4_8b_at_128k_on_an_h200():
-    """The issue's shape: a 128K row of MiniCPM4-8B takes 16 GiB... no: 4 GiB of K/V (32 layers,
-    2 KV heads of 128), and 8 rows fit beside 16 GB of weights on a 139 GiB card."""
+    """The issue's shape: a 128K row of MiniCPM4-8B holds 4 GiB of K/V (32 layers, 2 KV heads of
+    128) plus its compressed keys, and 8 rows fit the ~120 GiB an H200 has beside the weights."""
     from engine.config import ModelConfig
 
     config = replace(ModelConfig.from_name("minicpm4-8b"), sparse_config=SparseConfig())
@@ -134,6 +134,8 @@ def test_runtime_rejects_a_prompt_longer_than_its_cache():
         runtime.prefill([list(range(40))])
     with pytest.raises(ValueError, match="2 prompts exceed the cache's 1 rows"):
         runtime.prefill([[1, 2], [3]])
+    with pytest.raises(ValueError, match="exceeds the model's 512 positions"):
+        runtime.reserve(capacity=513)
 
 
 def test_batch_generation_through_the_runtime_streams_every_row(tiny_engine):
