@@ -8,9 +8,10 @@ Prints progress to stderr and one JSON object on the last line of stdout.
 
 reference_recall: the share of the papers that the human survey "Reinforcement Learning
 for Large Language Models" (surveybench) cites and that are in the corpus, found in our
-top 200. Queries are the topic's name plus the fixed expansions in EXPANSIONS below, written
-from general knowledge of the field before looking at any survey; never from the human
-survey's outline or references.
+top 200. The queries are the topic's name and the queries `retriever.expansion` mines from
+the topic search's own first hits (no hand-written list); `reference_search.queries` in the JSON
+line shows them. The headline is `reference_recall_as_of_survey`: searching as of the
+survey's date, as its authors could have.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from retriever.bm25 import Bm25Matrix  # noqa: E402
 from retriever.embeddings import DEFAULT_MAX_SEQ_LENGTH, load_embedder  # noqa: E402
+from retriever.expansion import ExpandedSearch, ExpansionSettings, expanded_search, mine_queries  # noqa: E402
 from retriever.fusion import reciprocal_rank_fusion  # noqa: E402
 from retriever.index import VectorIndex  # noqa: E402
 from retriever.library import Library  # noqa: E402
@@ -46,18 +48,7 @@ SHARED = ROOT.parent / "shared" / "data"
 CORPUS = SHARED / "arxiv" / "arxiv_cs_CL_LG_AI_2025-03_2026-07.jsonl.gz"
 CITED = SHARED / "surveybench" / "human_survey_cited_arxiv_ids.json"
 TOPIC = "Reinforcement Learning for Large Language Models"
-EXPANSIONS = [
-    "reinforcement learning from human feedback RLHF for language models",
-    "reward modeling for large language model alignment",
-    "policy optimization PPO GRPO for training LLMs",
-    "reinforcement learning with verifiable rewards for mathematical reasoning",
-    "direct preference optimization and preference learning for LLMs",
-    "reinforcement learning for LLM agents and tool use",
-    "long chain-of-thought reasoning models trained with reinforcement learning",
-    "reinforcement learning for code generation with large language models",
-]
 TOP = 200
-FEEDBACK_PAPERS = 20
 FILTERS = SearchFilters(date_from=date(2025, 9, 1), categories=("cs.CL", "cs.AI"))
 SURVEY_DATE_TO = date(2025, 9, 30)  # the human survey on TOPIC is arXiv 2509.08827
 
@@ -86,18 +77,50 @@ def recall_at(ids: list[str], relevant: set[str]) -> float:
     return len(set(ids) & relevant) / len(relevant) if relevant else float("nan")
 
 
-def reference_recall(library: Library) -> dict:
-    """Recall of the human survey's in-corpus citations in our top 200, several ways."""
-    cited_raw = json.loads(CITED.read_text())[TOPIC]["cited_arxiv_ids"]
+def cited_in_corpus(library: Library, topic: str = TOPIC) -> set[str]:
+    """The arXiv ids the human survey on `topic` cites that the library holds."""
+    cited_raw = json.loads(CITED.read_text())[topic]["cited_arxiv_ids"]
     cited = set(json.loads(cited_raw.replace("'", '"')) if isinstance(cited_raw, str) else cited_raw)
-    in_corpus = {p.arxiv_id for p in library.get(sorted(cited))}
+    return {p.arxiv_id for p in library.get(sorted(cited))}
+
+
+def _expanded(library: Library, filters: SearchFilters | None, topic: str = TOPIC, **settings) -> ExpandedSearch:
+    """`expanded_search` for `topic` at depth TOP, with `settings` changed from the defaults."""
+    return expanded_search(library, topic, k=TOP, filters=filters, settings=ExpansionSettings(**settings))
+
+
+def _figures(search: ExpandedSearch) -> dict:
+    return {
+        "rounds": [
+            {
+                "name": r.name,
+                "queries": len(r.queries),
+                "hits": r.hits,
+                "new_papers": r.new_papers,
+                "s": round(r.seconds, 2),
+            }
+            for r in search.rounds
+        ],
+        "queries": search.queries,
+    }
+
+
+def _hit_ids(search: ExpandedSearch) -> list[str]:
+    return [h.paper.arxiv_id for h in search.hits]
+
+
+def reference_recall(library: Library) -> dict:
+    """Recall of the human survey's in-corpus citations in our top 200, several ways; every
+    expanded search is `retriever.expansion.expanded_search` on the topic alone, with its
+    default settings unless the key says otherwise."""
+    in_corpus = cited_in_corpus(library)
     store = library.store
     bm25_ids = [p.arxiv_id for p in store.get_by_rowids(library.bm25(TOPIC, TOP)).values()]
     dense_rows = library._dense([TOPIC], TOP, None)[0][0]
     dense_ids = [p.arxiv_id for p in store.get_by_rowids(dense_rows).values()]
     hybrid_topic = [h.paper.arxiv_id for h in library.search(TOPIC, k=TOP)]
-    queries = [TOPIC, *EXPANSIONS]
-    hybrid_expanded = [h.paper.arxiv_id for h in library.search_many(queries, k=TOP)]
+    expanded = _expanded(library, None)
+    queries = expanded.queries
     fused = {
         name: [store.get_by_rowids([f.key])[f.key].arxiv_id for f in reciprocal_rank_fusion(runs, library.rrf_k)[:TOP]]
         for name, runs in (
@@ -109,25 +132,52 @@ def reference_recall(library: Library) -> dict:
     # among its references; the search gets the date filter a user writing it then would set
     as_of = SearchFilters(date_to=SURVEY_DATE_TO)
     in_corpus_as_of = {p.arxiv_id for p in library.get(sorted(in_corpus)) if as_of.accepts(p)}
-    hybrid_as_of = [h.paper.arxiv_id for h in library.search_many(queries, k=TOP, filters=as_of)]
-    library.feedback_papers = FEEDBACK_PAPERS  # pseudo-relevance feedback, off by default
-    with_feedback = [h.paper.arxiv_id for h in library.search_many(queries, k=TOP)]
-    feedback_as_of = [h.paper.arxiv_id for h in library.search_many(queries, k=TOP, filters=as_of)]
-    library.feedback_papers = 0
+    expanded_as_of = _expanded(library, as_of)
+    topic_as_of = [h.paper.arxiv_id for h in library.search(TOPIC, k=TOP, filters=as_of)]
+    no_feedback = _expanded(library, None, feedback_papers=0)
+    no_feedback_as_of = _expanded(library, as_of, feedback_papers=0)
     return {
         "in_corpus_cited": len(in_corpus),
-        "reference_recall": recall_at(hybrid_expanded, in_corpus),
+        "reference_recall": recall_at(_hit_ids(expanded), in_corpus),
         "reference_recall_bm25_expanded": recall_at(fused["bm25"], in_corpus),
         "reference_recall_dense_expanded": recall_at(fused["dense"], in_corpus),
-        "reference_recall_as_of_survey": recall_at(hybrid_as_of, in_corpus_as_of),
-        f"reference_recall_feedback_{FEEDBACK_PAPERS}": recall_at(with_feedback, in_corpus),
-        f"reference_recall_feedback_{FEEDBACK_PAPERS}_as_of_survey": recall_at(feedback_as_of, in_corpus_as_of),
+        "reference_recall_as_of_survey": recall_at(_hit_ids(expanded_as_of), in_corpus_as_of),
+        "reference_recall_topic_only_as_of_survey": recall_at(topic_as_of, in_corpus_as_of),
+        "reference_recall_no_feedback": recall_at(_hit_ids(no_feedback), in_corpus),
+        "reference_recall_no_feedback_as_of_survey": recall_at(_hit_ids(no_feedback_as_of), in_corpus_as_of),
         "in_corpus_cited_as_of_survey": len(in_corpus_as_of),
         "papers_as_of_survey": len(library.store.filter_rowids(as_of)),
         "reference_recall_topic_only": recall_at(hybrid_topic, in_corpus),
         "reference_recall_bm25_topic": recall_at(bm25_ids, in_corpus),
         "reference_recall_dense_topic": recall_at(dense_ids, in_corpus),
-        "reference_queries": [TOPIC, *EXPANSIONS],
+        "reference_search": _figures(expanded),
+        "reference_search_as_of_survey": _figures(expanded_as_of),
+        **second_topic_recall(library),
+    }
+
+
+# A check that the expansion's settings are not fitted to TOPIC alone: the other surveybench
+# topic this corpus covers (43 cited papers in it). The date bound is the end of the month of
+# its newest in-corpus reference (2508.15763); the survey itself appeared in late August 2025.
+SECOND_TOPIC = "Scientific Large Language Models"
+SECOND_DATE_TO = date(2025, 8, 31)
+
+
+def second_topic_recall(library: Library) -> dict:
+    """Recall at TOP of SECOND_TOPIC's in-corpus references as of SECOND_DATE_TO: topic
+    alone, expanded, and expanded without feedback."""
+    as_of = SearchFilters(date_to=SECOND_DATE_TO)
+    relevant = {p.arxiv_id for p in library.get(sorted(cited_in_corpus(library, SECOND_TOPIC))) if as_of.accepts(p)}
+    topic_only = [h.paper.arxiv_id for h in library.search(SECOND_TOPIC, k=TOP, filters=as_of)]
+    expanded = _expanded(library, as_of, SECOND_TOPIC)
+    plain = _expanded(library, as_of, SECOND_TOPIC, feedback_papers=0)
+    return {
+        "second_topic": SECOND_TOPIC,
+        "second_topic_cited_as_of": len(relevant),
+        "second_topic_recall_topic_only_as_of": recall_at(topic_only, relevant),
+        "second_topic_recall_as_of": recall_at(_hit_ids(expanded), relevant),
+        "second_topic_recall_no_feedback_as_of": recall_at(_hit_ids(plain), relevant),
+        "second_topic_queries": expanded.queries,
     }
 
 
@@ -421,7 +471,7 @@ def run_quality(args: argparse.Namespace) -> dict:
             + ", ".join(f"{n} {(min(start + chunk, len(order))) / s:.1f}/s" for n, s in seconds.items())
         )
     ref_rate = len(texts) / seconds["torch_256"]
-    survey_queries = [TOPIC, *EXPANSIONS]
+    survey_queries = _slice_queries(store, row_ids, vectors["torch_256"])
     bm25_survey = [store.bm25(q, TOP) for q in survey_queries]
     ds_parents = sorted(links)
     ds_queries = [paper_text(parents[p].title, parents[p].abstract) for p in ds_parents]
@@ -475,6 +525,27 @@ def run_quality(args: argparse.Namespace) -> dict:
 
 
 DS_TOP = 50
+
+
+def _slice_queries(store: PaperStore, row_ids: np.ndarray, vectors: np.ndarray) -> list[str]:
+    """TOPIC and the queries `mine_queries` mines from the slice's BM25 hits for it (the
+    reference lever's vectors group the seeds; phrases contrasted with the slice), the same
+    for every lever."""
+    settings = ExpansionSettings()
+    position = {int(row): i for i, row in enumerate(row_ids.tolist())}
+    hits = store.bm25(TOPIC, settings.seed_papers + settings.background_papers)
+    papers = store.get_by_rowids(hits)
+    seeds, background = hits[: settings.seed_papers], hits[settings.seed_papers :]
+    total = store.count()
+    mined, _ = mine_queries(
+        TOPIC,
+        [papers[r] for r in seeds],
+        [papers[r] for r in background],
+        vectors[[position[r] for r in seeds]],
+        settings,
+        corpus_share=lambda phrases: [count / total for count in store.phrase_counts(phrases)],
+    )
+    return [TOPIC, *(f"{TOPIC} {q}" if settings.anchor_queries else q for q in mined)]
 
 
 def _ids(fused, arxiv_of_row: dict[int, str], limit: int) -> list[str]:
