@@ -12,6 +12,7 @@ from rich.console import Console
 
 from app.interfaces.cli.context import parse_date_flag, settings_for
 from app.interfaces.cli.progress_view import ProgressView
+from app.interfaces.cli.stopping import stop_promptly_on_signals
 
 if TYPE_CHECKING:
     from app.workflow import RunOutcome
@@ -99,18 +100,24 @@ def generate(
     }
     if resume is None and topic is None:
         raise typer.BadParameter("give a TOPIC, or --resume ID to finish a stopped run", param_hint="TOPIC")
+    farewell = ["interrupted before the run was recorded; papers ingested or embedded are kept. Run the command again"]
+    stop_promptly_on_signals(lambda _: farewell[0])
     settings, checkpointer, topic, run_id = _open_run(ctx, topic, resume, flags)
+    resume_hint = f"`cpmsurvey generate --resume {run_id}`"
+    saved = f"interrupted; finished work is saved. Continue with {resume_hint}"
+    if resume is not None:
+        farewell[0] = saved
     with ProgressView(console) as view:
         library = prepare_library(settings, [(topic, settings)], fetch and resume is None, view)
     with console.status(f"loading the model {settings.llm.model!r} ({settings.llm.backend}) ..."):
         llm = build_llm(settings)
-    console.print(f"run id: [bold]{run_id}[/] (if stopped, continue with `cpmsurvey generate --resume {run_id}`)")
     flow = SurveyWorkflow(settings, llm, library, checkpointer=checkpointer, library_size=library.stats()["papers"])
     try:
-        outcome = _run(flow, topic, run_id, resume is not None, output, console)
-    except KeyboardInterrupt:
-        console.print(f"interrupted; finished work is saved. Continue with `cpmsurvey generate --resume {run_id}`")
-        raise typer.Exit(130) from None
+        if resume is None:  # announced once recorded: from then on it resumes
+            flow.create(topic, run_id=run_id, output_dir=output)
+            farewell[0] = saved
+        console.print(f"run id: [bold]{run_id}[/] (if stopped, continue with {resume_hint})")
+        outcome = _run(flow, run_id, console)
     finally:
         close_checkpointer(checkpointer)
         library.close()
@@ -133,14 +140,11 @@ def _open_run(ctx: typer.Context, topic: str | None, resume: str | None, flags: 
     return settings, open_checkpointer(settings.runs_db_path), topic, new_run_id(topic)
 
 
-def _run(flow, topic: str, run_id: str, resuming: bool, output: Path | None, console: Console) -> RunOutcome:
-    """Start or resume the run, then review its outline in $EDITOR as long as it waits for that."""
+def _run(flow, run_id: str, console: Console) -> RunOutcome:
+    """Run the recorded run to its end, reviewing its outline in $EDITOR as long as it waits for that."""
     with ProgressView(console) as view:
         flow.on_event = view
-        if resuming:
-            outcome = flow.pending(run_id) or flow.resume(run_id)
-        else:
-            outcome = flow.start(topic, run_id=run_id, output_dir=output)
+        outcome = flow.pending(run_id) or flow.resume(run_id)
     while outcome.status == "awaiting_review":
         edited = edit_outline(outcome.outline, outcome.output_dir, console)
         with ProgressView(console) as view:
