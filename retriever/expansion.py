@@ -78,6 +78,7 @@ class ExpandedSearch:
     extra_queries: list[str]  # the caller's queries that were searched (blank and repeated ones dropped)
     phrases: list[list[Phrase]] = field(default_factory=list)  # per seed group, best first
     rounds: list[SearchRound] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the retriever could not offer, and so was left out
 
     @property
     def papers(self) -> list[Paper]:
@@ -162,6 +163,7 @@ def expanded_search(
     rounds = [SearchRound("topic", (topic,), len(first), len(first), time.perf_counter() - started)]
     seeds = [hit.paper for hit in first[: settings.seed_papers]]
     background = [hit.paper for hit in first[settings.seed_papers : settings.seed_papers + settings.background_papers]]
+    notes = _missing_abilities(retriever, settings)
     vectors, embed = None, None
     if isinstance(retriever, VectorSource) and seeds:
         vectors, embed = retriever.vectors([p.arxiv_id for p in seeds]), retriever.embed
@@ -175,7 +177,20 @@ def expanded_search(
     seen = {hit.paper.arxiv_id for hit in first}
     new = sum(hit.paper.arxiv_id not in seen for hit in hits)
     rounds.append(SearchRound("expanded", tuple(queries), len(hits), new, time.perf_counter() - started))
-    return ExpandedSearch(hits, queries, mined, extra, phrases, rounds)
+    return ExpandedSearch(hits, queries, mined, extra, phrases, rounds, notes)
+
+
+def _missing_abilities(retriever: Retriever, settings: ExpansionSettings) -> list[str]:
+    """Notes on what this retriever cannot do that the expansion would use."""
+    name = type(retriever).__name__
+    notes = []
+    if not isinstance(retriever, VectorSource):
+        notes.append(f"{name} hands out no vectors (VectorSource): the first hits were mined as one group")
+    if not isinstance(retriever, PhraseStatistics):
+        notes.append(f"{name} has no phrase statistics (PhraseStatistics): phrases were compared within the hits only")
+    if settings.feedback_papers > 0 and not isinstance(retriever, FeedbackSearch):
+        notes.append(f"{name} offers no pseudo-relevance feedback (FeedbackSearch): the second round ran without it")
+    return notes
 
 
 def _second_round(

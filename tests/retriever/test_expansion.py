@@ -76,6 +76,9 @@ def test_second_round_finds_papers_the_topic_alone_misses():
     first, second = result.rounds
     assert (first.name, first.queries, first.hits, first.new_papers) == ("topic", (TOPIC,), 7, 7)
     assert (second.name, second.hits, second.new_papers) == ("expanded", 8, 1)
+    assert result.notes == [
+        "VectorWordRetriever has no phrase statistics (PhraseStatistics): phrases were compared within the hits only"
+    ]
 
 
 def test_a_models_queries_are_merged_never_instead():
@@ -141,6 +144,7 @@ def test_the_defaults_anchor_queries_avoid_topic_words_and_use_feedback_in_round
     assert result.mined_queries == ["reinforcement learning preference data", "Tool use Reinforcement learning"]
     assert result.queries[1:] == [f"reward models for language models {q}" for q in result.mined_queries]
     assert retriever.feedback_calls == [(tuple(result.queries), 20)]
+    assert result.notes == []
     assert retriever.calls[0][0] == ("reward models for language models",)
 
 
