@@ -2,14 +2,18 @@
 
     result = expanded_search(retriever, "Reinforcement Learning for Large Language Models", k=150)
     result.hits            # the papers, best first
-    result.mined_queries   # e.g. ["reward model reward hacking", "GRPO policy optimization", ...]
+    result.mined_queries   # e.g. ["rewards policy", "Reasoning Q-Learning", ...]
+    result.queries         # what round 2 searched: the topic, the caller's, the mined ones
 
 Round 1 searches the topic alone. Its best papers (the seeds) are grouped by their
-embeddings (when the retriever can hand out vectors, see `VectorSource`), and each group's
-most distinctive phrases (c-TF-IDF of titles and abstracts against the other groups and the
-rest of round 1; retriever/phrases.py) become one query. Round 2 searches the topic, the
-caller's own queries (a capable model's, merged, never instead) and the mined queries
-together, fused by reciprocal rank. No query comes from a hand-written list.
+embeddings (when the retriever hands out vectors: `VectorSource`), and each group's most
+distinctive phrases become one query: phrases of titles and abstracts scored by how much
+more of the group uses them than of the whole library (`PhraseStatistics`; retriever/
+phrases.py), reranked by closeness to the group and the topic, never holding the topic's own
+words or acronyms. Round 2 searches the topic, the caller's own queries (a capable model's,
+merged, never instead) and the mined queries, each with the topic's words, fused by
+reciprocal rank, with pseudo-relevance feedback (`FeedbackSearch`), which measurably helped
+there and only there (bench/RESULTS.md). No query comes from a hand-written list.
 
 Public: `ExpansionSettings`, `SearchRound`, `ExpandedSearch`, `mine_queries`, `expanded_search`.
 """

@@ -6,7 +6,8 @@ English list), so "group relative policy optimization" is a phrase and "of the" 
 Each group (class) of texts is scored against all the groups and a background:
 
     share = the group's texts that contain it / the group's texts
-    overall = all texts that contain it / all texts
+    overall = all texts that contain it / all texts  (and/or its share of a whole collection,
+              e.g. a library, when one is given: the larger of the two)
     score = share x log(share / overall)        (0 unless share > overall)
 
 so a phrase that most papers of one group use and few others do ranks first, and words
