@@ -16,6 +16,7 @@ from app.interfaces.cli.commands.eval_cmd import eval_command
 from app.interfaces.cli.commands.generate_cmd import generate
 from app.interfaces.cli.commands.index_cmd import index
 from app.interfaces.cli.commands.search_cmd import search
+from app.interfaces.cli.commands.ui_cmd import ui
 from app.interfaces.cli.context import CLIState
 from app.interfaces.cli.logging_setup import configure_logging
 from app.workflow import is_user_error
@@ -70,6 +71,7 @@ cli.command("search")(search)
 cli.command("generate")(generate)
 cli.command("batch")(batch)
 cli.command("eval")(eval_command)
+cli.command("ui")(ui)
 
 
 def main() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -45,7 +44,9 @@ def settings_environment(config_file: Path | None, overrides: dict[str, object])
     return environment
 
 
-def serve(port: int, config_file: Path | None = None, overrides: dict[str, object] | None = None) -> int:
-    """Serve the app until interrupted; returns Streamlit's exit status."""
+def serve(port: int, config_file: Path | None = None, overrides: dict[str, object] | None = None) -> None:
+    """Become the Streamlit server (exec: signals such as Ctrl+C or a service manager's
+    SIGTERM reach it directly, and no orphan is left behind); does not return."""
     environment = {**os.environ, **settings_environment(config_file, overrides or {})}
-    return subprocess.call(streamlit_command(port), env=environment)
+    command = streamlit_command(port)
+    os.execve(command[0], command, environment)
