@@ -39,6 +39,8 @@ from writer.survey import Survey
 log = logging.getLogger(__name__)
 
 MANIFEST = "batch.json"
+# a topic or an error is shown at most this long in summaries (the full text is in summary.json)
+SHOWN_CHARS = 80
 # Per-topic JSONL keys and the GenerateSettings field each sets.
 TOPIC_OPTIONS = {
     "sections": "sections",
@@ -99,9 +101,11 @@ def read_batch_file(path: Path) -> list[BatchItem]:
     """Topics from a text file (one a line; blank lines and # comments skipped) or a JSONL
     file (``{"topic": ..., "sections": 6, "words": 300, ...}`` per line)."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_bytes().decode("utf-8-sig").splitlines()
     except OSError as error:
         raise BatchFileError(f"cannot read the topics file {path}: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise BatchFileError(f"{path} is not UTF-8 text (byte {error.start}); save it as UTF-8") from None
     jsonl = path.suffix.lower() in (".jsonl", ".ndjson") or any(line.lstrip().startswith("{") for line in lines[:5])
     items: list[BatchItem] = []
     for number, line in enumerate(lines, start=1):
@@ -113,9 +117,10 @@ def read_batch_file(path: Path) -> list[BatchItem]:
             continue
         try:
             record = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise BatchFileError(f"{path}:{number}: not valid JSON ({error.msg})") from None
-        if not isinstance(record, dict) or not str(record.get("topic", "")).strip():
+        except (json.JSONDecodeError, RecursionError) as error:
+            why = error.msg if isinstance(error, json.JSONDecodeError) else "nested too deeply"
+            raise BatchFileError(f"{path}:{number}: not valid JSON ({why})") from None
+        if not isinstance(record, dict) or not isinstance(record.get("topic"), str) or not record["topic"].strip():
             raise BatchFileError(f'{path}:{number}: expected an object with a "topic", e.g. {{"topic": "..."}}')
         unknown = set(record) - set(TOPIC_OPTIONS) - {"topic"}
         if unknown:
@@ -123,10 +128,33 @@ def read_batch_file(path: Path) -> list[BatchItem]:
                 f"{path}:{number}: unknown option(s) {sorted(unknown)}; allowed: topic, {', '.join(TOPIC_OPTIONS)}"
             )
         options = {TOPIC_OPTIONS[key]: value for key, value in record.items() if key != "topic"}
-        items.append(BatchItem(len(items), " ".join(str(record["topic"]).split()), options))
+        items.append(BatchItem(len(items), " ".join(record["topic"].split()), options))
     if not items:
         raise BatchFileError(f"{path} holds no topics (one a line, or JSONL objects with a 'topic')")
-    return items
+    return _without_repeats(items, path)
+
+
+def _without_repeats(items: list[BatchItem], path: Path) -> list[BatchItem]:
+    """The items with each topic (case and spacing aside) and options once; a repeat is
+    warned about and dropped, so it is neither written twice nor mixed up in the manifest."""
+    kept: list[BatchItem] = []
+    seen: dict[str, int] = {}
+    for item in items:
+        identity = json.dumps([item.topic.casefold(), item.options], sort_keys=True, default=str)
+        if identity in seen:
+            log.warning(
+                "%s: topic %d repeats topic %d (%s); it runs once", path, item.index + 1, seen[identity] + 1,
+                shorten(item.topic),
+            )  # fmt: skip
+            continue
+        seen[identity] = item.index
+        kept.append(BatchItem(len(kept), item.topic, item.options))
+    return kept
+
+
+def shorten(text: str, limit: int = SHOWN_CHARS) -> str:
+    """`text` cut to `limit` characters with an ellipsis, for tables and messages."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def settings_for_item(settings: Settings, item: BatchItem, where: str) -> Settings:
@@ -249,7 +277,7 @@ def write_summary(output_root: Path, results: list[BatchResult]) -> None:
     ]
     for r in results:
         folder = Path(r.output_dir).name if r.output_dir else ""
-        status = r.status if not r.error else f"failed: {r.error[:80]}"
-        cells = [r.index + 1, r.topic, status, r.sections, r.words, r.citations, r.seconds, folder]
-        rows.append("| " + " | ".join(str(cell) for cell in cells) + " |")
+        status = r.status if not r.error else f"failed: {shorten(r.error)}"
+        cells = [r.index + 1, shorten(r.topic), status, r.sections, r.words, r.citations, r.seconds, folder]
+        rows.append("| " + " | ".join(" ".join(str(cell).replace("|", "\\|").split()) for cell in cells) + " |")
     write_atomically(output_root / "summary.md", "\n".join(rows) + "\n")

@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable
 
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
+SHOW_CURSOR = "\x1b[?25h"
 
 
 def stop_promptly_on_signals(farewell: Callable[[int], str]) -> None:
@@ -33,6 +34,8 @@ def stop_promptly_on_signals(farewell: Callable[[int], str]) -> None:
     def watch() -> None:
         number = os.read(read_end, 1)[0]
         try:
+            if sys.stderr.isatty():
+                sys.stderr.write(SHOW_CURSOR)  # a progress display hid it; nothing will restore it
             sys.stderr.write(f"\n{farewell(number)}\n")
             sys.stderr.flush()
             sys.stdout.flush()

@@ -8,10 +8,16 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from app.interfaces.cli.commands.generate_cmd import filter_flags
 from app.interfaces.cli.context import settings_for
 from app.interfaces.cli.progress_view import ProgressView
+from app.interfaces.cli.stopping import stop_promptly_on_signals
+from app.interfaces.cli.terminal import plain_cell, printable
+
+# the batch's manifest and every run's checkpoints are written as they change
+INTERRUPTED = "interrupted; finished topics and finished work are kept. Run the same command again to resume the batch"
 
 
 def batch(
@@ -32,10 +38,11 @@ def batch(
 ) -> None:
     """Write one survey per topic of TOPICS_FILE; run it again to resume an interrupted batch."""
     # Imported here so that `cpmsurvey --help` and other commands stay quick.
-    from app.interfaces.batch import read_batch_file, run_batch, settings_for_item
+    from app.interfaces.batch import read_batch_file, run_batch, settings_for_item, shorten
     from app.workflow import build_llm, prepare_library
 
     console = Console(stderr=True)
+    stop_promptly_on_signals(lambda _: INTERRUPTED)
     items = read_batch_file(topics_file)
     settings = settings_for(
         ctx,
@@ -60,19 +67,17 @@ def batch(
     try:
         with ProgressView(console, label_runs=True) as view:
             results = run_batch(settings, items, output_root, llm, library, on_event=view, source=str(topics_file))
-    except KeyboardInterrupt:
-        console.print("interrupted; finished topics are kept. Run the same command again to resume the batch")
-        raise typer.Exit(130) from None
     finally:
         library.close()
     table = Table(title=f"batch {topics_file.name}", title_justify="left")
     for column in ("#", "topic", "status", "sections", "words", "citations", "seconds", "folder"):
         table.add_column(column, overflow="fold")
     for r in results:
-        status = r.status if r.status != "failed" else f"[red]failed[/]: {r.error}"
+        status = Text(r.status) if r.status != "failed" else Text(f"failed: {printable(shorten(r.error or ''))}", "red")
         folder = Path(r.output_dir).name if r.output_dir else ""
+        topic = plain_cell(shorten(r.topic))
         table.add_row(
-            str(r.index + 1), r.topic, status, str(r.sections), str(r.words), str(r.citations), str(r.seconds), folder
+            str(r.index + 1), topic, status, str(r.sections), str(r.words), str(r.citations), str(r.seconds), folder
         )
     Console().print(table)
     console.print(f"summary: {output_root / 'summary.md'}")

@@ -8,7 +8,11 @@ import typer
 from rich.console import Console
 
 from app.interfaces.cli.context import parse_date_flag, settings_for
+from app.interfaces.cli.stopping import stop_promptly_on_signals
 from app.workflow import open_library
+
+# every batch of papers and chunk of vectors is committed as it is done
+INTERRUPTED = "interrupted; what was ingested and embedded is kept. Run the same command again to go on"
 
 
 def index(
@@ -37,6 +41,7 @@ def index(
     start, end = parse_date_flag(date_from, "--from"), parse_date_flag(date_to, "--to")
     if (category or start or end) and oai_snapshot is None:
         raise typer.BadParameter("--category, --from and --to filter --oai-snapshot", param_hint="--category")
+    stop_promptly_on_signals(lambda _: INTERRUPTED)
     library = open_library(settings)
     try:
         reports = []
