@@ -7,6 +7,8 @@ import logging
 from rich.console import Console
 from rich.logging import RichHandler
 
+from app.workflow import OUR_PACKAGES
+
 
 def configure_logging(verbose: int, default_level: str = "WARNING") -> None:
     """Route cpmsurvey's loggers to stderr, so that stdout carries only a command's output
@@ -15,5 +17,5 @@ def configure_logging(verbose: int, default_level: str = "WARNING") -> None:
     # rich's default console writes to stdout
     handler = RichHandler(console=Console(stderr=True), show_path=verbose >= 2, rich_tracebacks=False, markup=False)
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s", handlers=[handler], force=True)
-    for name in ("app", "planner", "retriever", "writer", "engine", "kernels", "eval"):
+    for name in sorted(OUR_PACKAGES):
         logging.getLogger(name).setLevel(level)
