@@ -16,7 +16,7 @@ from app.workflow.events import EventEmitter, EventSink
 from app.workflow.options import search_filters
 from retriever.errors import ArxivUnavailableError
 from retriever.library import Library
-from retriever.types import Hit, Paper, Retriever, SearchFilters, VectorSource
+from retriever.types import FeedbackSearch, Hit, Paper, PhraseStatistics, Retriever, SearchFilters, VectorSource
 
 # Papers fetched from arXiv for a topic when no corpus is given.
 ARXIV_FETCH = 200
@@ -145,6 +145,25 @@ class LockedVectorRetriever(LockedRetriever):
             return self._retriever.vectors(arxiv_ids)
 
 
+class LockedLibraryRetriever(LockedVectorRetriever):
+    """A :class:`LockedVectorRetriever` that also forwards the phrase statistics and the
+    per-call feedback search (retriever.types.PhraseStatistics, FeedbackSearch) that the
+    mined query expansion uses; without them it mines and searches with less."""
+
+    def phrase_shares(self, phrases: Sequence[str]) -> list[float]:
+        with self._lock:
+            return self._retriever.phrase_shares(phrases)
+
+    def search_with_feedback(
+        self, queries: Sequence[str], k: int, filters: SearchFilters | None, feedback_papers: int
+    ) -> list[Hit]:
+        with self._lock:
+            return self._retriever.search_with_feedback(queries, k, filters, feedback_papers)
+
+
 def locked(retriever: Retriever) -> LockedRetriever:
-    """`retriever` behind a lock, keeping its embeddings reachable when it has them."""
+    """`retriever` behind a lock, keeping its embeddings, phrase statistics and feedback
+    search reachable when it has them."""
+    if all(isinstance(retriever, kind) for kind in (VectorSource, PhraseStatistics, FeedbackSearch)):
+        return LockedLibraryRetriever(retriever)
     return LockedVectorRetriever(retriever) if isinstance(retriever, VectorSource) else LockedRetriever(retriever)

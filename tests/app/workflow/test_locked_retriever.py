@@ -1,0 +1,23 @@
+"""The workflow's locked retriever keeps what the mined expansion uses reachable, and claims
+nothing the wrapped retriever lacks."""
+
+from __future__ import annotations
+
+from app.workflow.library import LockedLibraryRetriever, LockedVectorRetriever, locked
+from retriever.types import FeedbackSearch, PhraseStatistics, VectorSource
+from tests.retriever.fakes import VectorWordRetriever, paper
+from tests.retriever.test_index import _library
+
+
+def test_a_library_keeps_its_phrase_statistics_and_feedback_search(tmp_path):
+    wrapped = locked(_library(tmp_path))
+    assert isinstance(wrapped, LockedLibraryRetriever)
+    assert all(isinstance(wrapped, kind) for kind in (VectorSource, PhraseStatistics, FeedbackSearch))
+    assert wrapped.phrase_shares(["anything"]) == [0.0]  # an empty library
+    assert wrapped.search_with_feedback(["anything"], 5, None, 20) == []
+
+
+def test_a_vector_source_alone_claims_no_more():
+    wrapped = locked(VectorWordRetriever([paper(1, "Reward models", "Reward models learn.")]))
+    assert type(wrapped) is LockedVectorRetriever
+    assert isinstance(wrapped, VectorSource) and not isinstance(wrapped, PhraseStatistics)
