@@ -99,3 +99,20 @@ def test_an_outline_left_without_sections_is_refused_on_the_page(ui_data):
     app = button(app, "Continue writing with this outline").click().run()
     assert any("no sections" in e.value for e in app.error), texts(app)
     assert any(b.label == "Continue writing with this outline" for b in app.button)
+
+
+def test_a_run_keeps_going_when_its_tab_is_closed_and_shows_when_reopened(ui_data, scripted_server):
+    scripted_server.delay = 0.4  # long enough for a second session to find the run going
+    try:
+        first = _write(open_page("views/new_survey.py"))
+        run_id = first.query_params["run"]
+        del first  # the tab is closed: its session is never used again
+        second = open_page("views/new_survey.py")  # a new tab, without the run in its address
+        listed = [b for b in second.button if run_id in b.label]
+        assert listed, f"the running run is not offered: {[b.label for b in second.button]}"
+        second = listed[0].click().run()
+        assert second.query_params["run"] == run_id
+        second = wait_until(second, _finished, "the run to finish")
+        assert not second.error and "The survey is written." in texts(second)
+    finally:
+        scripted_server.delay = 0.0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MODEL = "scripted"
@@ -83,6 +84,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, {"error": {"message": "not found"}})
             return
         self.server.requests.append(body)
+        time.sleep(self.server.delay)
         text = answer(body)
         usage = {"prompt_tokens": 100, "completion_tokens": len(text) // 4 + 1}
         self._send(200, {"choices": [{"message": {"content": text}, "finish_reason": "stop"}], "usage": usage})
@@ -94,6 +96,7 @@ class ScriptedServer:
     def __init__(self) -> None:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.requests = []
+        self._server.delay = 0.0
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
@@ -104,6 +107,15 @@ class ScriptedServer:
     @property
     def requests(self) -> list[dict]:
         return self._server.requests
+
+    @property
+    def delay(self) -> float:
+        """Seconds each chat answer waits (0: none), so a run lasts long enough to watch."""
+        return self._server.delay
+
+    @delay.setter
+    def delay(self, seconds: float) -> None:
+        self._server.delay = seconds
 
     def close(self) -> None:
         self._server.shutdown()
