@@ -71,6 +71,8 @@ def prepare_library(
 
 
 def _ingest_corpus(library: Library, corpus: Path, emitter: EventEmitter) -> None:
+    if corpus.is_dir():
+        raise WorkflowError(f"corpus {corpus} is a directory; pass a JSONL(.gz) file to --corpus")
     if not corpus.is_file():
         raise WorkflowError(f"corpus file {corpus} does not exist; pass a JSONL(.gz) file to --corpus")
     emitter.emit("node_started", node="ingest_corpus", message=f"ingesting {corpus.name}")

@@ -74,5 +74,13 @@ def test_an_empty_corpus_or_a_directory_fails_with_a_clear_message(tmp_path, mak
     assert result.stderr.startswith("error: ") and message in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(("name", "message"), [("corpus", "is a directory"), ("empty.jsonl", "is empty")])
+def test_generate_names_a_bad_corpus(tmp_path, name, message):
+    corpus = tmp_path / name
+    corpus.mkdir() if name == "corpus" else corpus.write_text("\n")
+    result = run_cli("generate", "reasoning", "--corpus", str(corpus), "--no-fetch", data_dir=tmp_path)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
 def test_printable_strips_sequences_and_controls():
     assert printable("a\x1b[1;31mb\x1b[0m\x1b]8;;http://x\x1b\\c\x1bMd\x00e\tf\ng") == "abcde\tf\ng"
