@@ -31,6 +31,8 @@ def test_write_read_reexport_and_delete_a_survey(ui_data, scripted_server):
     app = wait_until(app, _finished, "the run to finish")
     assert not app.error, [e.value for e in app.error]
     assert "The survey is written." in texts(app)
+    listed = [c.value for c in app.caption if "https://arxiv.org/abs/" in c.value]
+    assert listed, "the papers found are listed with their arXiv links and titles"
     survey = json.loads((ui_data / "outputs" / run_id / "survey.json").read_text(encoding="utf-8"))
     assert [s["title"] for s in survey["sections"]] == [s["title"] for s in OUTLINE["sections"]]
     assert any("Write the section" in r["messages"][-1]["content"] for r in scripted_server.requests)

@@ -29,6 +29,11 @@ log = logging.getLogger(__name__)
 SECTION_OVERFETCH = 3
 
 
+def found(papers) -> list[dict[str, str]]:
+    """Id and title of each paper, for a papers_found event (interfaces list what was found)."""
+    return [{"id": paper.arxiv_id, "title": paper.title} for paper in papers]
+
+
 def retrieve_broad(state: SurveyState, deps: NodeDeps) -> dict:
     """The topic's candidate papers, within the run's filters: the topic searched alone,
     then again with queries mined from its first hits and the model's planned queries
@@ -42,7 +47,9 @@ def retrieve_broad(state: SurveyState, deps: NodeDeps) -> dict:
         raise EmptyRetrievalError(_nothing_found(state, filters, deps.library_size))
     log.info("queries mined from the first hits: %s", "; ".join(search.mined_queries))
     message = f"{len(search.hits)} candidate papers ({len(search.mined_queries)} queries mined from the papers)"
-    deps.emitter.emit("papers_found", node="retrieve_broad", count=len(search.hits), message=message)
+    deps.emitter.emit(
+        "papers_found", node="retrieve_broad", count=len(search.hits), message=message, papers=found(search.papers)
+    )
     return {"candidates": paper_records(search.papers), "queries": search.queries}
 
 
@@ -92,6 +99,7 @@ def retrieve_section(task: RetrieveTask, deps: NodeDeps) -> dict:
             section=index,
             count=len(record["papers"]),
             message=section["title"],
+            papers=found(papers_of(record["papers"])),
         )
         return {"sections": {task["key"]: record}}
     # The topic with the title keeps a section's search on topic even when the model's
@@ -106,7 +114,12 @@ def retrieve_section(task: RetrieveTask, deps: NodeDeps) -> dict:
         warnings.append(f"section {section['title']!r}: its queries found nothing; using the topic's best papers")
         deps.emitter.warning(warnings[-1], node="retrieve_section", section=index)
     deps.emitter.emit(
-        "papers_found", node="retrieve_section", section=index, count=len(papers), message=section["title"]
+        "papers_found",
+        node="retrieve_section",
+        section=index,
+        count=len(papers),
+        message=section["title"],
+        papers=found(papers),
     )
     record = SectionRecord(
         title=section["title"],
