@@ -84,3 +84,15 @@ def test_library_ingests_an_upload_charts_and_searches(ui_data, sample_corpus):
     app.text_input[-1].input("no.such.category")
     app = button(app, "Search").click().run()
     assert len(app.dataframe[0].value) == 0
+
+
+def test_a_corpus_file_that_does_not_exist_is_named(ui_data):
+    app = open_page("views/new_survey.py")
+    app.text_area[0].input("reasoning in large language models")
+    app.radio[0].set_value("corpus")
+    next(t for t in app.text_input if t.label.startswith("Corpus file")).input(str(ui_data / "missing.jsonl"))
+    app = button(app, "Write survey").click().run()
+    app = wait_until(app, lambda a: bool(a.error), "the run to stop")
+    messages = [e.value for e in app.error]
+    assert any("missing.jsonl does not exist" in m for m in messages), messages
+    assert not any("no run with id" in m for m in messages), messages

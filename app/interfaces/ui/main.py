@@ -15,7 +15,7 @@ PAGES = Path(__file__).resolve().parent / "views"
 
 navigation = st.navigation(
     [
-        st.Page(PAGES / "new_survey.py", title="New survey", icon=":material/edit_note:", url_path="new", default=True),
+        st.Page(PAGES / "new_survey.py", title="New survey", icon=":material/edit_note:", default=True),
         st.Page(PAGES / "result.py", title="Result", icon=":material/article:", url_path="result"),
         st.Page(PAGES / "library.py", title="Library", icon=":material/local_library:", url_path="library"),
         st.Page(PAGES / "history.py", title="History", icon=":material/history:", url_path="history"),

@@ -8,12 +8,12 @@ from typing import Any
 import streamlit as st
 
 from app.interfaces.ui.guard import shown_errors
-from app.interfaces.ui.jobs import Job, user_message
+from app.interfaces.ui.jobs import Job
 from app.interfaces.ui.outline_form import outline_rows, rows_to_outline
 from app.interfaces.ui.progress import RunProgress, fold_events
 from app.interfaces.ui.runs import resume_survey, run_job
 from app.interfaces.ui.services import checkpoint_store, current_settings, job_registry, language_model_for
-from app.workflow import RunInfo, inspect_run, resume_overrides, validate_outline
+from app.workflow import RunInfo, RunNotFoundError, inspect_run, resume_overrides, validate_outline
 
 REFRESH_SECONDS = 1.0
 
@@ -28,7 +28,7 @@ def show_run(run_id: str) -> None:
         _progress_panel(fold_events(job.items()), job)
         if job.state == "failed":
             st.error(job.error or "the run stopped", icon=":material/error:")
-    info = _stored_run(run_id)
+    info = _stored_run(run_id, started_here=job is not None)
     if info is None:
         return
     st.subheader(info.topic)
@@ -45,13 +45,17 @@ def show_run(run_id: str) -> None:
             _resume(info)
 
 
-def _stored_run(run_id: str) -> RunInfo | None:
-    settings = current_settings()
-    try:
-        return inspect_run(checkpoint_store(str(settings.runs_db_path)), run_id)
-    except Exception as error:  # RunNotFoundError among them: shown, never a traceback page
-        st.error(user_message(error), icon=":material/error:")
-        return None
+def _stored_run(run_id: str, started_here: bool) -> RunInfo | None:
+    """The run as the checkpoint store knows it; None (with the reason shown) when it cannot
+    be read. A job that stopped before its run was recorded (a missing corpus, say) has
+    shown its own error: its run being unknown is then no news."""
+    with shown_errors("reading the run"):
+        try:
+            return inspect_run(checkpoint_store(str(current_settings().runs_db_path)), run_id)
+        except RunNotFoundError:
+            if not started_here:
+                st.error(f"no run with id {run_id!r}; it may have been deleted (see History)", icon=":material/error:")
+    return None
 
 
 def _live(run_id: str) -> None:

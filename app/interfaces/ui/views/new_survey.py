@@ -18,16 +18,16 @@ SOURCES = {
 st.title("New survey")
 registry = job_registry()
 
-running = registry.running(RUN_PREFIX)
+current = st.query_params.get("run")
+running = [job for job in registry.running(RUN_PREFIX) if job.key != RUN_PREFIX + (current or "")]
 if running:
-    st.caption("Running now:")
+    st.caption("Also running now:" if current else "Running now:")
     for job in running:
         run_id = job.key.removeprefix(RUN_PREFIX)
         if st.button(f"{job.title} ({run_id})", key=f"show-{run_id}", icon=":material/hourglass_top:"):
             st.query_params["run"] = run_id
             st.rerun()
 
-current = st.query_params.get("run")
 if current:
     with shown_errors("showing the run"):
         run_view.show_run(current)
