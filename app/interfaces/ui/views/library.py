@@ -82,12 +82,15 @@ def _ingest_forms() -> None:
 
 def _statistics(library) -> int:
     stats = library.stats()
-    first, second, third, fourth = st.columns(4)
-    first.metric("Papers", f"{stats['papers']:,}")
-    second.metric("Published", f"{stats['first_date'] or '–'} to {stats['last_date'] or '–'}")
-    third.metric("Not yet embedded", f"{stats['unembedded']:,}")
     index = stats.get("index")
-    fourth.metric("Index", f"{index['type']}, {index['vectors']:,} vectors" if index else "none yet")
+    columns = st.columns(5)
+    columns[0].metric("Papers", f"{stats['papers']:,}")
+    columns[1].metric("First published", stats["first_date"] or "–")
+    columns[2].metric("Last published", stats["last_date"] or "–")
+    columns[3].metric("Not yet embedded", f"{stats['unembedded']:,}")
+    columns[4].metric("Indexed vectors", f"{index['vectors']:,}" if index else "none yet")
+    if index:
+        st.caption(f"Index: {index['type']} over {stats['embedding_model']} embeddings.")
     if stats["papers"]:
         counts = library.distribution()
         by_month, by_category = st.columns(2)
