@@ -14,7 +14,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ui_scripted_server import MODEL, ScriptedServer
+from served_app import app_environment
+from ui_scripted_server import ScriptedServer
 
 LIBRARY_PAPERS = 300
 
@@ -51,22 +52,6 @@ def built_library(library_slice, tmp_path_factory) -> Path:
     finally:
         library.close()
     return data_dir
-
-
-def app_environment(data_dir: Path, server: ScriptedServer) -> dict[str, str]:
-    """The settings, as environment variables, that point the app at `data_dir` and `server`."""
-    return {
-        "CPMSURVEY_DATA_DIR": str(data_dir),
-        "CPMSURVEY_LLM__BACKEND": "openai",
-        "CPMSURVEY_LLM__BASE_URL": server.base_url,
-        "CPMSURVEY_LLM__MODEL": MODEL,
-        "CPMSURVEY_LLM__MAX_RETRIES": "0",
-        "CPMSURVEY_RETRIEVAL__EMBEDDING_BACKEND": "torch",
-        "CPMSURVEY_GENERATE__SECTIONS": "3",
-        "CPMSURVEY_GENERATE__WORDS_PER_SECTION": "80",
-        "CPMSURVEY_GENERATE__CANDIDATES": "40",
-        "HF_HUB_OFFLINE": "1",
-    }
 
 
 @pytest.fixture()

@@ -13,6 +13,8 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
+from ui_scripted_server import MODEL
+
 from app.interfaces.ui.launch import HOST, streamlit_command
 
 CHROMIUM = Path(os.environ.get("CPMSURVEY_CHROMIUM", "/usr/bin/chromium"))
@@ -45,6 +47,22 @@ def browser_missing() -> str | None:
     except ImportError:
         return "playwright is not installed (pip install -e '.[dev]')"
     return None
+
+
+def app_environment(data_dir: Path, server) -> dict[str, str]:
+    """The settings, as environment variables, that point the app at `data_dir` and `server`."""
+    return {
+        "CPMSURVEY_DATA_DIR": str(data_dir),
+        "CPMSURVEY_LLM__BACKEND": "openai",
+        "CPMSURVEY_LLM__BASE_URL": server.base_url,
+        "CPMSURVEY_LLM__MODEL": MODEL,
+        "CPMSURVEY_LLM__MAX_RETRIES": "0",
+        "CPMSURVEY_RETRIEVAL__EMBEDDING_BACKEND": "torch",
+        "CPMSURVEY_GENERATE__SECTIONS": "3",
+        "CPMSURVEY_GENERATE__WORDS_PER_SECTION": "80",
+        "CPMSURVEY_GENERATE__CANDIDATES": "40",
+        "HF_HUB_OFFLINE": "1",
+    }
 
 
 @contextmanager

@@ -10,8 +10,7 @@ import json
 import re
 
 import pytest
-from conftest import app_environment
-from served_app import browser_missing, chromium_page, served_app
+from served_app import app_environment, browser_missing, chromium_page, served_app
 
 expect = pytest.importorskip("playwright.sync_api").expect if browser_missing() is None else None
 
