@@ -22,6 +22,11 @@ from pathlib import Path
 from eval import pipeline, runner
 from eval.judge import Judge
 
+SMOKE_TEST = (
+    "**The judge here is the embedded SmolLM2-135M: its scores are a SMOKE TEST of the machinery (prompts, "
+    "parsing, cache, tables), not a measurement of quality.** Use a strong judge (an OpenAI-compatible endpoint) "
+    "for numbers to compare with the published ones."
+)
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
@@ -62,6 +67,7 @@ def main() -> None:
         surveybench=args.surveybench, out=args.out, deepscholar=args.deepscholar, library=args.library,
         topics=args.topics, ours=args.ours, judge_topics=args.judge_topics,
         limits=runner.JudgeLimits(args.fact_sentences, args.citation_claims, args.content_words),
+        notes=[SMOKE_TEST] if judge is not None else [],
     )
     embedder = load_embedder("all-MiniLM-L6-v2", backend="torch")
     summary = pipeline.run_evaluation(request, embedder, judge, machine=_cpu())

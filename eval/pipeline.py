@@ -37,6 +37,7 @@ class EvalRequest:
     ours: Sequence[Path] = ()
     judge_topics: Sequence[str] | None = None
     limits: runner.JudgeLimits = field(default_factory=runner.JudgeLimits)
+    notes: Sequence[str] = ()  # extra lines for the report's head
 
 
 def check_topics(root: Path, topics: Sequence[str]) -> list[str]:
@@ -99,7 +100,7 @@ def _notes(request: EvalRequest, embedder: Embedder, calibration: dict, judge: J
             f"Judge: {judge.name}; per survey {limits.fact_sentences} sentences for the fact score, "
             f"{limits.citation_claims} claims for citation quality, {limits.content_words} words for content quality."
         )
-    return notes
+    return [*notes, *request.notes]
 
 
 def generation_plan(root: Path, topics: Sequence[str]) -> list[dict]:
