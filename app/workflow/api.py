@@ -21,12 +21,13 @@ from pydantic import ValidationError
 from app.settings import Settings
 from app.workflow.errors import OutlineEditError, RunFailedError, WorkflowError, is_user_error
 from app.workflow.events import EventEmitter, EventSink
-from app.workflow.library import LockedRetriever
+from app.workflow.library import locked
 from app.workflow.llm_factory import default_grammar_for, limited
 from app.workflow.nodes import NodeDeps
 from app.workflow.options import RunOptions
 from app.workflow.outputs import is_finished
 from app.workflow.runs import RunInfo, export_run, graph_for, inspect_run, new_run_id, open_checkpointer, thread
+from app.workflow.writing_mode import resolve_writing
 from engine.types import LLM
 from planner import Outline, validate_topic
 from retriever.types import Retriever
@@ -73,8 +74,9 @@ class SurveyWorkflow:
         library_size: int | None = None,
     ) -> None:
         self.settings = settings
+        self.writing = resolve_writing(settings, llm)
         self.llm = limited(llm, settings)
-        self.retriever = LockedRetriever(retriever)
+        self.retriever = locked(retriever)
         self.on_event = on_event
         self._grammar_for = grammar_for
         self._owns_checkpointer = checkpointer is None
@@ -105,7 +107,7 @@ class SurveyWorkflow:
         if self.checkpointer.get_tuple(thread(run_id)) is not None:
             raise WorkflowError(f"a run with id {run_id!r} exists already; resume it with --resume {run_id}")
         folder = Path(output_dir) if output_dir else self.settings.outputs_dir / run_id
-        options = RunOptions.from_settings(self.settings, folder)
+        options = RunOptions.from_settings(self.settings, folder, self.writing)
         state = {"run_id": run_id, "topic": topic, "options": options.to_json(), "output_dir": str(folder)}
         config = {**thread(run_id), "recursion_limit": RECURSION_LIMIT}
         emitter = EventEmitter(run_id, self.on_event)
