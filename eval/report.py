@@ -105,7 +105,8 @@ def write_report(rows: Sequence[dict], out_dir: Path, judge_name: str | None, no
     """Write per-survey CSV, per-system tables (CSV and one Markdown file) and plots; the
     Markdown file's path is returned."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    all_columns = ["system", "topic", *RESOLUTION_COLUMNS, *JUDGE_FREE_COLUMNS, "judge", *JUDGE_COLUMNS]
+    all_columns = ["system", "topic", *RESOLUTION_COLUMNS, *JUDGE_FREE_COLUMNS, "judge", *JUDGE_COLUMNS,
+                   *JUDGE_COUNT_COLUMNS]
     write_csv(out_dir / "per_survey.csv", rows, all_columns)
     free = system_means(rows, JUDGE_FREE_COLUMNS)
     write_csv(out_dir / "judge_free.csv", free, ["system", "topics", *JUDGE_FREE_COLUMNS])
@@ -139,6 +140,8 @@ def write_report(rows: Sequence[dict], out_dir: Path, judge_name: str | None, no
     return report
 
 
+# How much each judged figure rests on (and how much the judge could not answer).
+JUDGE_COUNT_COLUMNS = ("facts", "facts_unparsable", "claims_judged", "claims_unparsable")
 BAR_METRICS = ("ref_recall", "ref_precision", "outline_similarity", "cited_sentence_share", "support_lexical_pass",
                "support_embedding_pass")
 SPREAD_METRICS = ("ref_recall", "outline_similarity", "cited_sentence_share", "citation_density")
