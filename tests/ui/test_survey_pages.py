@@ -49,7 +49,8 @@ def test_write_read_reexport_and_delete_a_survey(ui_data, scripted_server):
     labels = sorted(b.proto.label for b in result.get("download_button"))
     assert labels == ["BibTeX", "JSON", "LaTeX", "Markdown"]
     assert result.code and result.code[0].language == "markdown"
-    assert "Model" in [m.label for m in result.metric]
+    made = {m.label: m.value for m in result.metric}
+    assert made["Model"] == "scripted" and made["Writing mode"] == survey["metadata"]["settings"]["writer_mode"]
 
     history = open_page("views/history.py")
     assert list(history.dataframe[0].value["run id"]) == [run_id]

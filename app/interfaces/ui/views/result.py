@@ -55,7 +55,8 @@ def _how_made(survey) -> None:
     with st.expander("How it was made: settings, model, timings"):
         first, second, third = st.columns(3)
         first.metric("Model", str(metadata.get("model", "unknown")))
-        second.metric("Mode", str(metadata.get("mode") or metadata.get("settings", {}).get("mode") or "standard"))
+        # runs recorded before the writing modes existed were written abstractively
+        second.metric("Writing mode", str(metadata.get("settings", {}).get("writer_mode", "abstractive")))
         timings = metadata.get("timings_s", {})
         third.metric("Total time", f"{sum(v for v in timings.values() if isinstance(v, int | float)):.1f} s")
         if timings:
