@@ -1,13 +1,16 @@
-"""One survey end to end with the embedded default model on the 5,000-paper sample, on CPU.
+"""Surveys end to end with the embedded default model on the 5,000-paper sample, on CPU:
+the quickstart topic and three other surveybench topics, in the default (auto) writing mode.
 
-    .venv/bin/python bench/survey_e2e.py [--sections 4] [--words 250] [--save bench/samples]
+    .venv/bin/python bench/survey_e2e.py [--topics T1 T2 ...] [--sections 4] [--mode auto]
 
-Prints progress to stderr and one JSON object on its last stdout line: total_s (the survey,
-from planning to the written files; the one-off ingest and embedding of the corpus is
-setup_s), per_stage_s (plan, retrieve, write, check, assemble: summed node seconds),
-sections, words, citations, unique_papers_cited, citations_resolved_share (citations that
-resolve to a paper given to that section's writer; must be 1.0), tokens_generated, the
-load average and the machine.
+Prints progress to stderr and one JSON object on its last stdout line. `surveys` holds one
+object per survey: topic, mode, sections, words, papers_cited (distinct), min_citations_per_section
+(distinct papers in the body section that cites fewest), marked_sentence_share (body sentences
+with a marker), citations_resolved_share (markers resolving to a paper given to that section),
+support_proxy (share of cited sentences whose content words are at least 80% covered by their
+cited abstracts, writer.grounded.content_word_coverage), duplicate_sentences (sentences of the
+body and frame that occur more than once) and seconds (the survey, index already built).
+setup_s is the one-off ingest and embedding of the corpus; model_load_s loading the model.
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ import argparse
 import json
 import os
 import platform
-import shutil
+import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,46 +32,91 @@ sys.path.insert(0, str(REPO))
 
 from app.settings import Settings  # noqa: E402
 from app.workflow import SurveyWorkflow  # noqa: E402
+from app.workflow.library import open_library  # noqa: E402
 from app.workflow.llm_factory import build_llm  # noqa: E402
+from writer import Survey  # noqa: E402
+from writer.citations import find_citations, strip_citations  # noqa: E402
+from writer.grounded import SUPPORT_THRESHOLD, content_word_coverage  # noqa: E402
+from writer.grounded.abstracts import split_sentences  # noqa: E402
 
 DEFAULT_CORPUS = REPO.parent / "shared" / "data" / "arxiv" / "arxiv_cs_CL_LG_AI_sample5k.jsonl.gz"
-TOPIC = "reinforcement learning for large language model reasoning"
+TOPICS = (
+    "Reinforcement Learning for Large Language Models",
+    "Retrieval-Augmented Generation for Large Language Models",
+    "LLM-based Multi-Agent",
+    "Safety in Large Language Models",
+)
+
+
+def body_sentences(text: str) -> list[str]:
+    """A section's sentences, headings excluded."""
+    lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return [sentence for line in lines for sentence in split_sentences(line)]
+
+
+def survey_figures(survey: Survey, seconds: float) -> dict:
+    """The figures the issue asks of one survey (see the module docstring)."""
+    sentences = [(section, s) for section in survey.sections for s in body_sentences(section.text)]
+    cited = [(section, s, find_citations(s)) for section, s in sentences if find_citations(s)]
+    markers = [(section, i) for section, _, ids in cited for i in ids]
+    supported = sum(
+        content_word_coverage(s, [survey.papers[i].abstract for i in ids if i in survey.papers]) >= SUPPORT_THRESHOLD
+        for _, s, ids in cited
+    )
+    frame = [s for part in (survey.abstract, survey.introduction, survey.conclusion) for s in body_sentences(part)]
+    keys = Counter(" ".join(strip_citations(s).lower().split()) for s in [s for _, s in sentences] + frame)
+    return {
+        "topic": survey.metadata["topic"],
+        "mode": survey.metadata["settings"].get("writer_mode"),
+        "outline_source": survey.metadata.get("outline_source"),
+        "section_titles": [section.title for section in survey.sections],
+        "sections": len(survey.sections),
+        "words": survey.word_count(),
+        "papers_cited": len(set(survey.citations)),
+        "min_citations_per_section": min((len(set(s.citations)) for s in survey.sections), default=0),
+        "marked_sentence_share": round(len(cited) / len(sentences), 4) if sentences else None,
+        "citations_resolved_share": (
+            round(sum(i in section.papers for section, i in markers) / len(markers), 4) if markers else None
+        ),
+        "support_proxy": round(supported / len(cited), 4) if cited else None,
+        "duplicate_sentences": sum(count - 1 for count in keys.values() if count > 1),
+        "warnings": len(survey.metadata["warnings"]),
+        "seconds": round(seconds, 1),
+    }
+
+
+def cpu_model() -> str:
+    """The CPU's model name from lscpu (figures on these machines depend on it)."""
+    try:
+        output = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return platform.processor()
+    return next((line.split(":", 1)[1].strip() for line in output.splitlines() if line.startswith("Model name")), "")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--topic", default=TOPIC)
+    parser.add_argument("--topics", nargs="+", default=list(TOPICS))
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--sections", type=int, default=4)
-    parser.add_argument("--words", type=int, default=250)
-    parser.add_argument("--papers-per-section", type=int, default=8)
+    parser.add_argument("--mode", default="auto", choices=["auto", "grounded", "abstractive"])
     parser.add_argument("--model", default="embedded")
-    parser.add_argument("--batch-sections", action="store_true", help="write all sections in one batch")
     parser.add_argument(
         "--data-dir",
         type=Path,
         default=Path(tempfile.gettempdir()) / "cpmsurvey_bench_e2e",
         help="library and runs; kept between runs so the corpus is ingested and embedded once",
     )
-    parser.add_argument("--save", type=Path, default=None, help="copy survey.md and survey.json here")
+    parser.add_argument("--save", type=Path, default=None, help="copy each survey.md here")
     args = parser.parse_args()
 
-    data_dir = args.data_dir
     settings = Settings(
-        data_dir=data_dir,
+        data_dir=args.data_dir,
         corpus=str(args.corpus),
         llm={"model": args.model, "backend": "local"},
-        generate={
-            "sections": args.sections,
-            "words_per_section": args.words,
-            "papers_per_section": args.papers_per_section,
-            "temperature": 0.7,
-            "seed": 0,
-            "batch_sections": args.batch_sections,
-        },
+        generate={"sections": args.sections, "seed": 0},
+        writer={"mode": args.mode},
     )
-    from app.workflow.library import open_library
-
     started = time.perf_counter()
     library = open_library(settings)
     library.ingest_jsonl(args.corpus)
@@ -77,49 +126,30 @@ def main() -> None:
     llm = build_llm(settings)
     load_s = time.perf_counter() - started
 
-    def progress(event) -> None:
-        if event.kind in ("node_finished", "warning", "run_started"):
-            print(
-                f"[{time.strftime('%H:%M:%S')}] {event.kind} {event.node or ''} {event.section or ''} "
-                f"{event.message[:120]} {event.data.get('seconds', '')}",
-                file=sys.stderr,
-                flush=True,
-            )
-
-    started = time.perf_counter()
-    with SurveyWorkflow(settings, llm, library, on_event=progress) as flow:
-        outcome = flow.start(args.topic)
-    total_s = time.perf_counter() - started
-    survey = outcome.survey
-    citations = survey.citations
-    resolved = sum(1 for section in survey.sections for cited in section.citations if cited in section.papers)
-    stages = survey.metadata["timings_s"]
-    if args.save:
-        args.save.mkdir(parents=True, exist_ok=True)
-        for name in ("survey.md", "survey.json"):
-            shutil.copyfile(outcome.output_dir / name, args.save / name)
+    surveys = []
+    for topic in args.topics:
+        print(f"[{time.strftime('%H:%M:%S')}] {topic}", file=sys.stderr, flush=True)
+        started = time.perf_counter()
+        with SurveyWorkflow(settings, llm, library) as flow:
+            outcome = flow.start(topic)
+        seconds = time.perf_counter() - started
+        survey = Survey.from_json((outcome.output_dir / "survey.json").read_text(encoding="utf-8"))
+        surveys.append(survey_figures(survey, seconds))
+        print(json.dumps(surveys[-1]), file=sys.stderr, flush=True)
+        if args.save:
+            args.save.mkdir(parents=True, exist_ok=True)
+            name = "".join(c if c.isalnum() else "_" for c in topic)[:60]
+            (args.save / f"{name}.md").write_text((outcome.output_dir / "survey.md").read_text(encoding="utf-8"))
+    library.close()
     result = {
         "bench": "survey_e2e",
-        "topic": args.topic,
         "model": llm.name,
-        "total_s": round(total_s, 1),
-        "per_stage_s": {
-            stage: round(stages.get(stage, 0.0), 1) for stage in ("plan", "retrieve", "write", "check", "assemble")
-        },
+        "surveys": surveys,
         "setup_s": round(setup_s, 1),
         "model_load_s": round(load_s, 1),
-        "sections": len(survey.sections),
-        "words": survey.word_count(),
-        "citations": len(citations),
-        "unique_papers_cited": len(set(citations)),
-        "citations_resolved_share": round(resolved / len(citations), 4) if citations else None,
-        "citations_removed": sum(len(section.removed_citations) for section in survey.sections),
-        "tokens_generated": survey.metadata["tokens"].get("completion_tokens", 0),
-        "batch_sections": args.batch_sections,
-        "outline_source": survey.metadata["outline_source"],
-        "warnings": len(survey.metadata["warnings"]),
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "cpus": len(os.sched_getaffinity(0)),
+        "cpu": cpu_model(),
         "machine": platform.platform(),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
     }

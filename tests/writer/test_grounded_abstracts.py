@@ -105,3 +105,11 @@ def test_one_sentence_abstract_is_quoted_when_it_is_a_real_sentence():
     abstract = "We introduce a new class of clustered Moore automata and describe some applications."
     assert quotable_sentences(paper(abstract)) == [abstract]
     assert quotable_sentences(paper("Withdrawn.")) == []
+
+
+def test_arxiv_category_names_do_not_end_a_sentence():
+    text = "Papers are listed under cs.AI (35 papers), stat.ML and cs.MA (13). The next sentence starts here."
+    assert split_sentences(text) == [
+        "Papers are listed under cs.AI (35 papers), stat.ML and cs.MA (13).",
+        "The next sentence starts here.",
+    ]

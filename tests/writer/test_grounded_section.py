@@ -156,8 +156,12 @@ def test_frame_exact_text():
         f"{scope} It is organised in 2 sections: Parameter-Efficient Tuning and Compression. {method} "
         "The conclusion gathers 2 open problems that the papers state themselves."
     )
+    # The introduction states the scope and the method in other words: no sentence repeats.
     assert frame.introduction == (
-        f"{scope} {method}\n\n"
+        "The 4 papers reviewed here on efficient adaptation of language models appeared from March 2024 to "
+        "June 2025; most are listed under cs.CL, cs.LG and cs.AI. Each section groups related papers under "
+        "sub-themes and restates, for each paper, one sentence of its own abstract, attributed to its authors "
+        "and followed by its citation; the connecting words add no claims.\n\n"
         "Section 2, Parameter-Efficient Tuning, covers 2 papers published between 2024 and 2025. "
         "Section 3, Compression, covers 2 papers published in 2025."
     )

@@ -83,13 +83,19 @@ def latex_to_plain(text: str) -> str:
     return " ".join(converted.split())
 
 
+_CATEGORY_DOT = re.compile(r"(?<=\b[a-z]{2})\.(?=[A-Z]{2}\b)|(?<=\b[a-z]{4})\.(?=[A-Z]{2}\b)")
+_HIDDEN_DOT = "\ue000"  # a private-use character: no splitter reads it as an end
+
+
 def split_sentences(text: str) -> list[str]:
     """Sentences of a plain-text abstract ("e.g.", "et al.", "Fig. 2", "Eq. 4" and decimals
     do not end one). sentencex finds the boundaries; pieces it left joined after a quoted
     question (``"Which is correct?". We test``) are split where a word ends a sentence and a
     capitalised word starts the next."""
     sentences: list[str] = []
-    for piece in segment("en", text):
+    # sentencex ends a sentence inside arXiv category names ("cs.AI"): hide their dots.
+    text = _CATEGORY_DOT.sub(_HIDDEN_DOT, text)
+    for piece in (piece.replace(_HIDDEN_DOT, ".") for piece in segment("en", text)):
         for part in _split_missed(piece.strip()):
             if sentences and _REFERENCE_ABBREVIATION.search(sentences[-1]) and part[0].isdigit():
                 sentences[-1] = f"{sentences[-1]} {part}"

@@ -62,6 +62,23 @@ def scope_sentence(topic: str, papers: Sequence[Paper]) -> str:
     return sentence + "."
 
 
+def introduction_scope(topic: str, papers: Sequence[Paper]) -> str:
+    """The scope and the method again, in other words than the abstract's (no sentence of
+    the survey repeats another): "The 42 papers reviewed here on X appeared from March 2025
+    to June 2026; most are listed under cs.CL, cs.LG and cs.AI. Each section ..."."""
+    span = month_span([paper.published for paper in papers])
+    sentence = f"The {_count(len(papers), 'paper')} reviewed here on {topic}"
+    sentence += f" appeared {span}" if span else " are undated"
+    categories = [name for name, _ in category_counts(papers)]
+    if categories:
+        sentence += f"; most are listed under {join_words(categories)}"
+    method = (
+        "Each section groups related papers under sub-themes and restates, for each paper, one sentence of its "
+        "own abstract, attributed to its authors and followed by its citation; the connecting words add no claims."
+    )
+    return f"{sentence}. {method}"
+
+
 def _section_line(number: int, section: WrittenSection) -> str:
     line = f"Section {number}, {section.title}, covers {_count(len(section.cited), 'paper')}"
     span = year_span([paper.published for paper in section.cited])
@@ -138,7 +155,7 @@ def write_grounded_frame(
     )
     abstract = " ".join(part for part in (scope, themes, method, problems_line) if part)
     roadmap = " ".join(_section_line(number, section) for number, section in enumerate(written, start=2))
-    introduction = "\n\n".join([f"{scope} {method}", roadmap])
+    introduction = "\n\n".join([introduction_scope(topic, papers), roadmap])
     closing = (
         f"This survey reviewed {_count(len(papers), 'paper')} on {topic} under {_count(len(titles), 'theme')}: "
         f"{join_words(titles)}."
