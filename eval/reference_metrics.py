@@ -5,9 +5,11 @@
   the system reference's normalised title occurs in the human entry's normalised text
   (or is equal to it). Precision = matched system references / system references;
   recall = matched human references / human references.
-- SurveyForge's two coverages, by arXiv id: the papers retrieved for writing (input
-  coverage; only our surveys record them) and the papers cited (reference coverage),
-  each as the share of the human survey's arXiv-identified references they contain.
+- SurveyForge's two coverages: the papers cited (reference coverage: the share of the
+  human survey's references that the cited ones match, by the rule above, so that
+  baselines citing titles only are covered too) and the papers retrieved for writing
+  (input coverage; only our surveys record them, by id: the share of the human survey's
+  arXiv-identified references among them).
 """
 
 from __future__ import annotations
@@ -97,7 +99,6 @@ def reference_metrics(survey: Survey, human: Survey) -> dict[str, float | int | 
     """All reference metrics of `survey` against the human survey on its topic."""
     human_refs = listed_references(human)
     scores = reference_precision_recall(listed_references(survey), human_refs)
-    cited_ids = [item.arxiv_id for item in cited_references(survey) if item.arxiv_id]
     retrieved = [] if survey.metadata.get("imported") else retrieved_ids(survey)
     return {
         "ref_precision": scores.precision,
@@ -106,5 +107,5 @@ def reference_metrics(survey: Survey, human: Survey) -> dict[str, float | int | 
         "human_refs": scores.human_total,
         "human_refs_with_id": sum(1 for item in human_refs if item.arxiv_id),
         "input_coverage": id_coverage(retrieved, human_refs) if retrieved else None,
-        "reference_coverage": id_coverage(cited_ids, human_refs),
+        "reference_coverage": reference_precision_recall(cited_references(survey), human_refs).recall,
     }

@@ -34,17 +34,18 @@ def test_reference_precision_recall_by_id_and_title(kit):
     )
     # Titles only, no ids: Swin matches entry 2 by title, the made-up one matches nothing.
     baseline = import_markdown(
-        "# B\n\n## S\n\nA [1]. B [2]. C [3].\n\n## References\n\n[1] Swin Transformer  Hierarchical Vision "
+        "# B\n\n## S\n\nAlpha is cited here [1]. Beta is cited here [2]. Gamma is cited here [3].\n\n"
+        "## References\n\n[1] Swin Transformer  Hierarchical Vision "
         "Transformer using Shifted Windows\n[2] Deep Residual Learning for Image Recognition\n[3] A survey of nothing "
         "at all really\n", "AutoSurvey", "t")
     assert reference_metrics(ours, human) == {
         "ref_precision": 0.5, "ref_recall": 0.25, "ref_matched": 1, "human_refs": 4, "human_refs_with_id": 2,
-        "input_coverage": 0.5, "reference_coverage": 0.5,
+        "input_coverage": 0.5, "reference_coverage": 0.25,
     }
     scores = reference_metrics(baseline, human)
     assert scores["ref_precision"] == pytest.approx(2 / 3)
     assert scores["ref_recall"] == 0.5
-    assert scores["input_coverage"] is None and scores["reference_coverage"] == 0.0
+    assert scores["input_coverage"] is None and scores["reference_coverage"] == 0.5  # cited titles matched
 
 
 def test_ids_on_both_sides_decide_alone():
@@ -101,4 +102,4 @@ def test_input_coverage_counts_the_recorded_retrieval(kit):
     ours.metadata = {"candidates": ["2010.11929", "2401.00009"], "section_retrieval": {"A": ["1706.03762"]}}
     scores = reference_metrics(ours, human)
     assert scores["input_coverage"] == 1.0  # both arXiv-identified human references were retrieved
-    assert scores["reference_coverage"] == 0.5
+    assert scores["reference_coverage"] == 0.25  # one of four human references cited
