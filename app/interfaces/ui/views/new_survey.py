@@ -64,6 +64,14 @@ with shown_errors("reading the settings"):
             ", ".join(base.generate.categories),
             placeholder="cs.CL, cs.LG",
         )
+        modes = ["auto", "grounded", "abstractive"]
+        mode = st.selectbox(
+            "Writing mode",
+            modes,
+            index=modes.index(base.writer.mode),
+            help="grounded: every fact sentence restates a cited abstract; abstractive: the model writes freely "
+            "from its papers; auto: grounded for small local models",
+        )
         review = st.toggle("Review the outline before writing", base.generate.review_outline)
         submitted = st.form_submit_button("Write survey", type="primary")
 
@@ -82,6 +90,7 @@ if submitted:
             "generate.date_to": date_to.isoformat() if date_to else None,
             "generate.categories": [part.strip() for part in categories.split(",") if part.strip()],
             "generate.review_outline": bool(review),
+            "writer.mode": mode,
         }
         settings = current_settings(overrides)
         llm = language_model_for(settings)
