@@ -14,11 +14,12 @@ import numpy as np
 
 from planner.plan import is_placeholder
 from planner.schema import TITLE_CHARS
-from retriever.phrases import Phrase, content_words, distinctive_phrases, rerank_by_similarity
+from retriever.phrases import Phrase, content_words, distinctive_phrases, rerank_by_similarity, topic_words
 
 PHRASES_PER_GROUP = 8  # phrases mined per group: title candidates and the validator's vocabulary
 CANDIDATES_PER_PHRASE = 3  # c-TF-IDF candidates per phrase kept when reranking by the embeddings
 GROUNDED_SHARE = 0.5  # share of a title's own words (not the topic's) that its papers must use
+HEAD_CHOICES = 3  # a title's head may be any of its group's first phrases (the best telling one)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +70,7 @@ def title_problem(
         return f"it is {len(cleaned)} characters long (at most {TITLE_CHARS})"
     if is_placeholder(cleaned):
         return "it is template filler, not a title"
-    own = content_words(cleaned) - content_words(topic)
+    own = content_words(cleaned) - topic_words(topic)
     if not own:
         return "it says nothing beyond the topic's own words"
     used = set().union(*(content_words(text) for text in group_texts)) if group_texts else set()
@@ -104,7 +105,7 @@ def mined_titles(
     sink (`distinctive_phrases`). Every title
     passes :func:`title_problem` against the others and `taken`. A group no phrase can name
     gets title None."""
-    exclude = content_words(topic) | {w for text in avoid_words for w in content_words(text)}
+    exclude = topic_words(topic) | {w for text in avoid_words for w in content_words(text)}
     pool = PHRASES_PER_GROUP * (CANDIDATES_PER_PHRASE if embed is not None else 1)
     shares = _memo(corpus_share) if corpus_share is not None else None
     options = {"background": background, "exclude_words": exclude, "corpus_share": shares}
@@ -145,33 +146,33 @@ def _memo(shares: Callable[[Sequence[str]], Sequence[float]]) -> Callable[[Seque
 
 def _title_from(phrases: Sequence[Phrase], used_heads: Sequence[set[str]]) -> tuple[str, Phrase] | None:
     """(title, its head phrase) from a group's phrases, avoiding heads that other titles
-    use (the same words, or words containing or contained in theirs). The partner after
-    "and" is the best later phrase sharing no word with the head; a single plain word
-    ("trained", "tasks") names little, so it partners only a head that is one word too."""
-    for position, head in enumerate(phrases):
-        if _clashes(head, used_heads):
-            continue
-        others = [
-            p
-            for p in phrases[position + 1 :]
-            if not _parts(p) & _parts(head) and not _clashes(p, used_heads) and not _abbreviates(p, head)
-        ]
-        telling = [p for p in others if _telling(p)]
-        partner = telling[0] if telling else others[0] if others and not _telling(head) else None
-        title = readable(head.text) if partner is None else f"{readable(head.text)} and {readable(partner.text)}"
-        return title, head
-    return None
+    use (the same words, or words containing or contained in theirs). A single plain word
+    ("potential", "tasks") names little: the head is the best telling phrase among the first
+    HEAD_CHOICES when there is one, and a plain word partners only a plain-word head. The
+    partner after "and" is the best later phrase sharing no word with the head."""
+    free = [p for p in phrases if not _clashes(p, used_heads)]
+    if not free:
+        return None
+    head = next((p for p in free[:HEAD_CHOICES] if _telling(p)), free[0])
+    others = [p for p in free if p is not head and not _parts(p) & _parts(head) and not _abbreviates(p, head)]
+    telling = [p for p in others if _telling(p)]
+    partner = telling[0] if telling else others[0] if others and not _telling(head) else None
+    title = readable(head.text) if partner is None else f"{readable(head.text)} and {readable(partner.text)}"
+    return title, head
 
 
 def _abbreviates(one: Phrase, other: Phrase) -> bool:
-    """Whether either phrase is the acronym of the other ("RL", "reinforcement learning")."""
+    """Whether either phrase is an acronym holding the other's initials ("RL" for
+    "reinforcement learning", "RLVR" for "verifiable rewards")."""
 
     def initials(phrase: Phrase) -> str:
         return "".join(part[0] for word in phrase.words for part in word.split("-") if part)
 
-    return (len(one.words) == 1 and one.key == initials(other)) or (
-        len(other.words) == 1 and other.key == initials(one)
-    )
+    def holds(short: Phrase, long: Phrase) -> bool:
+        letters = initials(long)
+        return len(short.words) == 1 and len(letters) > 1 and letters in short.key
+
+    return holds(one, other) or holds(other, one)
 
 
 def _telling(phrase: Phrase) -> bool:

@@ -255,3 +255,21 @@ def test_a_title_never_pairs_a_phrase_with_its_acronym():
     first, _ = mined_titles(groups, "machine learning")
     assert [p.key for p in first.phrases] == ["reinforcement learning", "rl"]
     assert first.title == "Reinforcement Learning"  # not "Reinforcement Learning and RL"
+
+
+def test_heads_prefer_telling_phrases_and_skip_acronym_partners():
+    from planner.titles import _title_from
+    from retriever.phrases import Phrase
+
+    def phrase(key, text):
+        return Phrase(key, text, 1.0, 3)
+
+    ranked = [
+        phrase("potential", "potential"),
+        phrase("generative reward", "generative reward"),
+        phrase("rlvr", "RLVR"),
+    ]
+    assert _title_from(ranked, [])[0] == "Generative Reward and RLVR"
+    verifiable = [phrase("verifiable reward", "Verifiable Rewards"), phrase("rlvr", "RLVR"), phrase("grpo", "GRPO")]
+    assert _title_from(verifiable, [])[0] == "Verifiable Rewards and GRPO"  # not "... and RLVR"
+    assert _title_from(verifiable, [{"verifiable", "reward"}])[0] == "RLVR and GRPO"
