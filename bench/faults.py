@@ -51,6 +51,7 @@ TOPIC = "reasoning in large language models"
 SECTIONS = 3
 STOP_LIMIT_S = 2.0
 IN_RUN_SHARE = 0.8
+IN_RUN_MAX_S = [8.0]  # --in-run-max-s: a run lasts 5-15 s against the scripted server
 SIGNALS = (signal.SIGKILL, signal.SIGINT, signal.SIGTERM)
 
 
@@ -306,7 +307,7 @@ def generate_trials(workdir: Path, data_dir: Path, trials: int, rng: random.Rand
             sig = rng.choice(SIGNALS)
             # most interrupts land inside the run (timed from its announcement), some in start-up
             in_run = rng.random() < IN_RUN_SHARE
-            after = rng.uniform(0.0, 8.0) if in_run else rng.uniform(0.5, 10.0)
+            after = rng.uniform(0.0, IN_RUN_MAX_S[0]) if in_run else rng.uniform(0.5, 10.0)
             command = cli("generate", TOPIC, "--no-fetch")
             log = workdir / f"generate{number:03d}.log"
             stderr, interrupted = interrupt(command, env, after, sig, log, tally, "run id:" if in_run else None)
@@ -343,7 +344,9 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the workdir's library (with --index-trials 0)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--deadline-s", type=float, help="start no trial after this many seconds")
+    parser.add_argument("--in-run-max-s", type=float, default=8.0, help="latest interrupt into a generate run")
     args = parser.parse_args()
+    IN_RUN_MAX_S[0] = args.in_run_max_s
     if args.deadline_s is not None:
         DEADLINE[0] = time.monotonic() + args.deadline_s
     # started in the background by a shell, this process may ignore SIGINT, and its children
