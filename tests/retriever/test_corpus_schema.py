@@ -181,8 +181,19 @@ _json_values = st.recursive(
     max_leaves=12,
 )
 _field_names = st.sampled_from(
-    ["id", "arxiv_id", "title", "abstract", "authors", "authors_parsed", "categories", "date", "published",
-     "versions", "update_date"]
+    [
+        "id",
+        "arxiv_id",
+        "title",
+        "abstract",
+        "authors",
+        "authors_parsed",
+        "categories",
+        "date",
+        "published",
+        "versions",
+        "update_date",
+    ]
 )
 _plausible_values = st.one_of(
     _json_values,
