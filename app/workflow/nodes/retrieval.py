@@ -46,11 +46,13 @@ def retrieve_broad(state: SurveyState, deps: NodeDeps) -> dict:
     if not search.hits:
         raise EmptyRetrievalError(_nothing_found(state, filters, deps.library_size))
     log.info("queries mined from the first hits: %s", "; ".join(search.mined_queries))
+    for note in search.notes:
+        deps.emitter.warning(note, node="retrieve_broad")
     message = f"{len(search.hits)} candidate papers ({len(search.mined_queries)} queries mined from the papers)"
     deps.emitter.emit(
         "papers_found", node="retrieve_broad", count=len(search.hits), message=message, papers=found(search.papers)
     )
-    return {"candidates": paper_records(search.papers), "queries": search.queries}
+    return {"candidates": paper_records(search.papers), "queries": search.queries, "warnings": list(search.notes)}
 
 
 def _nothing_found(state: SurveyState, filters: SearchFilters | None, library_size: int | None) -> str:

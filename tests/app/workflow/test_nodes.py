@@ -57,6 +57,12 @@ def test_retrieve_broad_returns_paper_records_and_reports_them(deps, options, ev
     assert events[-1].kind == "papers_found" and events[-1].data["count"] == len(update["candidates"])
 
 
+def test_retrieve_broad_reports_what_a_plain_retriever_could_not_offer(deps, options, events):
+    update = retrieve_broad({"topic": TOPIC, "queries": [TOPIC], "options": options}, deps)
+    assert any("VectorSource" in note for note in update["warnings"])
+    assert [e.message for e in events if e.kind == "warning"] == update["warnings"]
+
+
 def test_retrieve_broad_names_the_filters_that_left_nothing(deps, options):
     options = {**options, "date_from": "2099-01-01"}
     with pytest.raises(EmptyRetrievalError, match="published 2099-01-01 to"):
