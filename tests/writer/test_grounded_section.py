@@ -41,7 +41,7 @@ def test_opening_line_states_theme_count_years_and_groups():
     )
     assert opening_line("Efficient Tuning", [ADAPTERS, PRUNING], ["Adapters", "", "Pruning"]) == (
         "This section covers 2 papers on Efficient Tuning, published between 2024 and 2025, "
-        "in 2 groups: Adapters and Pruning."
+        "in 2 groups: “Adapters” and “Pruning”."
     )
     undated = Paper("2501.00009", "U", "x")
     assert opening_line("X", [undated], ["Only one"]) == "This section covers 1 paper on X."
@@ -77,7 +77,7 @@ def test_section_with_sub_themes_exact_text():
     draft = write_grounded_section("Efficient Tuning", papers, subthemes, connective_offset=1)
     assert draft.text == (
         "This section covers 4 papers on Efficient Tuning, published between 2024 and 2025, "
-        "in 2 groups: Parameter-efficient methods and Compression.\n\n"
+        "in 2 groups: “Parameter-efficient methods” and “Compression”.\n\n"
         f"{DISTILLATION_SENTENCE}\n\n"
         "### Parameter-efficient methods\n\n"
         f"{PROMPTS_SENTENCE} Also, {ADAPTERS_SENTENCE}\n\n"
@@ -153,7 +153,7 @@ def test_frame_exact_text():
         "with its citation; the words that connect them state no facts."
     )
     assert frame.abstract == (
-        f"{scope} It is organised in 2 sections: Parameter-Efficient Tuning and Compression. {method} "
+        f"{scope} It is organised in 2 sections: “Parameter-Efficient Tuning” and “Compression”. {method} "
         "The conclusion gathers 2 open problems that the papers state themselves."
     )
     # The introduction states the scope and the method in other words: no sentence repeats.
@@ -167,7 +167,7 @@ def test_frame_exact_text():
     )
     assert frame.conclusion == (
         "This survey reviewed 4 papers on efficient adaptation of language models under 2 themes: "
-        "Parameter-Efficient Tuning and Compression.\n\n"
+        "“Parameter-Efficient Tuning” and “Compression”.\n\n"
         "The papers name open problems of their own. "
         "Houlsby et al. note that scaling adapters to many tasks remains an open problem [arXiv:2501.00001]. "
         "In a related direction, Sun notes that why pruning fails on reasoning tasks is not well understood "
@@ -180,7 +180,7 @@ def test_frame_exact_text():
 def test_frame_without_open_problems_or_papers_says_so():
     sections = write_grounded_sections([("Prompts", [PROMPTS], [])])
     frame = write_grounded_frame("prompting", sections)
-    assert frame.conclusion == "This survey reviewed 1 paper on prompting under 1 theme: Prompts."
+    assert frame.conclusion == "This survey reviewed 1 paper on prompting under 1 theme: “Prompts”."
     assert frame.notes == ["conclusion: no cited paper's abstract states an open problem that can be quoted"]
     empty = write_grounded_frame("nothing", write_grounded_sections([("None", [EMPTY], [])]))
     assert (empty.abstract, empty.introduction, empty.conclusion) == ("", "", "")

@@ -12,7 +12,7 @@ from retriever.types import Paper
 from writer.frame import Frame
 from writer.grounded.choose import Fact, Skip, limitation_fact, sentence_key
 from writer.grounded.coverage import SUPPORT_THRESHOLD, content_word_coverage
-from writer.grounded.section import GroundedDraft, connect, join_words, year_span
+from writer.grounded.section import GroundedDraft, connect, join_titles, join_words, year_span
 from writer.grounded.written import WrittenSection
 
 MAX_OPEN_PROBLEMS = 5
@@ -84,7 +84,7 @@ def _section_line(number: int, section: WrittenSection) -> str:
     span = year_span([paper.published for paper in section.cited])
     line += f" published {span}" if span else ""
     groups = section.groups
-    return line + (f", grouped into {join_words(groups)}." if len(groups) >= 2 else ".")
+    return line + (f", grouped into {join_titles(groups)}." if len(groups) >= 2 else ".")
 
 
 def _open_problem_of(paper: Paper, body: Sequence[str], used: set[str]) -> Fact | Skip:
@@ -143,7 +143,7 @@ def write_grounded_frame(
         notes.append("frame: no section quotes any paper, so there is no scope to state")
         return Frame(abstract="", introduction="", conclusion="", notes=notes)
     scope = scope_sentence(topic, papers)
-    themes = f"It is organised in {_count(len(titles), 'section')}: {join_words(titles)}."
+    themes = f"It is organised in {_count(len(titles), 'section')}: {join_titles(titles)}."
     method = (
         "Every statement about a paper restates a sentence of that paper's abstract, names its authors and "
         "ends with its citation; the words that connect them state no facts."
@@ -158,7 +158,7 @@ def write_grounded_frame(
     introduction = "\n\n".join([introduction_scope(topic, papers), roadmap])
     closing = (
         f"This survey reviewed {_count(len(papers), 'paper')} on {topic} under {_count(len(titles), 'theme')}: "
-        f"{join_words(titles)}."
+        f"{join_titles(titles)}."
     )
     if problems:
         stated = [problems[0].text] + [connect(fact, index) for index, fact in enumerate(problems[1:])]

@@ -71,6 +71,12 @@ def join_words(items: Sequence[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + f" and {items[-1]}"
 
 
+def join_titles(titles: Sequence[str]) -> str:
+    """Headings listed in running text, each quoted: titles hold "and" themselves, so
+    unquoted they run together ("grouped into Retrieval and QA and AI Systems")."""
+    return join_words([f"“{title}”" for title in titles])
+
+
 def opening_line(title: str, papers: Sequence[Paper], group_titles: Sequence[str]) -> str:
     """"This section covers 7 papers on Reward Modelling, published between 2024 and 2025,
     in 2 groups: A and B." (the groups only when two or more are titled). One sentence, so
@@ -80,7 +86,7 @@ def opening_line(title: str, papers: Sequence[Paper], group_titles: Sequence[str
     line = f"This section covers {count} on {title}" + (f", published {span}" if span else "")
     titled = [group for group in group_titles if group]
     if len(titled) >= 2:
-        line += f", in {len(titled)} groups: {join_words(titled)}"
+        line += f", in {len(titled)} groups: {join_titles(titled)}"
     return line + "."
 
 

@@ -17,6 +17,7 @@ NODE_LABELS = {
     "plan_outline": "planning the outline",
     "retrieve_section": "retrieving papers for section",
     "write_section": "writing section",
+    "write_sections": "writing the sections",
     "check_citations": "checking citations",
     "write_frame": "writing abstract, introduction and conclusion",
     "assemble": "assembling the outputs",
