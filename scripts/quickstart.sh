@@ -7,9 +7,4 @@ cd "$(dirname "$0")/.."
 bash scripts/install.sh
 topic=${1:-"Reinforcement Learning for Large Language Models"}
 shift || true
-if .venv/bin/cpmsurvey generate --help >/dev/null 2>&1; then
-  .venv/bin/cpmsurvey generate "$topic" "$@"
-else
-  # The workflow has not landed yet: show what is installed.
-  .venv/bin/cpmsurvey config
-fi
+.venv/bin/cpmsurvey generate "$topic" "$@"
