@@ -115,6 +115,8 @@ def run_ours(model: MiniCPMForCausalLM, tokenizer: ChatTokenizer, context: int, 
     prefill = time.perf_counter() - started
     figures = timed_stream(engine, text, new_tokens)
     figures["graph_step_ms"] = graph_step_ms(engine.runtime)
+    figures["decode_matmuls"] = {name: choice.gemv for name, choice in engine.runtime.decoder.matmuls.items()}
+    figures["matmul_timings_us"] = engine.runtime.matmul_timings
     figures.update(
         prefill_s=prefill,
         warmup_s=warmup,

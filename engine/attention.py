@@ -190,6 +190,26 @@ class SparseAttention:
         self.compressed = self._compress(k)
         return out
 
+    def prefill_tokens(
+        self, q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, k: torch.Tensor
+    ) -> torch.Tensor:
+        """One row's causal prefill in the kernels' token-major layout (engine.fused_prefill): q
+        [T, Hq, D] the last T of keys, values [S, Hkv, D] (S >= dense_len; k is the same keys as
+        the [1, Hkv, S, D] cache view) -> [T, Hq, D]. Keeps the compressed keys as __call__ does."""
+        tokens, n_keys = q.shape[0], keys.shape[0]
+        fused = self.fused if self.fused is not None else q.is_cuda and q.dtype in (torch.float16, torch.bfloat16)
+        if not fused:
+            from kernels.infllmv2 import naive
+
+            return naive.infllmv2_attention(q.float(), keys.float(), values.float(), self.config).to(q.dtype)
+        cu_q = torch.tensor([0, tokens], device=q.device, dtype=torch.int32)
+        cu_k = torch.tensor([0, n_keys], device=q.device, dtype=torch.int32)
+        out = _kernels().attention.infllmv2_prefill(
+            q, keys, values, cu_q, self.config, cu_k, max_seqlen_q=tokens, max_seqlen_k=n_keys
+        )
+        self.compressed = self._compress(k)
+        return out
+
     def _extends(self, kept: CompressedKeys | None, k: torch.Tensor) -> bool:
         """Whether keys k [B, Hkv, n, D] are kept's keys and one more, with room for its windows."""
         compressed_count = _kernels().compress.compressed_count

@@ -117,6 +117,9 @@ class BatchGeneration:
         return self._run()
 
     def _run(self) -> Iterator[tuple[int, str]]:
+        if self._device_greedy():
+            yield from self._run_device_greedy()
+            return
         model, params = self.model, self.params
         device = model.model.embed_tokens.weight.device
         batch = len(self.prompts)
@@ -144,6 +147,39 @@ class BatchGeneration:
                 break
             with torch.inference_mode():
                 logits = decode(tokens, step)
+        for row, stream in enumerate(self.streams):
+            piece = stream.finish()
+            self.results[row].text = stream.text
+            if piece:
+                yield row, piece
+
+    def _device_greedy(self) -> bool:
+        """Whether each next token is the plain argmax (greedy, no penalty, no constraint) on the
+        GPU path's graphs: then the runtime picks it on the device and runs ahead one step."""
+        runtime, params = self.runtime, self.params
+        return (
+            runtime is not None
+            and runtime.graphs
+            and params.temperature == 0.0
+            and params.repetition_penalty == 1.0
+            and all(constraint is None for constraint in self.constraints)
+        )
+
+    def _run_device_greedy(self) -> Iterator[tuple[int, str]]:
+        """_run for _device_greedy: the same tokens (the argmax of the same logits), handed out
+        while the GPU decodes the next step (StaticRuntime.greedy_tokens)."""
+        batch = len(self.prompts)
+        logits = self.runtime.prefill(self.prompts)
+        active = [True] * batch
+        for step, sampled in enumerate(self.runtime.greedy_tokens(logits, max(self.max_new))):
+            for row, token in enumerate(sampled):
+                if active[row]:
+                    piece = self._advance(row, token, step)
+                    if piece:
+                        yield row, piece
+                    active[row] = row not in self.finished
+            if not any(active):
+                break
         for row, stream in enumerate(self.streams):
             piece = stream.finish()
             self.results[row].text = stream.text

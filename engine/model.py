@@ -14,6 +14,7 @@ from torch import nn
 
 from engine.attention import SparseAttention, causal_kernel_attention, dense_attention, kernel_attention_ok
 from engine.config import ModelConfig
+from engine.fused_prefill import fused_prefill_applies, fused_prefill_forward
 from engine.kv_cache import KVCache
 from engine.rope import apply_rope, rope_tables
 
@@ -165,6 +166,8 @@ class MiniCPMForCausalLM(nn.Module):
         self.rope_sin: torch.Tensor | None = None
         # engine.native.NativeDecoder when the CPU decode step runs in C (set by engine.loading)
         self.native_decoder = None
+        # prefill through kernels/fused (engine.fused_prefill): None = on CUDA in fp16/bf16
+        self.fused_prefill: bool | None = None
 
     def fuse(self) -> MiniCPMForCausalLM:
         """Concatenate q/k/v and gate/up weights so each layer runs 4 matmuls instead of 7 (idempotent)."""
@@ -212,6 +215,9 @@ class MiniCPMForCausalLM(nn.Module):
         first_key: [B] first non-padding slot per row (sparse attention only).
         caches: per-layer caches to use instead of self.caches (e.g. one row's views).
         Returns logits [B, T, V] fp32 ([B, 1, V] with last_only)."""
+        caches = caches if caches is not None else self.caches
+        if use_cache and fused_prefill_applies(self, input_ids, mask, first_key, caches):
+            return fused_prefill_forward(self, input_ids, positions, input_pos, caches, last_only)
         h = self.model.embed_tokens(input_ids)
         if self.config.scale_emb != 1.0:
             h = h * self.config.scale_emb
@@ -225,7 +231,6 @@ class MiniCPMForCausalLM(nn.Module):
             batch, _, tokens, keys = mask.shape
             # rows of the grouped q are g*T + t: repeat the mask over the group.
             mask = mask.unsqueeze(2).expand(batch, 1, group, tokens, keys).reshape(batch, 1, group * tokens, keys)
-        caches = caches if caches is not None else self.caches
         for index, layer in enumerate(self.model.layers):
             cache = caches[index] if use_cache else None
             h = layer(h, cos, sin, cache, input_pos, mask, first_key)

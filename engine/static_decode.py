@@ -44,6 +44,14 @@ class StaticDecoder:
         # as its work. Only for fused weights (one qkv and one gate/up matmul a layer).
         self.compiled = compiled and fused
         self._pre = torch.compile(pre_attention, fullgraph=True, dynamic=False) if self.compiled else pre_attention
+        # with the kernels, one kernel rotates q and k and writes k and v into the cache
+        # (kernels/fused/rope_cache.py); the compiled part is then the norm and the qkv matmul
+        self.rope_kernel = kernels and fused
+        self._norm_qkv = torch.compile(norm_qkv, fullgraph=True, dynamic=False) if self.compiled else norm_qkv
+        self._norm = torch.compile(rms_norm, fullgraph=True, dynamic=False) if self.compiled else rms_norm
+        self._mlp = torch.compile(mlp_residuals, fullgraph=True, dynamic=False) if self.compiled else mlp_residuals
+        # qkv and o of one-row steps: engine.decode_matmul's choices ("qkv", "o"; F.linear when absent)
+        self.matmuls: dict = {}
         self._post = torch.compile(post_attention, fullgraph=True, dynamic=False) if self.compiled else post_attention
         self.config = model.config
         rows, device = caches[0].k.shape[0], caches[0].k.device
@@ -93,7 +101,9 @@ class StaticDecoder:
 
     def step(self, batch: int) -> torch.Tensor:
         """Decode one token for rows 0..batch-1 from self.tokens at self.lengths; returns logits
-        [batch, V] fp32 and advances self.lengths[:batch] by one."""
+        [batch, V] fp32, advances self.lengths[:batch] by one and leaves the greedy next tokens
+        (the logits' argmax) in self.tokens[:batch], so that greedy steps can follow one another
+        on the device (a caller that samples otherwise overwrites them before the next step)."""
         model, config = self.model, self.config
         tokens, old, rows = self.tokens[:batch], self.lengths[:batch], self.row_ids[:batch]
         new = old + 1
@@ -102,28 +112,79 @@ class StaticDecoder:
         if config.scale_emb != 1.0:
             h = h * config.scale_emb
         cos_table, sin_table = model.rope_tables(h.device)
-        cos, sin = cos_table[slots][:, None, None], sin_table[slots][:, None, None]  # [B, 1, 1, D]
+        if not self.rope_kernel:
+            cos, sin = cos_table[slots][:, None, None], sin_table[slots][:, None, None]  # [B, 1, 1, D]
         heads, kv_heads, dim = config.num_heads, config.num_kv_heads, config.head_dim
         for index, (layer, cache) in enumerate(zip(model.model.layers, self.caches, strict=True)):
-            if self.compiled:
-                q, k, v = self._pre(h, *layer_weights(layer, "pre"), cos, sin, config.rms_norm_eps, heads, kv_heads)
+            if self.rope_kernel:
+                q = self._qkv_into_cache(layer, cache, h, cos_table, sin_table, old)
             else:
-                q, k, v = _layer_pre_attention(layer, h, cos, sin)
-            cache.k[rows, :, slots] = k
-            cache.v[rows, :, slots] = v
+                if self.compiled:
+                    q, k, v = self._pre(h, *layer_weights(layer, "pre"), cos, sin, config.rms_norm_eps, heads, kv_heads)
+                else:
+                    q, k, v = _layer_pre_attention(layer, h, cos, sin)
+                cache.k[rows, :, slots] = k
+                cache.v[rows, :, slots] = v
             k_cache, v_cache = cache.k[:batch].transpose(1, 2), cache.v[:batch].transpose(1, 2)  # [B, cap, Hkv, D]
             out = self._attend(index, q, k_cache, v_cache, old, new).reshape(batch, 1, heads * dim)
-            if self.compiled:
-                h = self._post(h, out, *layer_weights(layer, "post"), config.rms_norm_eps, config.residual_scale)
-            else:
-                h = torch.add(h, layer.self_attn.o_proj(out), alpha=config.residual_scale)
-                h = torch.add(h, layer.mlp(layer.post_attention_layernorm(h)), alpha=config.residual_scale)
+            h = self._post_attention(layer, h, out)
         h = model.model.norm(h)
         if config.logit_scale != 1.0:
             h = h / config.logit_scale
         logits = model.lm_head(h)[:, 0].float()
         old.copy_(new)
+        tokens.copy_(logits.argmax(-1))
         return logits
+
+    def _qkv_into_cache(self, layer, cache, h, cos_table, sin_table, old) -> torch.Tensor:
+        """Norm, qkv projection, then RoPE with k and v written at slot old[b] of the cache in one
+        kernel (kernels/fused/rope_cache.py) -> q [B, Hq, D]."""
+        from kernels.fused.rope_cache import rope_qkv_into_cache
+
+        config = self.config
+        norm_weight, qkv_weight = layer_weights(layer, "pre")
+        choice = self.matmuls.get("qkv")
+        if choice is not None and h.shape[0] == 1:
+            qkv = choice(self._norm(h, norm_weight, config.rms_norm_eps), qkv_weight)
+        else:
+            qkv = self._norm_qkv(h, norm_weight, qkv_weight, config.rms_norm_eps)
+        positions = old[:, None]
+        q = rope_qkv_into_cache(
+            qkv, cos_table, sin_table, positions, old, cache.k, cache.v, config.num_heads, config.num_kv_heads
+        )
+        return q[:, 0]
+
+    def _post_attention(self, layer, h: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """o projection and residual, MLP and residual: h [B, 1, hidden] -> the next layer's h."""
+        config = self.config
+        if not self.compiled:
+            h = torch.add(h, layer.self_attn.o_proj(out), alpha=config.residual_scale)
+            return torch.add(h, layer.mlp(layer.post_attention_layernorm(h)), alpha=config.residual_scale)
+        o_weight, *mlp_weights = layer_weights(layer, "post")
+        choice = self.matmuls.get("o")
+        if choice is not None and h.shape[0] == 1:
+            projected = choice(out, o_weight)
+            return self._mlp(h, projected, *mlp_weights, config.rms_norm_eps, config.residual_scale)
+        return self._post(h, out, o_weight, *mlp_weights, config.rms_norm_eps, config.residual_scale)
+
+    def choose_matmuls(self) -> dict:
+        """Measure cuBLAS against the GEMV launch shapes on the qkv and o weights of every layer
+        (engine.decode_matmul) and keep the faster for one-row steps; -> the timings (us)."""
+        from engine.decode_matmul import MatmulChoice, choose_matmul
+
+        layers = self.model.model.layers
+        timings = {}
+        for name, weights in (
+            ("qkv", [layer.self_attn.qkv_proj.weight for layer in layers]),
+            ("o", [layer.self_attn.o_proj.weight for layer in layers]),
+        ):
+            x = torch.randn(1, 1, weights[0].shape[1], device=weights[0].device, dtype=weights[0].dtype)
+            choice, timings[name] = choose_matmul(x, weights)
+            if choice == MatmulChoice():
+                self.matmuls.pop(name, None)
+            else:
+                self.matmuls[name] = choice
+        return timings
 
     def _attend(self, index: int, q, k_cache, v_cache, old, new) -> torch.Tensor:
         """q [B, Hq, D] over k_cache, v_cache [B, cap, Hkv, D] with new[b] keys in use -> [B, Hq, D]."""
@@ -172,6 +233,11 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
     return weight * (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + eps)).to(x.dtype)
 
 
+def norm_qkv(h, norm_weight, qkv_weight, eps: float):
+    """Norm and fused q/k/v projection of h [B, 1, hidden] -> [B, 1, (Hq + 2 Hkv) * D]."""
+    return F.linear(rms_norm(h, norm_weight, eps), qkv_weight)
+
+
 def pre_attention(h, norm_weight, qkv_weight, cos, sin, eps: float, heads: int, kv_heads: int):
     """Norm, fused q/k/v projection and RoPE of h [B, 1, hidden] -> q [B, Hq, D], k, v [B, Hkv, D]."""
     batch = h.shape[0]
@@ -186,7 +252,12 @@ def pre_attention(h, norm_weight, qkv_weight, cos, sin, eps: float, heads: int, 
 
 def post_attention(h, out, o_weight, norm_weight, gate_up_weight, down_weight, eps: float, scale: float):
     """Output projection and residual, then the SwiGLU MLP and residual: h [B, 1, hidden] -> h."""
-    h = torch.add(h, F.linear(out, o_weight), alpha=scale)
+    return mlp_residuals(h, F.linear(out, o_weight), norm_weight, gate_up_weight, down_weight, eps, scale)
+
+
+def mlp_residuals(h, projected, norm_weight, gate_up_weight, down_weight, eps: float, scale: float):
+    """h + scale * projected (the attention's output projected), then the SwiGLU MLP and residual."""
+    h = torch.add(h, projected, alpha=scale)
     gate, up = F.linear(rms_norm(h, norm_weight, eps), gate_up_weight).chunk(2, dim=-1)
     return torch.add(h, F.linear(F.silu(gate) * up, down_weight), alpha=scale)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 
@@ -49,6 +49,7 @@ class StaticRuntime:
         self._graphs: dict[int, tuple[torch.cuda.CUDAGraph, torch.Tensor]] = {}
         self._pool = None
         self.warmup_seconds: float | None = None
+        self.matmul_timings: dict = {}  # warm-up's cuBLAS / GEMV timings (engine.decode_matmul)
 
     @property
     def capacity(self) -> int:
@@ -103,6 +104,9 @@ class StaticRuntime:
         with torch.inference_mode():
             if self.kernels:
                 self._compile_prefill_kernels()
+            if self.graphs and self.compiled and self.decoder.rope_kernel:
+                self.matmul_timings = self.decoder.choose_matmuls()
+                logger.info("one-row decode matmuls: %s", self.decoder.matmuls)
             if self.graphs:
                 for bucket in reversed(self.buckets):  # largest first: the pool then fits the rest
                     self._capture(bucket)
@@ -200,6 +204,53 @@ class StaticRuntime:
         self.decoder.fill_compressed(row, len(prompt))
         return logits
 
+    def greedy_tokens(self, logits: torch.Tensor, steps: int) -> Iterator[list[int]]:
+        """Greedy generation for rows 0..B-1 after `prefill`: yields each step's tokens [B] as host
+        ints, step 0's from the prefill's logits [B, V], each later one's from a decode step,
+        `steps` in all. Every decode step takes its tokens from the step before on the device
+        (StaticDecoder.step leaves its argmax there), so step t + 1 is queued, graph and copy,
+        before the host waits for step t's tokens: the host's work for a token (checks, text,
+        handing it out) overlaps the GPU's next step. Stop iterating to stop early; at most
+        one step more than was consumed has run."""
+        batch = logits.shape[0]
+        decoder = self.decoder
+        with torch.inference_mode():
+            decoder.tokens[:batch].copy_(logits.argmax(-1))
+        if not self.graphs or self.device.type != "cuda":
+            for step in range(steps):
+                with torch.inference_mode():
+                    sampled = decoder.tokens[:batch].tolist()
+                yield sampled
+                if step + 1 < steps:
+                    with torch.inference_mode():
+                        decoder.step(batch)
+            return
+        graph = self._graph_for(batch)
+        host = [torch.empty(batch, dtype=torch.long, pin_memory=True) for _ in range(2)]
+        ready = [torch.cuda.Event() for _ in range(2)]
+
+        def queue_copy(slot: int) -> None:
+            with torch.inference_mode():
+                host[slot].copy_(decoder.tokens[:batch], non_blocking=True)
+            ready[slot].record()
+
+        queue_copy(0)
+        for step in range(steps):
+            slot = step % 2
+            if step + 1 < steps:
+                graph.replay()
+                queue_copy(1 - slot)
+            ready[slot].synchronize()
+            yield host[slot].tolist()
+
+    def _graph_for(self, batch: int) -> torch.cuda.CUDAGraph:
+        bucket = bucket_for(batch, self.buckets)
+        if bucket not in self._graphs:
+            logger.warning("decode graph for %d rows captured during a request (warm up first)", bucket)
+            with torch.inference_mode():
+                self._capture(bucket)
+        return self._graphs[bucket][0]
+
     def decode(self, tokens: torch.Tensor) -> torch.Tensor:
         """One step for rows 0..B-1 fed tokens [B]; -> logits [B, V] fp32 (valid until the next step)."""
         batch = tokens.shape[0]
@@ -207,10 +258,6 @@ class StaticRuntime:
             self.decoder.tokens[:batch].copy_(tokens)
             if not self.graphs:
                 return self.decoder.step(batch)
-            bucket = bucket_for(batch, self.buckets)
-            if bucket not in self._graphs:
-                logger.warning("decode graph for %d rows captured during a request (warm up first)", bucket)
-                self._capture(bucket)
-            graph, logits = self._graphs[bucket]
+            graph = self._graph_for(batch)
             graph.replay()
-            return logits[:batch]
+            return self._graphs[bucket_for(batch, self.buckets)][1][:batch]

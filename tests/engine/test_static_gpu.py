@@ -105,3 +105,38 @@ def test_gpu_path_follows_the_fp32_cpu_forward(sparse, chunked, monkeypatch):
             graphed.decoder.lengths.copy_(saved)
             graphed.graphs = True
         logits = graphed.decode(tokens)
+
+
+def test_device_greedy_generation_equals_the_host_loop():
+    """BatchGeneration's greedy path on the graphs (the next tokens picked on the device, one step
+    queued ahead) gives the tokens of a host loop of argmax and decode on the same runtime."""
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    from engine.generate import BatchGeneration
+    from engine.types import SamplingParams
+
+    model = random_model(reduced_minicpm4(SPARSE)).fuse().to("cuda", torch.bfloat16)
+    runtime = StaticRuntime(model, graphs=True)
+    runtime.reserve(capacity=1400, max_rows=2)
+    runtime.warmup()
+    generator = torch.Generator().manual_seed(3)
+    prompts = [torch.randint(0, 1000, (n,), generator=generator).tolist() for n in (1100, 500)]
+    logits = runtime.prefill(prompts)
+    want = [[], []]
+    for _ in range(24):
+        tokens = logits.argmax(-1)
+        for row, token in enumerate(tokens.tolist()):
+            want[row].append(token)
+        logits = runtime.decode(tokens)
+
+    class Ids:  # decodes any id, so that every row runs its whole budget
+        def decode(self, ids, **kwargs):
+            return " ".join(map(str, ids))
+
+    generation = BatchGeneration(
+        model, Ids(), (), prompts, SamplingParams(temperature=0.0, max_new_tokens=24), [24, 24], runtime=runtime
+    )
+    assert generation._device_greedy()
+    for _ in generation:
+        pass
+    assert [result.token_ids for result in generation.results] == want

@@ -166,3 +166,21 @@ def test_the_fused_step_functions_match_the_layer_modules(monkeypatch):
             steps.append(runtime.decode(torch.tensor([token, token + 1])))
         logits[compiled] = torch.stack(steps)
     assert torch.allclose(logits[True], logits[False], atol=1e-5, rtol=1e-5)
+
+
+def test_greedy_tokens_follow_the_argmax_of_each_step():
+    """StaticRuntime.greedy_tokens (each step's tokens taken on the device from the step before)
+    against a host loop of argmax and decode; on CPU its loop without graphs."""
+    model = random_model(tiny_config(), seed=6).fuse()
+    prompts = [[3, 1, 4, 1, 5], [9, 2, 6, 5, 3, 5, 8]]
+    runtime = StaticRuntime(model, graphs=False, kernels=False)
+    runtime.reserve(capacity=32, max_rows=2)
+    logits = runtime.prefill(prompts)
+    want = []
+    for _ in range(6):
+        tokens = logits.argmax(-1)
+        want.append(tokens.tolist())
+        logits = runtime.decode(tokens)
+    got = list(runtime.greedy_tokens(runtime.prefill(prompts), 6))
+    assert got == want
+    assert runtime.decoder.lengths[:2].tolist() == [5 + 5, 7 + 5]  # 5 decode steps for 6 tokens

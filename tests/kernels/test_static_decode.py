@@ -70,3 +70,29 @@ def test_static_kernel_decode_matches_the_fp32_forward(sparse, graphs):
         for row, token in enumerate(tokens.tolist()):
             sequences[row].append(token)
         logits = runtime.decode(tokens.to(DEVICE)).float().cpu()
+
+
+def test_gemv_matmuls_in_the_step_match_f_linear(monkeypatch):
+    """The one-row step with qkv and o through kernels.linear.gemv (engine.decode_matmul's choice
+    where it wins) against the same step through F.linear; torch.compile as the identity, so that
+    the compiled step's functions run here."""
+    from engine.decode_matmul import MatmulChoice
+
+    monkeypatch.setattr(torch, "compile", lambda fn, **kwargs: fn)
+    config = replace(ModelConfig.from_name("tiny"), vocab_size=320, sparse_config=SparseConfig.tiny(dense_len=48))
+    model = random_model(config, seed=8).fuse()
+    if DEVICE.type == "cuda":
+        model = model.to(DEVICE, torch.bfloat16)
+    logits = {}
+    for gemv in (False, True):
+        runtime = StaticRuntime(model, graphs=False, kernels=True, compiled=True)
+        runtime.reserve(capacity=80, max_rows=1)
+        assert runtime.decoder.rope_kernel and runtime.decoder.compiled
+        if gemv:
+            runtime.decoder.matmuls = {"qkv": MatmulChoice((8, 4, 256)), "o": MatmulChoice((4, 2, 512))}
+        steps = [runtime.prefill([list(range(3, 53))])]
+        for token in (7, 8, 9):
+            steps.append(runtime.decode(torch.tensor([token], device=DEVICE)))
+        logits[gemv] = torch.stack(steps).float().cpu()
+    bound = 2e-2 if DEVICE.type == "cuda" else 1e-5
+    assert float((logits[True] - logits[False]).abs().max() / logits[False].abs().max()) < bound
