@@ -63,3 +63,83 @@ def gemv(x: torch.Tensor, weight: torch.Tensor, programs: int | None = None, row
         flat, weight, out, n_rows, n_cols, weight.stride(0), row_blocks, ROWS=rows, BLOCK_K=block_k, num_warps=4
     )
     return out.view(*x.shape[:-1], n_rows)
+
+
+@triton.jit
+def _norm_gemv_kernel(
+    x_ptr,
+    norm_ptr,
+    w_ptr,
+    y_ptr,
+    n_rows,
+    n_cols,
+    stride_w,
+    row_blocks,
+    eps,
+    ROWS: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+):
+    pid, n_programs = tl.program_id(0), tl.num_programs(0)
+    first = pid * row_blocks // n_programs
+    last = (pid + 1) * row_blocks // n_programs
+    o_k = tl.arange(0, BLOCK_K)
+    squares = tl.zeros([BLOCK_K], dtype=tl.float32)
+    for k0 in range(0, n_cols, BLOCK_K):
+        x = tl.load(x_ptr + k0 + o_k, mask=(k0 + o_k) < n_cols, other=0.0).to(tl.float32)
+        squares += x * x
+    rstd = 1.0 / tl.sqrt(tl.sum(squares, 0) / n_cols + eps)
+    for block in range(first, last):
+        o_n = block * ROWS + tl.arange(0, ROWS)
+        m_n = o_n < n_rows
+        acc = tl.zeros([ROWS, BLOCK_K], dtype=tl.float32)
+        for k0 in range(0, n_cols, BLOCK_K):
+            m_k = (k0 + o_k) < n_cols
+            x = tl.load(x_ptr + k0 + o_k, mask=m_k, other=0.0).to(tl.float32)
+            scale = tl.load(norm_ptr + k0 + o_k, mask=m_k, other=0.0).to(tl.float32)
+            # rounded where engine.model.RMSNorm rounds: the normalised row, then its product
+            normed = (x * rstd).to(y_ptr.dtype.element_ty).to(tl.float32)
+            normed = (normed * scale).to(y_ptr.dtype.element_ty).to(tl.float32)
+            w = tl.load(
+                w_ptr + o_n.to(tl.int64)[:, None] * stride_w + (k0 + o_k)[None, :],
+                mask=m_n[:, None] & m_k[None, :],
+                other=0.0,
+            )
+            acc += w.to(tl.float32) * normed[None, :]
+        tl.store(y_ptr + o_n, tl.sum(acc, 1).to(y_ptr.dtype.element_ty), mask=m_n)
+
+
+def norm_gemv(
+    x: torch.Tensor,
+    norm_weight: torch.Tensor,
+    eps: float,
+    weight: torch.Tensor,
+    programs: int | None = None,
+    rows: int = 8,
+    block_k: int = 512,
+) -> torch.Tensor:
+    """RMSNorm(x) @ weight.T for one row x [..., K] (engine.model.RMSNorm's rounding), the norm
+    computed by every program from x itself instead of by a kernel of its own -> [..., N]."""
+    n_rows, n_cols = weight.shape
+    flat = x.reshape(-1)
+    if flat.shape[0] != n_cols or weight.stride(1) != 1:
+        raise ValueError(f"norm_gemv takes one row of {n_cols} values and a weight with its last dim contiguous")
+    row_blocks = triton.cdiv(n_rows, rows)
+    if programs is None:
+        programs = 4 * torch.cuda.get_device_properties(x.device).multi_processor_count if x.is_cuda else 4
+    programs = min(programs, row_blocks)
+    out = torch.empty(n_rows, device=x.device, dtype=x.dtype)
+    _norm_gemv_kernel[(programs,)](
+        flat,
+        norm_weight,
+        weight,
+        out,
+        n_rows,
+        n_cols,
+        weight.stride(0),
+        row_blocks,
+        eps,
+        ROWS=rows,
+        BLOCK_K=block_k,
+        num_warps=4,
+    )
+    return out.view(*x.shape[:-1], n_rows)
