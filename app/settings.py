@@ -17,9 +17,12 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+if TYPE_CHECKING:
+    from retriever.expansion import ExpansionSettings
 
 ENV_PREFIX = "CPMSURVEY_"
 CONFIG_FILE_NAME = "cpmsurvey.toml"
@@ -60,6 +63,48 @@ class LLMSettings(_Section):
     )
 
 
+class ExpansionOptions(_Section):
+    """How a survey's candidate papers are searched: the topic, then queries mined from its
+    first hits (retriever.expansion.ExpansionSettings; the defaults are the same and are what
+    bench/retrieval.py measured best, bench/RESULTS.md)."""
+
+    seed_papers: int = Field(40, ge=1, description="first-round papers the mined queries' phrases come from")
+    background_papers: int = Field(
+        160, ge=0, description="first-round papers after the seeds, counted against their phrases"
+    )
+    groups: int = Field(8, ge=1, description="groups the seeds are clustered into, one mined query each")
+    phrases_per_query: int = Field(2, ge=1, description="distinctive phrases joined into one mined query")
+    min_documents: int = Field(2, ge=1, description="seed papers of its group a phrase must occur in")
+    against_groups: bool = Field(
+        False, description="contrast a group's phrases with the other groups too, not only with the whole library"
+    )
+    avoid_topic_words: bool = Field(True, description="leave out phrases holding any of the topic's words or acronyms")
+    anchor_queries: bool = Field(True, description="search each mined query together with the topic's words")
+    feedback_papers: int = Field(
+        0,
+        ge=0,
+        le=200,
+        description="pseudo-relevance feedback in the second round: each query searches again moved toward the "
+        "mean vector of this many best papers (0: off; retrieval.feedback_papers is the same for every other search)",
+    )
+    paper_queries: int = Field(
+        20,
+        ge=0,
+        le=200,
+        description="query-by-paper in the second round: this many best papers each search by their own vector "
+        "(0: off); one dense search each",
+    )
+    paper_query_weight: float = Field(
+        2.0, gt=0, description="how much each query-by-paper list counts in the fusion against a query's list (1)"
+    )
+
+    def to_expansion(self) -> ExpansionSettings:
+        """These options as the retriever's `ExpansionSettings`."""
+        from retriever.expansion import ExpansionSettings  # numpy and friends: only when a run searches
+
+        return ExpansionSettings(**self.model_dump())
+
+
 class RetrievalSettings(_Section):
     """How papers are embedded, indexed and searched."""
 
@@ -91,6 +136,7 @@ class RetrievalSettings(_Section):
     model_cache_dir: Path | None = Field(
         None, description="where exported ONNX embedding models are cached (default: <data_dir>/models)"
     )
+    expansion: ExpansionOptions = Field(default_factory=ExpansionOptions)
 
 
 class GenerateSettings(_Section):

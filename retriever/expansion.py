@@ -12,8 +12,10 @@ more of the group uses them than of the whole library (`PhraseStatistics`; retri
 phrases.py), reranked by closeness to the group and the topic, never holding the topic's own
 words or acronyms. Round 2 searches the topic, the caller's own queries (a capable model's,
 merged, never instead) and the mined queries, each with the topic's words, fused by
-reciprocal rank, with pseudo-relevance feedback (`FeedbackSearch`), which measurably helped
-there and only there (bench/RESULTS.md). No query comes from a hand-written list.
+reciprocal rank; then the best papers found search once more by their own vectors
+(query-by-paper, `FeedbackSearch`), which ranks up papers close to several of them. Dense
+pseudo-relevance feedback is there too, off by default (bench/RESULTS.md measures both). No
+query comes from a hand-written list.
 
 Public: `ExpansionSettings`, `SearchRound`, `ExpandedSearch`, `mine_queries`, `expanded_search`.
 """
@@ -49,15 +51,21 @@ class ExpansionSettings:
     against_groups: bool = False
     avoid_topic_words: bool = True  # leave out phrases holding any of the topic's words or acronyms
     anchor_queries: bool = True  # search each mined query together with the topic's words
-    feedback_papers: int = 20  # pseudo-relevance feedback in round 2 (FeedbackSearch retrievers; 0: off)
+    feedback_papers: int = 0  # pseudo-relevance feedback in round 2 (FeedbackSearch retrievers; 0: off)
+    # query-by-paper in round 2: the best papers found, each searched by its own vector, those
+    # lists weighing paper_query_weight in the fusion (FeedbackSearch retrievers; 0: off)
+    paper_queries: int = 20
+    paper_query_weight: float = 2.0
 
     def __post_init__(self) -> None:
         for name in ("seed_papers", "groups", "phrases_per_query", "min_documents"):
             if getattr(self, name) < 1:
                 raise ValueError(f"ExpansionSettings.{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("background_papers", "feedback_papers"):
+        for name in ("background_papers", "feedback_papers", "paper_queries"):
             if getattr(self, name) < 0:
                 raise ValueError(f"ExpansionSettings.{name} must be 0 or more, got {getattr(self, name)}")
+        if not self.paper_query_weight > 0:
+            raise ValueError(f"ExpansionSettings.paper_query_weight must be above 0, got {self.paper_query_weight}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +185,7 @@ def expanded_search(
     searched = [f"{topic} {q}" for q in mined] if settings.anchor_queries else mined
     queries = _unique([topic, *extra, *searched])
     started = time.perf_counter()
-    hits = first[:k] if len(queries) == 1 else _second_round(retriever, queries, k, filters, settings.feedback_papers)
+    hits = first[:k] if len(queries) == 1 else _second_round(retriever, queries, k, filters, settings)
     seen = {hit.paper.arxiv_id for hit in first}
     new = sum(hit.paper.arxiv_id not in seen for hit in hits)
     rounds.append(SearchRound("expanded", tuple(queries), len(hits), new, time.perf_counter() - started))
@@ -192,17 +200,28 @@ def _missing_abilities(retriever: Retriever, settings: ExpansionSettings) -> lis
         notes.append(f"{name} hands out no vectors (VectorSource): the first hits were mined as one group")
     if not isinstance(retriever, PhraseStatistics):
         notes.append(f"{name} has no phrase statistics (PhraseStatistics): phrases were compared within the hits only")
-    if settings.feedback_papers > 0 and not isinstance(retriever, FeedbackSearch):
-        notes.append(f"{name} offers no pseudo-relevance feedback (FeedbackSearch): the second round ran without it")
+    if _wants_feedback(settings) and not isinstance(retriever, FeedbackSearch):
+        notes.append(
+            f"{name} offers no feedback search (FeedbackSearch): the second round ran without "
+            "query-by-paper and pseudo-relevance feedback"
+        )
     return notes
 
 
+def _wants_feedback(settings: ExpansionSettings) -> bool:
+    """Whether round 2 asks for pseudo-relevance feedback or query-by-paper."""
+    return settings.feedback_papers > 0 or settings.paper_queries > 0
+
+
 def _second_round(
-    retriever: Retriever, queries: list[str], k: int, filters: SearchFilters | None, feedback_papers: int
+    retriever: Retriever, queries: list[str], k: int, filters: SearchFilters | None, settings: ExpansionSettings
 ) -> list[Hit]:
-    """The expanded search, with pseudo-relevance feedback where the retriever offers it."""
-    if feedback_papers > 0 and isinstance(retriever, FeedbackSearch):
-        return retriever.search_with_feedback(queries, k, filters, feedback_papers)
+    """The expanded search, with query-by-paper and pseudo-relevance feedback where the
+    settings ask for them and the retriever offers them."""
+    if _wants_feedback(settings) and isinstance(retriever, FeedbackSearch):
+        return retriever.search_with_feedback(
+            queries, k, filters, settings.feedback_papers, settings.paper_queries, settings.paper_query_weight
+        )
     return retriever.search_many(queries, k=k, filters=filters)
 
 

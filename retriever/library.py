@@ -340,9 +340,18 @@ class Library:
         return self.search_with_feedback(queries, k, filters, self.feedback_papers)
 
     def search_with_feedback(
-        self, queries: Sequence[str], k: int, filters: SearchFilters | None, feedback_papers: int
+        self,
+        queries: Sequence[str],
+        k: int,
+        filters: SearchFilters | None,
+        feedback_papers: int,
+        paper_queries: int = 0,
+        paper_weight: float = 1.0,
     ) -> list[Hit]:
-        """`search_many` with this call's own number of feedback papers (0: none)."""
+        """`search_many` with this call's own number of feedback papers (0: none), and
+        query-by-paper: the stored vectors of the first `paper_queries` fused papers (after
+        feedback) each search once more, those "papers" lists weighing `paper_weight` in the
+        fusion (0: none). It ranks up papers close to several of the best ones found."""
         queries = [q for q in queries if q.strip()]
         if not queries or k <= 0:
             return []
@@ -357,6 +366,9 @@ class Library:
         if feedback_papers > 0 and dense:
             runs.extend(("feedback", ids) for ids in self._feedback(fused, vectors, depth, allowed, feedback_papers))
             fused = reciprocal_rank_fusion(runs, self.rrf_k)
+        if paper_queries > 0 and dense:
+            runs.extend(("papers", ids) for ids in self._paper_lists(fused[:paper_queries], depth, allowed))
+            fused = reciprocal_rank_fusion(runs, self.rrf_k, weights={"papers": paper_weight})
         fused = fused[:k]
         papers = self.store.get_by_rowids([f.key for f in fused])
         return [Hit(paper=papers[f.key], score=f.score, ranks=dict(f.ranks)) for f in fused if f.key in papers]
@@ -413,6 +425,15 @@ class Library:
         moved = query_vectors + top.mean(axis=0)
         moved /= np.clip(np.linalg.norm(moved, axis=1, keepdims=True), 1e-12, None)
         return self._search_vectors(self._loaded_index(), moved.astype(np.float32), depth, allowed)
+
+    def _paper_lists(self, best: list, depth: int, allowed) -> list[list[int]]:
+        """Dense lists for the stored vectors of the `best` fused papers, one per paper, best first."""
+        rows, vectors = self.store.embeddings(self.model_name, [f.key for f in best])
+        if len(vectors) == 0:
+            return []
+        row_of = {int(row): i for i, row in enumerate(rows.tolist())}
+        order = [row_of[f.key] for f in best if f.key in row_of]
+        return self._search_vectors(self._loaded_index(), np.ascontiguousarray(vectors[order]), depth, allowed)
 
     # --- lookup ---------------------------------------------------------------------------
 

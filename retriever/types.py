@@ -174,8 +174,16 @@ class FeedbackSearch(Protocol):
     `retriever.library.Library` is one."""
 
     def search_with_feedback(
-        self, queries: Sequence[str], k: int, filters: SearchFilters | None, feedback_papers: int
+        self,
+        queries: Sequence[str],
+        k: int,
+        filters: SearchFilters | None,
+        feedback_papers: int,
+        paper_queries: int = 0,
+        paper_weight: float = 1.0,
     ) -> list[Hit]:
         """`Retriever.search_many`, each query also searched moved toward the mean vector of
-        the first `feedback_papers` fused papers (0: plain `search_many`)."""
+        the first `feedback_papers` fused papers, and each of the first `paper_queries` fused
+        papers searched by its own vector, those lists weighing `paper_weight` in the fusion
+        (0 and 0: plain `search_many`)."""
         ...

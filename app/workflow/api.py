@@ -152,8 +152,16 @@ class SurveyWorkflow:
         grammar_for = self._grammar_for
         if grammar_for == "auto":
             grammar_for = default_grammar_for(self.settings, emitter)
-        rrf_k = self.settings.retrieval.rrf_k
-        return NodeDeps(self.llm, self.retriever, emitter, grammar_for, self.library_size, rrf_k)
+        retrieval = self.settings.retrieval
+        return NodeDeps(
+            self.llm,
+            self.retriever,
+            emitter,
+            grammar_for,
+            self.library_size,
+            retrieval.rrf_k,
+            retrieval.expansion.to_expansion(),
+        )
 
     def _invoke(self, run_id: str, graph_input: Any, fresh: bool = False) -> RunOutcome:
         emitter = EventEmitter(run_id, self.on_event)

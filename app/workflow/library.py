@@ -157,10 +157,18 @@ class LockedLibraryRetriever(LockedVectorRetriever):
             return self._retriever.phrase_shares(phrases)
 
     def search_with_feedback(
-        self, queries: Sequence[str], k: int, filters: SearchFilters | None, feedback_papers: int
+        self,
+        queries: Sequence[str],
+        k: int,
+        filters: SearchFilters | None,
+        feedback_papers: int,
+        paper_queries: int = 0,
+        paper_weight: float = 1.0,
     ) -> list[Hit]:
         with self._lock:
-            return self._retriever.search_with_feedback(queries, k, filters, feedback_papers)
+            return self._retriever.search_with_feedback(
+                queries, k, filters, feedback_papers, paper_queries, paper_weight
+            )
 
 
 def locked(retriever: Retriever) -> LockedRetriever:

@@ -90,3 +90,26 @@ def test_retrieval_settings_reach_the_library(tmp_path):
         assert (library.feedback_papers, library.rrf_k, library.index_type) == (7, 30, "hnsw")
     finally:
         library.close()
+
+
+def test_expansion_settings_keys_reach_the_retrievers_settings(tmp_path):
+    """retrieval.expansion.* from a file, the environment and the command line become the
+    retriever's ExpansionSettings; their defaults are the retriever's own."""
+    from app.settings import Settings
+    from retriever.expansion import ExpansionSettings
+
+    assert Settings().retrieval.expansion.to_expansion() == ExpansionSettings()
+    path = write_toml(tmp_path, "[retrieval.expansion]\npaper_queries = 5\nanchor_queries = false\n")
+    loaded = load_settings(
+        config_file=path,
+        cli_overrides=parse_cli_overrides(["retrieval.expansion.paper_query_weight=1.5"]),
+        environ={"CPMSURVEY_RETRIEVAL__EXPANSION__GROUPS": "4"},
+    )
+    assert loaded.settings.retrieval.expansion.to_expansion() == ExpansionSettings(
+        paper_queries=5, anchor_queries=False, paper_query_weight=1.5, groups=4
+    )
+    assert loaded.sources["retrieval.expansion.groups"] == "CPMSURVEY_RETRIEVAL__EXPANSION__GROUPS"
+    with pytest.raises(SettingsError, match=r"retrieval\.expansion\.paper_query_weight"):
+        load_settings(config_file=write_toml(tmp_path, "[retrieval.expansion]\npaper_query_weight = 0\n"), environ={})
+    with pytest.raises(SettingsError, match=r"retrieval\.expansion\.seed_paper"):
+        load_settings(config_file=write_toml(tmp_path, "[retrieval.expansion]\nseed_paper = 3\n"), environ={})

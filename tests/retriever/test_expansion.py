@@ -36,7 +36,8 @@ ONLY_BY_EXPANSION = [
 ]
 DISTRACTOR = paper(9, "Protein folding with diffusion", "Diffusion predicts protein structures.")
 PAPERS = SEEDS + ONLY_BY_EXPANSION + [DISTRACTOR]
-# the mechanics alone: contrast with the other group, no topic-word rules, no anchoring or feedback
+# the mechanics alone: contrast with the other group, no topic-word rules, no anchoring, no
+# feedback, no query-by-paper
 SETTINGS = ExpansionSettings(
     seed_papers=6,
     background_papers=10,
@@ -46,6 +47,7 @@ SETTINGS = ExpansionSettings(
     avoid_topic_words=False,
     anchor_queries=False,
     feedback_papers=0,
+    paper_queries=0,
 )
 
 
@@ -117,6 +119,10 @@ def test_bad_input_is_refused():
         expanded_search(WordRetriever(PAPERS), TOPIC, k=0)
     with pytest.raises(ValueError, match="groups"):
         ExpansionSettings(groups=0)
+    with pytest.raises(ValueError, match="paper_queries must be 0 or more"):
+        ExpansionSettings(paper_queries=-1)
+    with pytest.raises(ValueError, match="paper_query_weight must be above 0"):
+        ExpansionSettings(paper_query_weight=0.0)
     with pytest.raises(ValueError, match="one row per paper"):
         mine_queries(TOPIC, SEEDS, (), VectorWordRetriever(PAPERS).vectors(["2501.00001"]), SETTINGS)
 
@@ -132,18 +138,18 @@ class CorpusRetriever(VectorWordRetriever):
     def phrase_shares(self, phrases):
         return [self.shares.get(p, 0.01) for p in phrases]
 
-    def search_with_feedback(self, queries, k, filters, feedback_papers):
-        self.feedback_calls.append((tuple(queries), feedback_papers))
+    def search_with_feedback(self, queries, k, filters, feedback_papers, paper_queries=0, paper_weight=1.0):
+        self.feedback_calls.append((tuple(queries), feedback_papers, paper_queries, paper_weight))
         return self.search_many(queries, k, filters)
 
 
-def test_the_defaults_anchor_queries_avoid_topic_words_and_use_feedback_in_round_two():
+def test_the_defaults_anchor_queries_avoid_topic_words_and_search_by_paper_in_round_two():
     retriever = CorpusRetriever(PAPERS, {})
     settings = ExpansionSettings(seed_papers=6, background_papers=10, groups=2)
     result = expanded_search(retriever, "reward models for language models", k=8, settings=settings)
     assert result.mined_queries == ["reinforcement learning preference data", "Tool use Reinforcement learning"]
     assert result.queries[1:] == [f"reward models for language models {q}" for q in result.mined_queries]
-    assert retriever.feedback_calls == [(tuple(result.queries), 20)]
+    assert retriever.feedback_calls == [(tuple(result.queries), 0, 20, 2.0)]
     assert result.notes == []
     assert retriever.calls[0][0] == ("reward models for language models",)
 
@@ -158,3 +164,20 @@ def test_phrases_common_in_the_whole_collection_sink():
     # "agents" and "tool use" alone are everywhere in this collection; together they are not
     assert contrasted.mined_queries == ["Reward models preference data", "Tool use agents"]
     assert [p.key for p in contrasted.phrases[1]] == ["tool use agent"]
+
+
+def test_feedback_settings_reach_the_feedback_search_and_their_absence_is_noted():
+    retriever = CorpusRetriever(PAPERS, {})
+    settings = replace(SETTINGS, feedback_papers=5, paper_queries=3, paper_query_weight=1.5)
+    result = expanded_search(retriever, TOPIC, k=8, settings=settings)
+    assert retriever.feedback_calls == [(tuple(result.queries), 5, 3, 1.5)]
+    # neither asked for: round 2 is a plain multi-query search
+    off = CorpusRetriever(PAPERS, {})
+    expanded_search(off, TOPIC, k=8, settings=SETTINGS)
+    assert off.feedback_calls == []
+    # asked for from a retriever without feedback search: searched without, and said so
+    plain = expanded_search(VectorWordRetriever(PAPERS), TOPIC, k=8, settings=replace(SETTINGS, paper_queries=3))
+    assert plain.notes[-1] == (
+        "VectorWordRetriever offers no feedback search (FeedbackSearch): the second round ran without "
+        "query-by-paper and pseudo-relevance feedback"
+    )

@@ -137,6 +137,34 @@ def test_pseudo_relevance_feedback_equals_its_plain_reference(built, records, mo
     assert any("feedback" in h.ranks for h in with_feedback)
 
 
+def test_query_by_paper_equals_its_plain_reference(built, records, monkeypatch):
+    """Paper lists: the stored vectors of the first fused papers, each searched exactly, their
+    lists weighted in the fusion; the reference ranks by brute force over the stored vectors."""
+    from retriever.fusion import reciprocal_rank_fusion
+
+    monkeypatch.setattr(built, "candidate_depth", 30)
+    queries = ["speech recognition", records[40]["title"]]
+    found = built.search_with_feedback(queries, 30, None, feedback_papers=0, paper_queries=4, paper_weight=2.0)
+
+    runs = [("bm25", built.bm25(q, 30)) for q in queries]
+    runs += [("dense", ids) for ids in built._dense(queries, 30, None)[0]]
+    best = [f.key for f in reciprocal_rank_fusion(runs)[:4]]
+    ids, vectors = built.store.embeddings(built.model_name)
+    for key in best:
+        reference = ids[np.argsort(-(vectors @ vectors[ids == key][0]), kind="stable")[:30]].tolist()
+        (listed,) = built._search_vectors(built._loaded_index(), vectors[ids == key], 30, None)
+        assert listed[0] == key  # a paper is its own nearest neighbour
+        # FAISS sums in another order than numpy: allow swaps of near-equal neighbours only
+        assert listed[:10] == reference[:10] and len(set(listed) & set(reference)) >= 28
+        runs.append(("papers", listed))
+    fused = reciprocal_rank_fusion(runs, weights={"papers": 2.0})[:30]
+    expected = [built.store.get_by_rowids([f.key])[f.key].arxiv_id for f in fused]
+    assert [h.paper.arxiv_id for h in found] == expected
+    assert sum("papers" in h.ranks for h in found) >= 4
+    plain = built.search_with_feedback(queries, 30, None, feedback_papers=0, paper_queries=0)
+    assert [h.paper.arxiv_id for h in plain] == [h.paper.arxiv_id for h in built.search_many(queries, k=30)]
+
+
 def test_get_keeps_order_and_skips_unknown(built, records):
     wanted = [records[5]["id"], "2101.00001", records[1]["id"]]
     assert [p.arxiv_id for p in built.get(wanted)] == [wanted[0], wanted[2]]

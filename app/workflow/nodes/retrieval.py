@@ -37,11 +37,16 @@ def found(papers) -> list[dict[str, str]]:
 def retrieve_broad(state: SurveyState, deps: NodeDeps) -> dict:
     """The topic's candidate papers, within the run's filters: the topic searched alone,
     then again with queries mined from its first hits and the model's planned queries
-    (retriever.expansion.expanded_search), fused."""
+    (retriever.expansion.expanded_search, as settings.retrieval.expansion says), fused."""
     options = RunOptions.from_json(state["options"])
     filters = options.filters
     search = expanded_search(
-        deps.retriever, state["topic"], k=options.generate.candidates, filters=filters, extra_queries=state["queries"]
+        deps.retriever,
+        state["topic"],
+        k=options.generate.candidates,
+        filters=filters,
+        extra_queries=state["queries"],
+        settings=deps.expansion,
     )
     if not search.hits:
         raise EmptyRetrievalError(_nothing_found(state, filters, deps.library_size))

@@ -21,3 +21,25 @@ def test_a_vector_source_alone_claims_no_more():
     wrapped = locked(VectorWordRetriever([paper(1, "Reward models", "Reward models learn.")]))
     assert type(wrapped) is LockedVectorRetriever
     assert isinstance(wrapped, VectorSource) and not isinstance(wrapped, PhraseStatistics)
+
+
+class _RecordingFeedback(VectorWordRetriever):
+    def __init__(self, papers):
+        super().__init__(papers)
+        self.feedback_calls = []
+
+    def phrase_shares(self, phrases):
+        return [0.0 for _ in phrases]
+
+    def search_with_feedback(self, queries, k, filters, feedback_papers, paper_queries=0, paper_weight=1.0):
+        self.feedback_calls.append((tuple(queries), k, filters, feedback_papers, paper_queries, paper_weight))
+        return []
+
+
+def test_the_feedback_search_is_forwarded_whole():
+    inner = _RecordingFeedback([paper(1, "Reward models", "Reward models learn.")])
+    wrapped = locked(inner)
+    assert isinstance(wrapped, LockedLibraryRetriever)
+    wrapped.search_with_feedback(["a", "b"], 7, None, 3, 20, 2.0)
+    wrapped.search_with_feedback(["c"], 5, None, 4)
+    assert inner.feedback_calls == [(("a", "b"), 7, None, 3, 20, 2.0), (("c",), 5, None, 4, 0, 1.0)]

@@ -147,3 +147,26 @@ def test_frame_and_survey_from_a_checked_state(deps, retriever, options, good_ou
     assert survey.abstract.startswith("This abstract") and [s.title for s in survey.sections] == [record["title"]]
     assert list(survey.papers) == [retriever.papers[0].arxiv_id]
     assert survey.metadata["settings"]["words_per_section"] == 120
+
+
+def test_retrieve_broad_searches_as_the_expansion_settings_say(deps, options, monkeypatch, make_llm, retriever):
+    from app.workflow.api import SurveyWorkflow
+    from app.workflow.nodes import retrieval
+    from retriever.expansion import ExpansionSettings
+
+    seen = []
+    real = retrieval.expanded_search
+
+    def recording(*args, settings, **kwargs):
+        seen.append(settings)
+        return real(*args, settings=settings, **kwargs)
+
+    monkeypatch.setattr(retrieval, "expanded_search", recording)
+    deps.expansion = ExpansionSettings(groups=3, paper_queries=5, paper_query_weight=1.5)
+    retrieve_broad({"topic": TOPIC, "queries": [TOPIC], "options": options}, deps)
+    assert seen == [ExpansionSettings(groups=3, paper_queries=5, paper_query_weight=1.5)]
+    # a workflow hands every node the settings' retrieval.expansion
+    settings = Settings(retrieval={"expansion": {"groups": 5, "paper_queries": 0}})
+    with SurveyWorkflow(settings, make_llm(), retriever, grammar_for=None) as flow:
+        built = flow._deps(EventEmitter("run-2", lambda event: None)).expansion
+    assert built == ExpansionSettings(groups=5, paper_queries=0)
