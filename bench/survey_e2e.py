@@ -70,6 +70,7 @@ def survey_figures(survey: Survey, seconds: float) -> dict:
         "mode": survey.metadata["settings"].get("writer_mode"),
         "outline_source": survey.metadata.get("outline_source"),
         "section_titles": [section.title for section in survey.sections],
+        "subsection_titles": [list(section.subsections) for section in survey.sections],
         "sections": len(survey.sections),
         "words": survey.word_count(),
         "papers_cited": len(set(survey.citations)),

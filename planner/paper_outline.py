@@ -45,13 +45,27 @@ class _Candidates:
     embed: Callable[[Sequence[str]], np.ndarray] | None
     corpus_share: Callable[[Sequence[str]], Sequence[float]] | None
 
-    def name(self, groups: Sequence[Sequence[int]], **options) -> list[GroupTitle]:
-        """`mined_titles` of groups of rows, reranked by the group centres when `embed` is set."""
+    def name(
+        self, groups: Sequence[Sequence[int]], parts: Sequence[Sequence[Sequence[int]]] = (), **options
+    ) -> list[GroupTitle]:
+        """`mined_titles` of groups of rows, reranked by the group centres when `embed` is set;
+        `parts` (rows of each group's sub-themes) are what each title should name."""
         centres = normalize_rows(np.stack([self.vectors[list(g)].mean(axis=0) for g in groups]))
         texts = [[self.texts[i] for i in g] for g in groups]
+        part_texts = [self.part_texts(group_parts) for group_parts in parts]
         return mined_titles(
-            texts, self.topic, embed=self.embed, centres=centres, corpus_share=self.corpus_share, **options
+            texts,
+            self.topic,
+            embed=self.embed,
+            centres=centres,
+            corpus_share=self.corpus_share,
+            parts=part_texts,
+            usage=self.texts,
+            **options,
         )
+
+    def part_texts(self, parts: Sequence[Sequence[int]]) -> list[list[str]]:
+        return [[self.texts[i] for i in part] for part in parts]
 
     def order(self, groups: Sequence[Sequence[int]]) -> list[PaperGroup]:
         return order_groups(groups, self.vectors, self.topic_vector, self.papers)
@@ -106,16 +120,19 @@ def outline_from_papers(
         )
     elif len(groups) < sections:
         notes.append(f"the papers fell into {len(groups)} groups of at least {min_papers}; planned that many sections")
+    def split(ordered: Sequence[PaperGroup]) -> list[list[list[int]]]:
+        return [subgroups(candidates.vectors, list(g.rows), subsections, min_subsection_papers, seed) for g in ordered]
+
     ordered = candidates.order(groups)
-    named = candidates.name([g.rows for g in ordered])
-    ordered, named = _merge_unnamed(candidates, ordered, named, notes)
+    named = candidates.name([g.rows for g in ordered], split(ordered))
+    ordered, named = _merge_unnamed(candidates, ordered, named, notes, split)
+    parts = split(ordered)
     titles = [t.title for t in named]
     if propose_titles is not None:
         titles = _proposed(candidates, ordered, named, propose_titles, notes)
     outline_sections = []
-    for group, title, mined in zip(ordered, titles, named, strict=True):
-        parts = subgroups(candidates.vectors, list(group.rows), subsections, min_subsection_papers, seed)
-        subs = _subsections(candidates, parts, title) if parts else []
+    for group, title, mined, group_parts in zip(ordered, titles, named, parts, strict=True):
+        subs = _subsections(candidates, group_parts, title) if group_parts else []
         outline_sections.append(_section(candidates, group.rows, title, mined, subs))
     source = "papers" if titles == [t.title for t in named] else "papers+model"
     return OutlineResult(Outline(title=f"A Survey of {topic}", sections=outline_sections), source, notes)
@@ -142,7 +159,8 @@ def _proposed(
 
     def problem(index: int, title: str, others: Sequence[str]) -> str | None:
         texts = [candidates.texts[i] for i in ordered[index].rows]
-        return title_problem(title, candidates.topic, texts, named[index].phrases, others)
+        share = candidates.corpus_share
+        return title_problem(title, candidates.topic, texts, named[index].phrases, others, word_share=share)
 
     titles, refused = apply_proposals([t.title for t in named], proposals, problem)
     notes.extend(refused)
@@ -172,7 +190,11 @@ def outline_from_retriever(
 
 
 def _merge_unnamed(
-    candidates: _Candidates, ordered: list[PaperGroup], named: list[GroupTitle], notes: list[str]
+    candidates: _Candidates,
+    ordered: list[PaperGroup],
+    named: list[GroupTitle],
+    notes: list[str],
+    split: Callable[[Sequence[PaperGroup]], list[list[list[int]]]],
 ) -> tuple[list[PaperGroup], list[GroupTitle]]:
     """Groups with titles; an unnamed group's rows join the named group closest to them."""
     if all(t.title for t in named):
@@ -182,7 +204,7 @@ def _merge_unnamed(
     notes.append("some papers had no distinctive phrase to name their group by; they joined the nearest section")
     merged = join_nearest(keep, lost, candidates.vectors) if keep else [sorted(lost)]
     regrouped = candidates.order(merged)
-    renamed = candidates.name([g.rows for g in regrouped])
+    renamed = candidates.name([g.rows for g in regrouped], split(regrouped))
     if not all(t.title for t in renamed):
         raise PlanningError(
             f"the papers found for {candidates.topic!r} have no words to name a section by "

@@ -2,24 +2,39 @@
 phrases (c-TF-IDF against the other groups, retriever/phrases.py) as a readable heading, and
 every title, mined or proposed by a model, passes one validation (`title_problem`).
 
-Public: `GroupTitle`, `readable`, `mined_titles`, `title_problem`, `distinctive_words`.
+A title is a noun phrase or two joined by "and" (planner/title_grammar.py), says more than
+the topic (its acronyms' expansions included), is specific (with the library's word shares:
+not made only of words most papers use), and names what its papers share: each part in
+several of them, the whole in MIN_TITLE_SHARE of them, and something in every sub-theme.
+A group's title is the first of its candidate titles, best phrases first, that passes.
+
+Public: `GroupTitle`, `readable`, `mined_titles`, `title_problem`, `distinctive_words`,
+`restated_topic_words`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from planner.plan import is_placeholder
 from planner.schema import TITLE_CHARS
+from planner.title_grammar import grammar_problem, title_parts
 from retriever.phrases import Phrase, content_words, distinctive_phrases, rerank_by_similarity, topic_words
 
 PHRASES_PER_GROUP = 8  # phrases mined per group: title candidates and the validator's vocabulary
 CANDIDATES_PER_PHRASE = 3  # c-TF-IDF candidates per phrase kept when reranking by the embeddings
 GROUNDED_SHARE = 0.5  # share of a title's own words (not the topic's) that its papers must use
 HEAD_CHOICES = 3  # a title's head may be any of its group's first phrases (the best telling one)
+# A word in at least this share of the library's papers names nothing specific ("performance",
+# "experiments", "AI" in a library of language-model papers).
+GENERIC_SHARE = 0.1
+MIN_TITLE_SHARE = 0.25  # share of a group's papers a title must name (one of its parts in each)
+MIN_PART_PAPERS = 2  # papers of its group in which each part of a title occurs
+
+WordShare = Callable[[Sequence[str]], Sequence[float]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,16 +68,49 @@ def distinctive_words(phrases: Sequence[Phrase]) -> set[str]:
     return {word for phrase in phrases for word in phrase.words}
 
 
+def restated_topic_words(title: str, topic: str) -> set[str]:
+    """The title's words that spell out one of the topic's acronyms: "Large Language Models"
+    in a title for "LLM-based Multi-Agent" (normalised, as `content_words` gives them)."""
+    acronyms = topic_words(topic)
+    found: set[str] = set()
+    for word in title.split():  # "LMs" for "language models" (normalize_word keeps 3-letter plurals)
+        if len(word) > 2 and word.endswith("s") and word[:-1].isupper() and word[:-1].lower() in acronyms:
+            found |= content_words(word)
+    for part in title_parts(title):
+        for start in range(len(part)):
+            for end in range(start + 2, min(start + 4, len(part)) + 1):
+                run = part[start:end]
+                letters = "".join(piece[0] for word in run for piece in word.split("-") if piece).lower()
+                if letters in acronyms:
+                    found |= content_words(" ".join(run))
+    return found
+
+
 def title_problem(
-    title: str, topic: str, group_texts: Sequence[str], phrases: Sequence[Phrase], others: Sequence[str] = ()
+    title: str,
+    topic: str,
+    group_texts: Sequence[str],
+    phrases: Sequence[Phrase],
+    others: Sequence[str] = (),
+    *,
+    word_share: WordShare | None = None,
+    parts: Sequence[Sequence[str]] = (),
+    usage: Sequence[str] = (),
+    covering: bool = True,
 ) -> str | None:
     """What is wrong with `title` as the heading of a group of papers, or None when it is fit.
 
     A fit title is non-blank, at most TITLE_CHARS characters, not template filler; it says
-    something beyond the topic's own words; at least GROUNDED_SHARE of those words occur in
+    something beyond the topic's own words (each of its parts does); it is a noun phrase
+    (`planner.title_grammar.grammar_problem`); at least GROUNDED_SHARE of its words occur in
     the group's texts; one of them is a word of the group's distinctive `phrases` (so a
-    generic heading such as "Methods and Architectures" fails); and it differs from every
-    title in `others` (also in its set of words)."""
+    generic heading such as "Methods and Architectures" fails); with `word_share` (words ->
+    their share of the library's papers) some part of it is specific and no later part is
+    generic (`GENERIC_SHARE`); it names what its papers share (`_coverage_problem`, with
+    `parts` the texts of the group's sub-themes); and it differs from every title in
+    `others` (also in its set of words). How the papers use its phrases is read from
+    `usage` (e.g. every group's texts), or from `group_texts` when that is empty. With
+    `covering` False the title need not name what the papers share."""
     cleaned = " ".join(title.split())
     if not cleaned:
         return "it is blank"
@@ -70,17 +118,86 @@ def title_problem(
         return f"it is {len(cleaned)} characters long (at most {TITLE_CHARS})"
     if is_placeholder(cleaned):
         return "it is template filler, not a title"
-    own = content_words(cleaned) - topic_words(topic)
+    topical = topic_words(topic) | restated_topic_words(cleaned, topic)
+    own = content_words(cleaned) - topical
     if not own:
         return "it says nothing beyond the topic's own words"
+    problem = grammar_problem(cleaned, usage or group_texts) or _topic_part_problem(cleaned, topical)
+    if problem is not None:
+        return problem
     used = set().union(*(content_words(text) for text in group_texts)) if group_texts else set()
     if len(own & used) < GROUNDED_SHARE * len(own):
         return f"most of its words ({', '.join(sorted(own - used))}) do not occur in the section's papers"
     if not own & distinctive_words(phrases):
         return "none of its words is distinctive of the section's papers (too generic)"
+    problem = _generic_problem(cleaned, topical, word_share)
+    if problem is None and covering:
+        problem = _coverage_problem(cleaned, topical, group_texts, parts)
+    if problem is not None:
+        return problem
     for other in others:
         if cleaned.lower() == " ".join(other.split()).lower() or content_words(cleaned) == content_words(other):
             return f"it repeats the title {other!r}"
+    return None
+
+
+def _own_parts(title: str, topical: set[str]) -> list[tuple[str, set[str]]]:
+    """Each part of `title` with its words beyond the topic."""
+    return [(" ".join(part), content_words(" ".join(part)) - topical) for part in title_parts(title)]
+
+
+def _topic_part_problem(title: str, topical: set[str]) -> str | None:
+    for text, own in _own_parts(title, topical):
+        if not own:
+            return f"its part “{text}” restates the topic"
+    return None
+
+
+def _generic_problem(title: str, topical: set[str], word_share: WordShare | None) -> str | None:
+    """Whether the title is made of words many papers of the library use: no part with a word
+    in under GENERIC_SHARE of them, a first part of one such word, or a generic later part."""
+    if word_share is None:
+        return None
+    parts = _own_parts(title, topical)
+    words = sorted(set().union(*(own for _, own in parts)))
+    share = dict(zip(words, (float(x) for x in word_share(words)), strict=True))
+    generic = [min(share[w] for w in own) >= GENERIC_SHARE for _, own in parts]
+    if generic[0] and len(parts[0][0].split()) == 1:  # "AI", "Responses": a common word alone
+        return f"“{parts[0][0]}” is in {GENERIC_SHARE:.0%} or more of the library's papers (too generic)"
+    if all(generic):
+        each = f"each in {GENERIC_SHARE:.0%} or more of the library's papers"
+        return f"its words ({', '.join(words)}) are {each} (too generic)"
+    for (text, _), is_generic in zip(parts[1:], generic[1:], strict=True):
+        if is_generic:
+            return f"its part “{text}” is common across the library (too generic)"
+    return None
+
+
+def _holds(text_words: set[str], own: set[str]) -> bool:
+    return own <= text_words
+
+
+def _coverage_problem(
+    title: str, topical: set[str], texts: Sequence[str], parts: Sequence[Sequence[str]]
+) -> str | None:
+    """Whether the title fails to name what its papers share: a part in fewer than
+    MIN_PART_PAPERS texts, the whole in under MIN_TITLE_SHARE of them, or nothing in
+    the texts of one of `parts` (sub-themes)."""
+    if not texts:
+        return None
+    title_parts_own = [own for _, own in _own_parts(title, topical)]
+    words = [content_words(text) for text in texts]
+    needed = min(MIN_PART_PAPERS, len(texts))
+    for (text, _), own in zip(_own_parts(title, topical), title_parts_own, strict=True):
+        holding = sum(_holds(w, own) for w in words)
+        if holding < needed:
+            return f"its part “{text}” occurs in {holding} of the section's papers (at least {needed} needed)"
+    named = sum(any(_holds(w, own) for own in title_parts_own) for w in words)
+    if named < MIN_TITLE_SHARE * len(texts):
+        return f"it names {named} of the section's {len(texts)} papers (at least {MIN_TITLE_SHARE:.0%} needed)"
+    for index, part in enumerate(parts, start=1):
+        if not any(_holds(content_words(text), own) for text in part for own in title_parts_own):
+            return f"it names none of the papers of its sub-theme {index}"
     return None
 
 
@@ -93,18 +210,23 @@ def mined_titles(
     avoid_words: Sequence[str] = (),
     embed: Callable[[Sequence[str]], np.ndarray] | None = None,
     centres: np.ndarray | None = None,
-    corpus_share: Callable[[Sequence[str]], Sequence[float]] | None = None,
+    corpus_share: WordShare | None = None,
+    parts: Sequence[Sequence[Sequence[str]]] = (),
+    usage: Sequence[str] | None = None,
 ) -> list[GroupTitle]:
-    """A title for each group of texts from its distinctive phrases: the best phrase that no
-    other title uses, joined by "and" to the next phrase sharing no word with it
-    ("Reward Models and Preference Data"). Groups whose best phrase scores highest choose
-    first. Phrases made only of the topic's words or of `avoid_words` (e.g. the parent
-    section's title) are not used. With `embed` and `centres` (one mean vector per group)
-    phrases are reranked by closeness to their group (`rerank_by_similarity`); with
-    `corpus_share` (e.g. `Library.phrase_shares`) phrases common in the whole collection
-    sink (`distinctive_phrases`). Every title
-    passes :func:`title_problem` against the others and `taken`. A group no phrase can name
-    gets title None."""
+    """A title for each group of texts from its distinctive phrases: the first candidate
+    (`_title_candidates`: the best phrase no other title uses, joined by "and" to a later
+    phrase sharing no word with it, "Reward Models and Preference Data", then the phrase
+    alone, then the next phrases) that passes :func:`title_problem` against the other titles
+    and `taken`. Groups whose best phrase scores highest choose first. Phrases made only of
+    the topic's words or of `avoid_words` (e.g. the parent section's title) are not used.
+    With `embed` and `centres` (one mean vector per group) phrases are reranked by closeness
+    to their group (`rerank_by_similarity`); with `corpus_share` (e.g.
+    `Library.phrase_shares`) phrases common in the whole collection sink
+    (`distinctive_phrases`) and titles of only common words fail. `parts` gives, per group,
+    the texts of its sub-themes, each of which the title names when some candidate can.
+    `usage` (default: every group's texts and `background`) shows how phrases are used. A
+    group no candidate fits gets title None."""
     exclude = topic_words(topic) | {w for text in avoid_words for w in content_words(text)}
     pool = PHRASES_PER_GROUP * (CANDIDATES_PER_PHRASE if embed is not None else 1)
     shares = _memo(corpus_share) if corpus_share is not None else None
@@ -118,16 +240,28 @@ def mined_titles(
         phrases = rerank_by_similarity(phrases, embed, centres, PHRASES_PER_GROUP)
     titles: list[str | None] = [None] * len(groups)
     used_heads: list[set[str]] = []
+    if usage is None:
+        usage = [text for group in groups for text in group] + list(background)
     order = sorted(range(len(groups)), key=lambda i: (-(phrases[i][0].score if phrases[i] else 0.0), i))
     for index in order:
-        chosen = _title_from(phrases[index], used_heads)
-        if chosen is None:
-            continue
-        title, head = chosen
         others = [*taken, *(t for t in titles if t)]
-        if title_problem(title, topic, groups[index], phrases[index], others) is None:
-            titles[index] = title
-            used_heads.append(_parts(head))
+        themes = parts[index] if index < len(parts) else ()
+        # a title naming every sub-theme if there is one, else one that names the group, else
+        # a specific one, else (rather than no section) a noun phrase of its distinctive phrases
+        levels = [{"word_share": shares, "parts": themes}] if themes else []
+        levels += [{"word_share": shares}, {"word_share": shares, "covering": False}, {"covering": False}]
+        for level in levels:
+            check = {"usage": usage, **level}
+            fit = (
+                (title, head)
+                for title, head in _title_candidates(phrases[index], used_heads)
+                if title_problem(title, topic, groups[index], phrases[index], others, **check) is None
+            )
+            chosen = next(fit, None)
+            if chosen is not None:
+                titles[index] = chosen[0]
+                used_heads.append(_parts(chosen[1]))
+                break
     return [GroupTitle(title, list(found)) for title, found in zip(titles, phrases, strict=True)]
 
 
@@ -145,20 +279,28 @@ def _memo(shares: Callable[[Sequence[str]], Sequence[float]]) -> Callable[[Seque
 
 
 def _title_from(phrases: Sequence[Phrase], used_heads: Sequence[set[str]]) -> tuple[str, Phrase] | None:
-    """(title, its head phrase) from a group's phrases, avoiding heads that other titles
-    use (the same words, or words containing or contained in theirs). A single plain word
-    ("potential", "tasks") names little: the head is the best telling phrase among the first
-    HEAD_CHOICES when there is one, and a plain word partners only a plain-word head. The
-    partner after "and" is the best later phrase sharing no word with the head."""
+    """The first of :func:`_title_candidates`, or None when there is none."""
+    return next(iter(_title_candidates(phrases, used_heads)), None)
+
+
+def _title_candidates(phrases: Sequence[Phrase], used_heads: Sequence[set[str]]) -> Iterator[tuple[str, Phrase]]:
+    """(title, its head phrase) candidates from a group's phrases, best first, avoiding heads
+    that other titles use (the same words, or words containing or contained in theirs). A
+    single plain word ("potential", "tasks") names little: the first head is the best telling
+    phrase among the first HEAD_CHOICES when there is one, and a plain word partners only a
+    plain-word head. Each head is offered with its partners after "and" (later phrases
+    sharing no word with it, telling ones first), then alone."""
     free = [p for p in phrases if not _clashes(p, used_heads)]
     if not free:
-        return None
-    head = next((p for p in free[:HEAD_CHOICES] if _telling(p)), free[0])
-    others = [p for p in free if p is not head and not _parts(p) & _parts(head) and not _abbreviates(p, head)]
-    telling = [p for p in others if _telling(p)]
-    partner = telling[0] if telling else others[0] if others and not _telling(head) else None
-    title = readable(head.text) if partner is None else f"{readable(head.text)} and {readable(partner.text)}"
-    return title, head
+        return
+    first = next((p for p in free[:HEAD_CHOICES] if _telling(p)), free[0])
+    for head in [first, *(p for p in free if p is not first)]:
+        others = [p for p in free if p is not head and not _parts(p) & _parts(head) and not _abbreviates(p, head)]
+        telling = [p for p in others if _telling(p)]
+        partners = telling if telling or _telling(head) else others
+        for partner in partners:
+            yield f"{readable(head.text)} and {readable(partner.text)}", head
+        yield readable(head.text), head
 
 
 def _abbreviates(one: Phrase, other: Phrase) -> bool:

@@ -3,6 +3,8 @@ hand-made papers with fake deterministic vectors and exact expected outlines."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -211,12 +213,13 @@ def test_model_titles_are_kept_only_where_they_pass_the_validation():
     from planner.model_titles import model_title_proposer
 
     papers, vectors = make_candidates()
-    answer = '{"titles": ["Process Rewards and Reward Hacking", "Methods and Architectures", "Tool Calling Agents"]}'
+    titles = ["Process Reward Models and Reward Hacking", "Methods and Architectures", "Tool Calling Agents"]
+    answer = json.dumps({"titles": titles})
     llm = TitleReplies(answer)
     propose = model_title_proposer(llm, SamplingParams())
     result = outline_from_papers(TOPIC, papers, vectors, TOPIC_VECTOR, sections=3, propose_titles=propose)
     assert [s.title for s in result.outline.sections] == [
-        "Process Rewards and Reward Hacking",
+        "Process Reward Models and Reward Hacking",
         "Math Word Problems and Chain-of-Thought",
         "Tool Calling Agents",
     ]

@@ -77,7 +77,7 @@ def test_section_with_sub_themes_exact_text():
     draft = write_grounded_section("Efficient Tuning", papers, subthemes, connective_offset=1)
     assert draft.text == (
         "This section covers 4 papers on Efficient Tuning, published between 2024 and 2025, "
-        "in 2 groups: “Parameter-efficient methods” and “Compression”.\n\n"
+        "in 2 groups: “Parameter-efficient methods” (2 papers, 2024-2025) and “Compression” (1 paper, 2025).\n\n"
         f"{DISTILLATION_SENTENCE}\n\n"
         "### Parameter-efficient methods\n\n"
         f"{PROMPTS_SENTENCE} Also, {ADAPTERS_SENTENCE}\n\n"

@@ -13,6 +13,7 @@ from sentencex import segment
 
 from retriever.types import Paper
 from writer.grounded.coverage import FUNCTION_WORDS
+from writer.grounded.glued import glued_words
 
 # Function words of the languages besides English that arXiv abstracts come in (French,
 # German, Spanish, Italian, Portuguese). English technical prose has almost none of them.
@@ -136,7 +137,8 @@ def is_english(text: str, min_function_word_share: float = 0.0) -> bool:
 
 def is_quotable(sentence: str) -> bool:
     """Whether `sentence` can stand in a survey as written: a finished sentence of ordinary
-    length, with no markup, formula, link or table left in it."""
+    length, with no markup, formula, link or table left in it, and no words run together
+    ("novelunderstanding", writer.grounded.glued)."""
     words = sentence.split()
     if not MIN_QUOTABLE_WORDS <= len(words) <= MAX_QUOTABLE_WORDS or sentence[-1] not in ".!":
         return False
@@ -144,7 +146,7 @@ def is_quotable(sentence: str) -> bool:
     if _MARKUP_LEFTOVER.search(sentence) or "?" in sentence or sentence.count("(") != sentence.count(")"):
         return False
     letters = sum(1 for char in sentence if char.isalpha())
-    return letters / len(sentence) >= 0.6
+    return letters / len(sentence) >= 0.6 and not glued_words(sentence)
 
 
 def unusable_reason(paper: Paper) -> str | None:

@@ -115,6 +115,11 @@ class Fact:
     subject: str = ""
 
     @property
+    def opens_with_subject(self) -> bool:
+        """Whether `text` starts with how it names the authors (not with a fronted phrase)."""
+        return bool(self.subject) and self.text.startswith(self.subject)
+
+    @property
     def opens_with_name(self) -> bool:
         """Whether `text` starts with the authors' names (which keep their capitals after a connective)."""
         return bool(self.subject) and self.subject != ANONYMOUS_SUBJECT and self.text.startswith(self.subject)

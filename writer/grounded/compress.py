@@ -25,9 +25,20 @@ _LEADING_DISCOURSE = re.compile(
     r"(?:motivated|inspired) by (?:this|these|that|those)(?: \w+)?|building (?:on|upon) (?:this|these)(?: \w+)?|"
     r"towards? (?:this|that) (?:goal|end)|to \w+ (?:this|these|that|those)(?: \w+)?(?=,)|"
     r"to (?:address|tackle|overcome|solve|bridge|close|fill|mitigate|alleviate|remedy|fix|resolve|handle|meet) "
-    r"(?:this|these|that|those|the|such|both)\b[^,]{0,60})\s*,?\s+",
+    r"(?:this|these|that|those|the|such|both)\b[^,]{0,80}(?=,))\s*,?\s+",
     re.IGNORECASE,
 )
+# A fronted phrase (up to its comma) that points back at a sentence the survey does not quote
+# ("To study and address this,", "Along this line,", "Unlike these methods,"): it opens with
+# a preposition, "to" or a participle and holds a word that refers back.
+_ANAPHORIC_FRONT = re.compile(
+    r"^((?:to|in|on|for|with|by|from|along|under|unlike|like|beyond|despite|given|following|"
+    r"building|based|inspired|motivated|guided|driven|towards?|as|through|within|upon|among|after|"
+    r"against|at|via|\w+ing|\w+ed)\b[^,;:]{0,80}?\b(?:this|these|those|such|it|them|above|"
+    r"aforementioned|former|latter)\b[^,;:]{0,40}),\s+(?=\S)",
+    re.IGNORECASE,
+)
+MAX_FRONT_WORDS = 14
 # A parenthetical that explains or cites; one bare token such as "(LoRA)" names a method and stays.
 _PARENTHETICAL = re.compile(r"\s*\((?=[^()]*[\s,;:])[^()]*\)|\s*\[[^\[\]]*\]")
 _PROMOTIONAL = re.compile(
@@ -55,12 +66,16 @@ _CONSONANT_SOUND_PREFIXES = ("uni", "use", "usu", "uti", "eu", "one", "once", "u
 
 
 def strip_leading_discourse(sentence: str) -> str:
-    """`sentence` without its leading connectives and framing ("In this paper, we" -> "we"),
-    its first letter raised."""
+    """`sentence` without its leading connectives and framing ("In this paper, we" -> "we")
+    and fronted phrases that point back ("To study and address this, we" -> "we"), its first
+    letter raised."""
     previous = None
     while previous != sentence:
         previous = sentence
         sentence = _LEADING_DISCOURSE.sub("", sentence, count=1)
+        front = _ANAPHORIC_FRONT.match(sentence)
+        if front and len(front.group(1).split()) <= MAX_FRONT_WORDS:
+            sentence = sentence[front.end() :]
     return sentence[:1].upper() + sentence[1:]
 
 

@@ -34,11 +34,13 @@ _FUNCTION_WORDS_TEXT = """
 """
 FUNCTION_WORDS = frozenset(_FUNCTION_WORDS_TEXT.split())
 # Words of the connectives and attributions the grounded writer adds around extracted facts;
-# they assert nothing a reader would check against an abstract.
+# they assert nothing a reader would check against an abstract ("mention" in
+# writer.grounded.shared says a phrase is in every cited abstract, which the writer checks).
 _DISCOURSE_WORDS_TEXT = """
     additionally addition another besides finally furthermore hence likewise meanwhile moreover related
     direction similarly separately turn line vein along closely work works study studies paper papers
     propose proposes present presents introduce introduces show shows describe describes report reports note notes
+    mention mentions
 """
 DISCOURSE_WORDS = frozenset(_DISCOURSE_WORDS_TEXT.split())
 STOPWORDS = FUNCTION_WORDS | DISCOURSE_WORDS

@@ -157,7 +157,7 @@ def polish_section(
         notes.append(f"section {draft.title!r}: kept {kept} of {len(checks)} model rewrites ({unchanged} unchanged)")
     return dataclasses.replace(
         draft,
-        text=render_section(draft.opening, groups, draft.connective_offset) if groups else draft.text,
+        text=render_section(draft.opening, groups, draft.connective_offset, draft.openers) if groups else draft.text,
         groups=groups,
         prompt_tokens=draft.prompt_tokens + prompt_tokens,
         completion_tokens=draft.completion_tokens + completion_tokens,

@@ -40,6 +40,18 @@ class WrittenSection:
         """The titles of its ``###`` sub-theme headings."""
         return [line[4:].strip() for line in self.text.splitlines() if line.startswith("### ")]
 
+    @property
+    def group_papers(self) -> list[list[Paper]]:
+        """The given papers each ``###`` sub-theme cites, once each, in reading order."""
+        by_id = {paper.arxiv_id: paper for paper in self.papers}
+        groups: list[list[str]] = []
+        for line in self.text.splitlines():
+            if line.startswith("### "):
+                groups.append([])
+            elif groups:
+                groups[-1].extend(find_citations(line))
+        return [[by_id[i] for i in dict.fromkeys(ids) if i in by_id] for ids in groups]
+
     def sentences_citing(self, arxiv_id: str) -> list[str]:
         """The text's sentences that cite `arxiv_id`."""
         lines = [line for line in self.text.splitlines() if line.strip() and not line.startswith("#")]
@@ -96,7 +108,7 @@ def _restate_opening(section: WrittenSection) -> WrittenSection:
     if not section.cited:
         return dataclasses.replace(section, text="")
     if blocks and not blocks[0].startswith("#") and not find_citations(blocks[0]):
-        blocks[0] = opening_line(section.title, section.cited, section.groups)
+        blocks[0] = opening_line(section.title, section.cited, section.groups, section.group_papers)
     return dataclasses.replace(section, text="\n\n".join(blocks))
 
 

@@ -1,0 +1,212 @@
+"""Whether a heading is an English noun phrase: "Reward Models and Preference Data", not
+"Text Generation and Significantly Improves" (a verb phrase) or "Agents and High-Level" (a
+modifier missing its noun).
+
+Two kinds of evidence, neither downloaded at run time:
+
+- a word's possible parts of speech from lemminflect's lexicon, which ships inside the
+  package (NLTK's and spaCy's taggers need a model downloaded first): a word that can only
+  be an adverb ("significantly") or a finite verb ("improves", "enhance") has no place in a
+  heading, and a part of a heading must end in a word that can name something (a noun, a
+  gerund such as "Reasoning", or a name or acronym), not in an adjective ("Adversarial") or
+  a participle ("Fine-Grained");
+- how the papers themselves use the phrase: a part of a heading that the papers nearly
+  always put before a noun ("multi-agent systems", "end-to-end training") is a modifier
+  whose noun is missing, whatever the lexicon says of its last word (it knows "end" and
+  "agent" as nouns, and knows no hyphenated word).
+
+Public: `MODIFIER_SHARE`, `MIN_USES`, `title_parts`, `word_classes`, `modifier_use`,
+`grammar_problem`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+
+from lemminflect import getAllLemmas, getInflection
+
+from retriever.phrases import content_words, normalize_word
+
+# A part of a heading used before a noun in at least this share of its uses in the papers,
+# over at least MIN_USES uses, is taken for a modifier missing its noun.
+MODIFIER_SHARE = 0.7
+MIN_USES = 2
+# A hyphenated head ("Multi-Agent", "End-to-End") is nearly always a compound modifier in
+# abstracts; it stands as a head only when the papers use it alone at least this often.
+HYPHEN_MIN_USES = 3
+HYPHEN_MODIFIER_SHARE = 0.5
+NOMINAL = frozenset({"NOUN", "PROPN"})
+# Verb forms that may modify a noun ("Aligned Models", "Reasoning Models"); the others
+# (3rd person "improves", base "enhance") make a heading a clause.
+_PARTICIPLE_TAGS = ("VBG", "VBN", "VBD")
+_JOINERS = re.compile(r"\s+(?:and|&)\s+|,\s+", re.IGNORECASE)
+_COORDINATORS = frozenset({"and", "or"})
+_VERB_ENDINGS = ("ize", "ise", "ify", "ate")
+# Before a bare phrase these make it a predicate adjective ("is time-consuming").
+_COPULAS = frozenset({"is", "are", "was", "were", "be", "been", "being", "remain", "remains", "become", "becomes"})
+_TOKEN = re.compile(r"[A-Za-z0-9]+(?:[-.'][A-Za-z0-9]+)*|[^\sA-Za-z0-9]")
+# Words that may stand inside a heading but not at either end of one of its parts.
+_INNER_WORDS = frozenset(
+    {"of", "for", "in", "on", "with", "to", "from", "by", "via", "under", "over", "across", "as", "the", "a", "an"}
+)
+
+
+def title_parts(title: str) -> list[list[str]]:
+    """The noun phrases a heading joins with "and", "&" or commas, each as its words."""
+    return [part.split() for part in _JOINERS.split(" ".join(title.split()))]
+
+
+def is_name(word: str) -> bool:
+    """Whether `word` is a name or an acronym rather than a dictionary word: capitals past
+    a part of it or digits ("GRPO", "LLMs", "GPT-4o", "GraphRAG"; not "Fine-Grained")."""
+    return any(c.isupper() or c.isdigit() for part in word.split("-") for c in part[1:]) or any(
+        c.isdigit() for c in word
+    )
+
+
+@lru_cache(maxsize=16384)
+def word_classes(word: str) -> frozenset[str]:
+    """The parts of speech lemminflect's lexicon knows for `word` (universal tags: NOUN, VERB,
+    ADJ, ADV, ...), lower-cased; for a hyphenated word it does not know, those of its last
+    part ("fine-grained": those of "grained"). Empty when unknown."""
+    lower = word.lower()
+    classes = frozenset(getAllLemmas(lower))
+    if not classes and "-" in lower:
+        classes = frozenset(getAllLemmas(lower.rsplit("-", 1)[1]))
+    return classes
+
+
+@lru_cache(maxsize=16384)
+def _participle(word: str) -> bool:
+    """Whether `word` (known only as a verb) is a participle or past form of its verb."""
+    lower = word.lower().rsplit("-", 1)[-1]
+    for lemma in getAllLemmas(lower).get("VERB", ()):
+        if any(lower in getInflection(lemma, tag=tag) for tag in _PARTICIPLE_TAGS):
+            return True
+    return False
+
+
+def _verb_only(word: str) -> bool:
+    classes = word_classes(word)
+    return bool(classes) and "VERB" in classes and not classes & (NOMINAL | {"ADJ"})
+
+
+def _word_problem(word: str) -> str | None:
+    """What keeps `word` out of a noun phrase (an adverb, a finite verb), or None. A word the
+    lexicon does not know is judged by its ending: "-ly" an adverb, "-ize", "-ise", "-ify",
+    "-ate" a verb ("instantiate")."""
+    if is_name(word):
+        return None
+    classes = word_classes(word)
+    if not classes and "-" not in word:
+        if word.lower().endswith("ly"):
+            return f"“{word}” is an adverb"
+        if word.lower().endswith(_VERB_ENDINGS):
+            return f"“{word}” is a verb"
+    if classes and classes <= {"ADV"}:
+        return f"“{word}” is an adverb"
+    if _verb_only(word) and not _participle(word):
+        return f"“{word}” is a verb"
+    return None
+
+
+def _head_problem(word: str) -> str | None:
+    """What keeps `word` from ending a noun phrase (it only modifies a noun), or None."""
+    if is_name(word) or word.lower().endswith("ing"):
+        return None
+    classes = word_classes(word)
+    if classes and not classes & NOMINAL:
+        return f"it ends a phrase with “{word}”, which describes a noun rather than naming one"
+    return None
+
+
+@lru_cache(maxsize=64)
+def _token_index(texts: tuple[str, ...]) -> tuple[list[list[str]], dict[str, list[tuple[int, int]]]]:
+    """The texts as normalised tokens (words and single punctuation marks), and where each
+    word occurs (text, position)."""
+    tokens = [[normalize_word(t) for t in _TOKEN.findall(text)] for text in texts]
+    where: dict[str, list[tuple[int, int]]] = {}
+    for row, words in enumerate(tokens):
+        for position, word in enumerate(words):
+            where.setdefault(word, []).append((row, position))
+    return tokens, where
+
+
+def _continues_phrase(token: str) -> bool:
+    """Whether a token after a phrase makes the phrase its modifier: a content word that can
+    be a noun, an adjective ("end-to-end trainable"), a gerund ("multi-hop reasoning") or a
+    name, not a verb ("reward models improve") or an adverb."""
+    if not content_words(token):
+        return False
+    classes = word_classes(token)
+    return not classes or bool(classes & (NOMINAL | {"ADJ"})) or token.endswith("ing")
+
+
+def modifier_use(words: Sequence[str], texts: Sequence[str]) -> tuple[float, int]:
+    """(share, uses): how many times the phrase `words` occurs in `texts` (case and plural
+    's' ignored; not counting uses before "and" or "or", which could go either way), and the
+    share of those where a noun or gerund follows it directly, i.e. where the phrase
+    modifies a noun ("multi-agent" in "multi-agent systems"), or where it follows "is" or
+    "are" as an adjective would ("is time-consuming")."""
+    tokens, where = _token_index(tuple(texts))
+    key = [normalize_word(w) for w in words]
+    if not key:
+        return 0.0, 0
+    uses = modifying = 0
+    for row, start in where.get(key[0], ()):
+        text = tokens[row]
+        after = start + len(key)
+        if text[start:after] != key or (after < len(text) and text[after] in _COORDINATORS):
+            continue  # "open-source and proprietary models" says nothing either way
+        uses += 1
+        predicate = start > 0 and text[start - 1] in _COPULAS
+        modifying += predicate or (after < len(text) and _continues_phrase(text[after]))
+    return (modifying / uses if uses else 0.0), uses
+
+
+def grammar_problem(title: str, texts: Sequence[str] = ()) -> str | None:
+    """What keeps `title` from being a noun phrase (or noun phrases joined by "and"), or
+    None: an adverb or finite verb in it, a part that begins or ends with a joining word or
+    ends with a word that only describes, or a part the papers' `texts` use before a noun in
+    at least MODIFIER_SHARE of at least MIN_USES uses (a hyphenated head, "Multi-Agent", needs
+    HYPHEN_MIN_USES uses and under HYPHEN_MODIFIER_SHARE of them as a modifier)."""
+    for part in title_parts(title):
+        if not part:
+            return "it has an empty part around “and”"
+        for edge in (part[0], part[-1]):
+            if edge.lower() in _INNER_WORDS:
+                return f"a part of it begins or ends with “{edge}”"
+        for word in part:
+            problem = _word_problem(word)
+            if problem is not None:
+                return f"it is not a noun phrase: {problem}"
+        problem = _head_problem(part[-1])
+        if problem is not None:
+            return problem
+        problem = _usage_problem(part, texts)
+        if problem is not None:
+            return problem
+    return None
+
+
+def _usage_problem(part: Sequence[str], texts: Sequence[str]) -> str | None:
+    """Whether the papers use the phrase `part` as a modifier rather than a noun phrase. A
+    hyphenated head is taken for a compound modifier unless the papers use it alone often
+    enough: MIN_USES uses under MODIFIER_SHARE for a gerund or an "of" compound
+    ("Fine-Tuning", "Chain-of-Thought"), HYPHEN_MIN_USES under HYPHEN_MODIFIER_SHARE for the
+    rest ("Multi-Agent", "End-to-End")."""
+    share, uses = modifier_use(part, texts)
+    phrase, head = " ".join(part), part[-1].lower()
+    if "-" in head and not is_name(part[-1]):
+        nominal = head.endswith("ing") or "of" in head.split("-")
+        needed, limit = (MIN_USES, MODIFIER_SHARE) if nominal else (HYPHEN_MIN_USES, HYPHEN_MODIFIER_SHARE)
+        if uses < needed or share >= limit:
+            alone = uses - round(share * uses)
+            return f"“{phrase}” is a compound modifier (the papers use it alone in {alone} of {uses} uses)"
+        return None
+    if uses >= MIN_USES and share >= MODIFIER_SHARE:
+        used = f"({round(100 * share)}% of {uses} uses)"
+        return f"the papers use “{phrase}” before a noun {used}: a modifier without its noun"
+    return None
