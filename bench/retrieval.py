@@ -3,6 +3,7 @@
     .venv/bin/python bench/retrieval.py                 # the whole corpus (~15+ min on 2 cores)
     .venv/bin/python bench/retrieval.py --limit 3000    # a quick partial run
     .venv/bin/python bench/retrieval.py --levers 384    # embedding speed levers against the reference
+    .venv/bin/python bench/retrieval.py --workdir DIR --recall-only  # recall figures of a built library only
 
 Prints progress to stderr and one JSON object on the last line of stdout.
 
@@ -11,7 +12,8 @@ for Large Language Models" (surveybench) cites and that are in the corpus, found
 top 200. The queries are the topic's name and the queries `retriever.expansion` mines from
 the topic search's own first hits (no hand-written list); `reference_search.queries` in the JSON
 line shows them. The headline is `reference_recall_as_of_survey`: searching as of the
-survey's date, as its authors could have.
+survey's date, as its authors could have. `check_topics` holds the same for the other
+surveybench topics whose references are in the corpus.
 """
 
 from __future__ import annotations
@@ -109,10 +111,16 @@ def _hit_ids(search: ExpandedSearch) -> list[str]:
     return [h.paper.arxiv_id for h in search.hits]
 
 
+# what round 2 of the expansion used before query-by-paper (bench/RESULTS.md compares them)
+PLAIN_ROUND_2 = {"paper_queries": 0, "feedback_papers": 0}
+FEEDBACK_ROUND_2 = {"paper_queries": 0, "feedback_papers": 20}
+
+
 def reference_recall(library: Library) -> dict:
     """Recall of the human survey's in-corpus citations in our top 200, several ways; every
     expanded search is `retriever.expansion.expanded_search` on the topic alone, with its
-    default settings unless the key says otherwise."""
+    default settings unless the key says otherwise: `plain_round2` without query-by-paper
+    or feedback, `feedback20` with the dense feedback of 20 papers instead of query-by-paper."""
     in_corpus = cited_in_corpus(library)
     store = library.store
     bm25_ids = [p.arxiv_id for p in store.get_by_rowids(library.bm25(TOPIC, TOP)).values()]
@@ -134,17 +142,20 @@ def reference_recall(library: Library) -> dict:
     in_corpus_as_of = {p.arxiv_id for p in library.get(sorted(in_corpus)) if as_of.accepts(p)}
     expanded_as_of = _expanded(library, as_of)
     topic_as_of = [h.paper.arxiv_id for h in library.search(TOPIC, k=TOP, filters=as_of)]
-    no_feedback = _expanded(library, None, feedback_papers=0)
-    no_feedback_as_of = _expanded(library, as_of, feedback_papers=0)
+    plain = _expanded(library, None, **PLAIN_ROUND_2)
+    plain_as_of = _expanded(library, as_of, **PLAIN_ROUND_2)
+    feedback_as_of = _expanded(library, as_of, **FEEDBACK_ROUND_2)
     return {
         "in_corpus_cited": len(in_corpus),
         "reference_recall": recall_at(_hit_ids(expanded), in_corpus),
         "reference_recall_bm25_expanded": recall_at(fused["bm25"], in_corpus),
         "reference_recall_dense_expanded": recall_at(fused["dense"], in_corpus),
         "reference_recall_as_of_survey": recall_at(_hit_ids(expanded_as_of), in_corpus_as_of),
+        "reference_found_as_of_survey": len(set(_hit_ids(expanded_as_of)) & in_corpus_as_of),
         "reference_recall_topic_only_as_of_survey": recall_at(topic_as_of, in_corpus_as_of),
-        "reference_recall_no_feedback": recall_at(_hit_ids(no_feedback), in_corpus),
-        "reference_recall_no_feedback_as_of_survey": recall_at(_hit_ids(no_feedback_as_of), in_corpus_as_of),
+        "reference_recall_plain_round2": recall_at(_hit_ids(plain), in_corpus),
+        "reference_recall_plain_round2_as_of_survey": recall_at(_hit_ids(plain_as_of), in_corpus_as_of),
+        "reference_recall_feedback20_as_of_survey": recall_at(_hit_ids(feedback_as_of), in_corpus_as_of),
         "in_corpus_cited_as_of_survey": len(in_corpus_as_of),
         "papers_as_of_survey": len(library.store.filter_rowids(as_of)),
         "reference_recall_topic_only": recall_at(hybrid_topic, in_corpus),
@@ -152,32 +163,42 @@ def reference_recall(library: Library) -> dict:
         "reference_recall_dense_topic": recall_at(dense_ids, in_corpus),
         "reference_search": _figures(expanded),
         "reference_search_as_of_survey": _figures(expanded_as_of),
-        **second_topic_recall(library),
+        "check_topics": [check_topic_recall(library, topic, date_to) for topic, date_to in CHECK_TOPICS],
     }
 
 
-# A check that the expansion's settings are not fitted to TOPIC alone: the other surveybench
-# topic this corpus covers (43 cited papers in it). The date bound is the end of the month of
-# its newest in-corpus reference (2508.15763); the survey itself appeared in late August 2025.
-SECOND_TOPIC = "Scientific Large Language Models"
-SECOND_DATE_TO = date(2025, 8, 31)
+# Checks that the expansion's settings are not fitted to TOPIC alone: the other surveybench
+# topics whose human surveys cite papers of this corpus (Scientific LLMs 43, Safety 5; the
+# other twelve surveys predate the corpus and cite none of it). Each date bound is the end of
+# the month of the survey's newest in-corpus reference (2508.15763, 2504.17704).
+CHECK_TOPICS = (
+    ("Scientific Large Language Models", date(2025, 8, 31)),
+    ("Safety in Large Language Models", date(2025, 4, 30)),
+)
 
 
-def second_topic_recall(library: Library) -> dict:
-    """Recall at TOP of SECOND_TOPIC's in-corpus references as of SECOND_DATE_TO: topic
-    alone, expanded, and expanded without feedback."""
-    as_of = SearchFilters(date_to=SECOND_DATE_TO)
-    relevant = {p.arxiv_id for p in library.get(sorted(cited_in_corpus(library, SECOND_TOPIC))) if as_of.accepts(p)}
-    topic_only = [h.paper.arxiv_id for h in library.search(SECOND_TOPIC, k=TOP, filters=as_of)]
-    expanded = _expanded(library, as_of, SECOND_TOPIC)
-    plain = _expanded(library, as_of, SECOND_TOPIC, feedback_papers=0)
+def check_topic_recall(library: Library, topic: str, date_to: date) -> dict:
+    """Recall at TOP of `topic`'s in-corpus references as of `date_to`: topic alone,
+    expanded (the defaults), expanded with a plain round 2, and with feedback 20 instead of
+    query-by-paper; the references found of each, and the queries searched."""
+    as_of = SearchFilters(date_to=date_to)
+    relevant = {p.arxiv_id for p in library.get(sorted(cited_in_corpus(library, topic))) if as_of.accepts(p)}
+    topic_only = [h.paper.arxiv_id for h in library.search(topic, k=TOP, filters=as_of)]
+    expanded = _expanded(library, as_of, topic)
+    lists = {
+        "topic_only": topic_only,
+        "expanded": _hit_ids(expanded),
+        "plain_round2": _hit_ids(_expanded(library, as_of, topic, **PLAIN_ROUND_2)),
+        "feedback20": _hit_ids(_expanded(library, as_of, topic, **FEEDBACK_ROUND_2)),
+    }
     return {
-        "second_topic": SECOND_TOPIC,
-        "second_topic_cited_as_of": len(relevant),
-        "second_topic_recall_topic_only_as_of": recall_at(topic_only, relevant),
-        "second_topic_recall_as_of": recall_at(_hit_ids(expanded), relevant),
-        "second_topic_recall_no_feedback_as_of": recall_at(_hit_ids(plain), relevant),
-        "second_topic_queries": expanded.queries,
+        "topic": topic,
+        "date_to": date_to.isoformat(),
+        "cited_as_of": len(relevant),
+        **{f"recall_{name}": round(recall_at(ids, relevant), 4) for name, ids in lists.items()},
+        **{f"found_{name}": len(set(ids) & relevant) for name, ids in lists.items()},
+        "queries": expanded.queries,
+        "expanded_s": [round(r.seconds, 2) for r in expanded.rounds],
     }
 
 
@@ -226,6 +247,15 @@ def run_corpus(args: argparse.Namespace) -> dict:
     update = library.update_index(show_progress=True, on_chunk=on_chunk)
     log(update.summary())
     papers = library.store.count()
+    if args.recall_only:
+        started = time.perf_counter()
+        recall = reference_recall(library)
+        return {
+            "papers": papers,
+            **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in recall.items()},
+            "recall_s": round(time.perf_counter() - started, 1),
+            "load_avg_at_end": round(os.getloadavg()[0], 2),
+        }
 
     rng = random.Random(0)
     sample = rng.sample(range(papers), min(200, papers))
@@ -565,6 +595,9 @@ def main() -> None:
     parser.add_argument("--max-seq-length", type=int, default=DEFAULT_MAX_SEQ_LENGTH)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--workdir", default=None, help="keep the store, index and ONNX export here")
+    parser.add_argument(
+        "--recall-only", action="store_true", help="the corpus run's recall figures only (no latency or index builds)"
+    )
     args = parser.parse_args()
     started = datetime.now(UTC).isoformat(timespec="seconds")
     result = run_quality(args) if args.quality else run_levers(args) if args.levers else run_corpus(args)
