@@ -6,8 +6,6 @@ GEMV of kernels/linear/gemv.py, with the right launch shape, was faster on the H
 large ones it was slower (bench/RESULTS.md, engine GPU). Which wins, and with which launch
 shape, depends on the GPU and the weight, so warm-up measures it on the model's own weights
 (every layer's, in a CUDA graph, so that no weight is read from L2) and keeps the faster.
-Where qkv's GEMV wins, the step runs it as kernels.linear.gemv.norm_gemv, which also does the
-RMSNorm before it (one kernel less a layer).
 """
 
 from __future__ import annotations

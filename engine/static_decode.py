@@ -48,6 +48,7 @@ class StaticDecoder:
         # (kernels/fused/rope_cache.py); the compiled part is then the norm and the qkv matmul
         self.rope_kernel = kernels and fused
         self._norm_qkv = torch.compile(norm_qkv, fullgraph=True, dynamic=False) if self.compiled else norm_qkv
+        self._norm = torch.compile(rms_norm, fullgraph=True, dynamic=False) if self.compiled else rms_norm
         self._mlp = torch.compile(mlp_residuals, fullgraph=True, dynamic=False) if self.compiled else mlp_residuals
         # qkv and o of one-row steps: engine.decode_matmul's choices ("qkv", "o"; F.linear when absent)
         self.matmuls: dict = {}
@@ -164,11 +165,7 @@ class StaticDecoder:
         norm_weight, qkv_weight = layer_weights(layer, "pre")
         choice = self.matmuls.get("qkv")
         if choice is not None and h.shape[0] == 1:
-            # the GEMV's programs normalise h themselves: no norm kernel before it
-            from kernels.linear.gemv import norm_gemv
-
-            rows, programs, block_k = choice.gemv
-            qkv = norm_gemv(h, norm_weight, config.rms_norm_eps, qkv_weight, programs, rows, block_k)
+            qkv = choice(self._norm(h, norm_weight, config.rms_norm_eps), qkv_weight)
         else:
             qkv = self._norm_qkv(h, norm_weight, qkv_weight, config.rms_norm_eps)
         positions = old[:, None]

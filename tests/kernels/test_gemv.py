@@ -32,18 +32,3 @@ def test_prefetch_reads_every_element_once(shape, programs):
     sums = prefetch_l2(x, programs=programs, block=128)
     assert sums.shape == (programs,)
     assert abs(float(sums.sum()) - float(x.float().sum())) < 1e-3 * float(x.float().abs().sum())
-
-
-@pytest.mark.parametrize(("n_rows", "n_cols"), [(100, 300), (37, 1030)])
-def test_norm_gemv_matches_norm_then_linear(n_rows, n_cols):
-    from kernels.fused.reference import rms_norm
-    from kernels.linear.gemv import norm_gemv
-
-    generator = torch.Generator().manual_seed(n_cols)
-    weight = torch.randn(n_rows, n_cols, generator=generator).to(DEVICE, DTYPE)
-    norm_weight = torch.rand(n_cols, generator=generator).add(0.5).to(DEVICE, DTYPE)
-    x = torch.randn(1, 1, n_cols, generator=generator).to(DEVICE, DTYPE)
-    out = norm_gemv(x, norm_weight, 1e-6, weight, programs=3, block_k=256)
-    want = torch.nn.functional.linear(rms_norm(x, norm_weight, 1e-6).float(), weight.float())
-    assert out.shape == (1, 1, n_rows)
-    assert rel_err(out, want) < TOLERANCE
