@@ -55,11 +55,6 @@ class StaticDecoder:
         self._post = torch.compile(post_attention, fullgraph=True, dynamic=False) if self.compiled else post_attention
         self.config = model.config
         rows, device = caches[0].k.shape[0], caches[0].k.device
-        # read each layer's o weight into L2 during its attention (CUDA only; warm-up decides)
-        self.prefetch_o = False
-        if device.type == "cuda":
-            self._side = torch.cuda.Stream(device)
-            self._prefetch_sums = torch.zeros(32, dtype=torch.float32, device=device)
         self.tokens = torch.zeros(rows, dtype=torch.long, device=device)
         self.lengths = torch.zeros(rows, dtype=torch.int32, device=device)
         self.row_ids = torch.arange(rows, device=device)
@@ -131,9 +126,7 @@ class StaticDecoder:
                 cache.k[rows, :, slots] = k
                 cache.v[rows, :, slots] = v
             k_cache, v_cache = cache.k[:batch].transpose(1, 2), cache.v[:batch].transpose(1, 2)  # [B, cap, Hkv, D]
-            joined = self._prefetch(layer.self_attn.o_proj.weight)
             out = self._attend(index, q, k_cache, v_cache, old, new).reshape(batch, 1, heads * dim)
-            joined()
             h = self._post_attention(layer, h, out)
         h = model.model.norm(h)
         if config.logit_scale != 1.0:
@@ -142,19 +135,6 @@ class StaticDecoder:
         old.copy_(new)
         tokens.copy_(logits.argmax(-1))
         return logits
-
-    def _prefetch(self, weight: torch.Tensor):
-        """With prefetch_o, read `weight` into L2 on a side stream while the attention runs
-        (kernels/linear/prefetch.py); -> the call that makes the main stream wait for it."""
-        if not self.prefetch_o:
-            return lambda: None
-        from kernels.linear.prefetch import prefetch_l2
-
-        main = torch.cuda.current_stream(weight.device)
-        self._side.wait_stream(main)
-        with torch.cuda.stream(self._side):
-            prefetch_l2(weight, programs=self._prefetch_sums.shape[0], sums=self._prefetch_sums)
-        return lambda: main.wait_stream(self._side)
 
     def _qkv_into_cache(self, layer, cache, h, cos_table, sin_table, old) -> torch.Tensor:
         """Norm, qkv projection, then RoPE with k and v written at slot old[b] of the cache in one

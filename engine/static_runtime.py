@@ -50,7 +50,6 @@ class StaticRuntime:
         self._pool = None
         self.warmup_seconds: float | None = None
         self.matmul_timings: dict = {}  # warm-up's cuBLAS / GEMV timings (engine.decode_matmul)
-        self.prefetch_timings: dict = {}  # warm-up's one-row step with and without the L2 prefetch
 
     @property
     def capacity(self) -> int:
@@ -108,8 +107,6 @@ class StaticRuntime:
             if self.graphs and self.compiled and self.decoder.rope_kernel:
                 self.matmul_timings = self.decoder.choose_matmuls()
                 logger.info("one-row decode matmuls: %s", self.decoder.matmuls)
-                if self.capacity >= 256:
-                    self.prefetch_timings = self._choose_prefetch()
             if self.graphs:
                 for bucket in reversed(self.buckets):  # largest first: the pool then fits the rest
                     self._capture(bucket)
@@ -153,32 +150,6 @@ class StaticRuntime:
             else:
                 causal_kernel_attention(q, k, v, tokens)
             del q, k, v
-
-    def _choose_prefetch(self, replays: int = 10) -> dict:
-        """Time the one-row step's graph near the capacity with and without reading each layer's o
-        weight into L2 during its attention (StaticDecoder.prefetch_o) and keep the faster; ->
-        the milliseconds of both. The timing steps write past the lengths only: nothing is lost."""
-        decoder = self.decoder
-        saved = decoder.lengths.clone()
-        timings = {}
-        for prefetch in (False, True):
-            decoder.prefetch_o = prefetch
-            self._capture(1)
-            graph = self._graphs.pop(1)[0]
-            decoder.lengths.fill_(self.capacity - 2 * replays - 8)
-            graph.replay()
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            for _ in range(replays):
-                graph.replay()
-            end.record()
-            end.synchronize()
-            timings["with_ms" if prefetch else "without_ms"] = start.elapsed_time(end) / replays
-            decoder.lengths.copy_(saved)
-            del graph
-        decoder.prefetch_o = timings["with_ms"] < timings["without_ms"]
-        logger.info("o-weight L2 prefetch: %s (%s)", decoder.prefetch_o, timings)
-        return timings
 
     def _capture(self, bucket: int) -> None:
         decoder = self.decoder

@@ -140,27 +140,3 @@ def test_device_greedy_generation_equals_the_host_loop():
     for _ in generation:
         pass
     assert [result.token_ids for result in generation.results] == want
-
-
-def test_o_weight_prefetch_changes_no_number():
-    """The graphed step with each layer's o weight read into L2 on a side stream during its
-    attention gives the logits of the step without it (it only reads); warm-up timed both."""
-    if not torch.cuda.is_available():
-        pytest.skip("needs CUDA")
-    model = random_model(reduced_minicpm4(SPARSE)).fuse().to("cuda", torch.bfloat16)
-    runtime = StaticRuntime(model, graphs=True)
-    runtime.reserve(capacity=1400, max_rows=1)
-    runtime.warmup()
-    assert set(runtime.prefetch_timings) == {"with_ms", "without_ms"}
-    runtime.prefill([list(range(5, 1105))])
-    token = torch.tensor([7], device="cuda")
-    logits = {}
-    for prefetch in (False, True):
-        with torch.inference_mode():
-            runtime.decoder.prefetch_o = prefetch
-            runtime._graphs.clear()
-            runtime._capture(1)
-            saved = runtime.decoder.lengths.clone()
-            logits[prefetch] = runtime.decode(token).clone()
-            runtime.decoder.lengths.copy_(saved)
-    assert torch.equal(logits[True], logits[False])

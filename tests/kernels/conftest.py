@@ -26,7 +26,6 @@ if not ON_GPU and os.environ.get("TRITON_INTERPRET") != "1":
         "kernels.flash_attention.attention",
         "kernels.infllmv2.attention",
         "kernels.linear.gemv",
-        "kernels.linear.prefetch",
         "kernels.fused.elementwise",
         "kernels.fused.rope_cache",
     ):
