@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 # (rows a block, programs per SM, BLOCK_K) launch shapes tried against cuBLAS
-GEMV_SHAPES = ((4, 4, 512), (8, 2, 512), (8, 4, 512), (8, 8, 512), (16, 4, 512), (8, 4, 256), (16, 2, 256))
+GEMV_SHAPES = ((4, 8, 512), (8, 4, 512), (8, 8, 512), (8, 16, 512), (16, 4, 512), (16, 8, 512))
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,11 +45,11 @@ class StaticDecoder:
         self.compiled = compiled and fused
         self._pre = torch.compile(pre_attention, fullgraph=True, dynamic=False) if self.compiled else pre_attention
         # with the kernels, one kernel rotates q and k and writes k and v into the cache
-        # (kernels/fused/rope_cache.py); the compiled part is then the norm and the qkv matmul
+        # (kernels/fused/rope_cache.py), and each layer ends with the next one's norm (one
+        # compiled kernel for the residual add and that norm): see _kernel_layers
         self.rope_kernel = kernels and fused
-        self._norm_qkv = torch.compile(norm_qkv, fullgraph=True, dynamic=False) if self.compiled else norm_qkv
         self._norm = torch.compile(rms_norm, fullgraph=True, dynamic=False) if self.compiled else rms_norm
-        self._mlp = torch.compile(mlp_residuals, fullgraph=True, dynamic=False) if self.compiled else mlp_residuals
+        self._tail = torch.compile(layer_tail, fullgraph=True, dynamic=False) if self.compiled else layer_tail
         # qkv and o of one-row steps: engine.decode_matmul's choices ("qkv", "o"; F.linear when absent)
         self.matmuls: dict = {}
         self._post = torch.compile(post_attention, fullgraph=True, dynamic=False) if self.compiled else post_attention
@@ -105,67 +105,77 @@ class StaticDecoder:
         (the logits' argmax) in self.tokens[:batch], so that greedy steps can follow one another
         on the device (a caller that samples otherwise overwrites them before the next step)."""
         model, config = self.model, self.config
-        tokens, old, rows = self.tokens[:batch], self.lengths[:batch], self.row_ids[:batch]
+        tokens, old = self.tokens[:batch], self.lengths[:batch]
         new = old + 1
-        slots = old.long()
         h = model.model.embed_tokens(tokens)[:, None]  # [B, 1, H]
         if config.scale_emb != 1.0:
             h = h * config.scale_emb
-        cos_table, sin_table = model.rope_tables(h.device)
-        if not self.rope_kernel:
-            cos, sin = cos_table[slots][:, None, None], sin_table[slots][:, None, None]  # [B, 1, 1, D]
-        heads, kv_heads, dim = config.num_heads, config.num_kv_heads, config.head_dim
-        for index, (layer, cache) in enumerate(zip(model.model.layers, self.caches, strict=True)):
-            if self.rope_kernel:
-                q = self._qkv_into_cache(layer, cache, h, cos_table, sin_table, old)
-            else:
-                if self.compiled:
-                    q, k, v = self._pre(h, *layer_weights(layer, "pre"), cos, sin, config.rms_norm_eps, heads, kv_heads)
-                else:
-                    q, k, v = _layer_pre_attention(layer, h, cos, sin)
-                cache.k[rows, :, slots] = k
-                cache.v[rows, :, slots] = v
-            k_cache, v_cache = cache.k[:batch].transpose(1, 2), cache.v[:batch].transpose(1, 2)  # [B, cap, Hkv, D]
-            out = self._attend(index, q, k_cache, v_cache, old, new).reshape(batch, 1, heads * dim)
-            h = self._post_attention(layer, h, out)
-        h = model.model.norm(h)
+        # both end with the final norm
+        h = self._kernel_layers(h, old, new) if self.rope_kernel else model.model.norm(self._module_layers(h, old, new))
         if config.logit_scale != 1.0:
             h = h / config.logit_scale
         logits = model.lm_head(h)[:, 0].float()
         old.copy_(new)
-        tokens.copy_(logits.argmax(-1))
+        if self.rope_kernel:  # the kernels run here: the argmax in two small kernels
+            from kernels.fused.argmax import argmax_rows
+
+            argmax_rows(logits, out=tokens)
+        else:
+            tokens.copy_(logits.argmax(-1))
         return logits
 
-    def _qkv_into_cache(self, layer, cache, h, cos_table, sin_table, old) -> torch.Tensor:
-        """Norm, qkv projection, then RoPE with k and v written at slot old[b] of the cache in one
-        kernel (kernels/fused/rope_cache.py) -> q [B, Hq, D]."""
+    def _kernel_layers(self, h: torch.Tensor, old: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
+        """The layers with the RoPE/cache kernel: h [B, 1, hidden] -> the final norm of the last h.
+        Per layer: qkv matmul of the normed h, RoPE with k and v written at slot old[b]
+        (kernels/fused/rope_cache.py), attention, o matmul, then one compiled tail: residual,
+        MLP, residual and the next layer's norm (the final norm after the last layer)."""
         from kernels.fused.rope_cache import rope_qkv_into_cache
 
-        config = self.config
-        norm_weight, qkv_weight = layer_weights(layer, "pre")
-        choice = self.matmuls.get("qkv")
-        if choice is not None and h.shape[0] == 1:
-            qkv = choice(self._norm(h, norm_weight, config.rms_norm_eps), qkv_weight)
-        else:
-            qkv = self._norm_qkv(h, norm_weight, qkv_weight, config.rms_norm_eps)
-        positions = old[:, None]
-        q = rope_qkv_into_cache(
-            qkv, cos_table, sin_table, positions, old, cache.k, cache.v, config.num_heads, config.num_kv_heads
-        )
-        return q[:, 0]
+        config, layers = self.config, self.model.model.layers
+        batch, eps, scale = h.shape[0], config.rms_norm_eps, config.residual_scale
+        cos_table, sin_table = self.model.rope_tables(h.device)
+        normed = self._norm(h, layers[0].input_layernorm.weight, eps)
+        for index, (layer, cache) in enumerate(zip(layers, self.caches, strict=True)):
+            qkv = self._matmul("qkv", normed, layer.self_attn.qkv_proj.weight)
+            q = rope_qkv_into_cache(
+                qkv, cos_table, sin_table, old[:, None], old, cache.k, cache.v, config.num_heads, config.num_kv_heads
+            )[:, 0]
+            k_cache, v_cache = cache.k[:batch].transpose(1, 2), cache.v[:batch].transpose(1, 2)  # [B, cap, Hkv, D]
+            out = self._attend(index, q, k_cache, v_cache, old, new).reshape(batch, 1, -1)
+            projected = self._matmul("o", out, layer.self_attn.o_proj.weight)
+            following = layers[index + 1].input_layernorm if index + 1 < len(layers) else self.model.model.norm
+            h, normed = self._tail(h, projected, *layer_weights(layer, "post")[1:], following.weight, eps, scale)
+        return normed
 
-    def _post_attention(self, layer, h: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        """o projection and residual, MLP and residual: h [B, 1, hidden] -> the next layer's h."""
+    def _module_layers(self, h: torch.Tensor, old: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
+        """The layers through the layer modules (or their compiled functions), the cache written
+        by index: h [B, 1, hidden] -> the last layer's h."""
         config = self.config
-        if not self.compiled:
-            h = torch.add(h, layer.self_attn.o_proj(out), alpha=config.residual_scale)
-            return torch.add(h, layer.mlp(layer.post_attention_layernorm(h)), alpha=config.residual_scale)
-        o_weight, *mlp_weights = layer_weights(layer, "post")
-        choice = self.matmuls.get("o")
-        if choice is not None and h.shape[0] == 1:
-            projected = choice(out, o_weight)
-            return self._mlp(h, projected, *mlp_weights, config.rms_norm_eps, config.residual_scale)
-        return self._post(h, out, o_weight, *mlp_weights, config.rms_norm_eps, config.residual_scale)
+        batch = h.shape[0]
+        rows, slots = self.row_ids[:batch], old.long()
+        cos_table, sin_table = self.model.rope_tables(h.device)
+        cos, sin = cos_table[slots][:, None, None], sin_table[slots][:, None, None]  # [B, 1, 1, D]
+        heads, kv_heads = config.num_heads, config.num_kv_heads
+        for index, (layer, cache) in enumerate(zip(self.model.model.layers, self.caches, strict=True)):
+            if self.compiled:
+                q, k, v = self._pre(h, *layer_weights(layer, "pre"), cos, sin, config.rms_norm_eps, heads, kv_heads)
+            else:
+                q, k, v = _layer_pre_attention(layer, h, cos, sin)
+            cache.k[rows, :, slots] = k
+            cache.v[rows, :, slots] = v
+            k_cache, v_cache = cache.k[:batch].transpose(1, 2), cache.v[:batch].transpose(1, 2)  # [B, cap, Hkv, D]
+            out = self._attend(index, q, k_cache, v_cache, old, new).reshape(batch, 1, -1)
+            if self.compiled:
+                h = self._post(h, out, *layer_weights(layer, "post"), config.rms_norm_eps, config.residual_scale)
+            else:
+                h = torch.add(h, layer.self_attn.o_proj(out), alpha=config.residual_scale)
+                h = torch.add(h, layer.mlp(layer.post_attention_layernorm(h)), alpha=config.residual_scale)
+        return h
+
+    def _matmul(self, name: str, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """x @ weight.T by warm-up's choice for `name` (one-row steps), else F.linear."""
+        choice = self.matmuls.get(name)
+        return choice(x, weight) if choice is not None and x.shape[0] == 1 else F.linear(x, weight)
 
     def choose_matmuls(self) -> dict:
         """Measure cuBLAS against the GEMV launch shapes on the qkv and o weights of every layer
@@ -233,11 +243,6 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
     return weight * (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + eps)).to(x.dtype)
 
 
-def norm_qkv(h, norm_weight, qkv_weight, eps: float):
-    """Norm and fused q/k/v projection of h [B, 1, hidden] -> [B, 1, (Hq + 2 Hkv) * D]."""
-    return F.linear(rms_norm(h, norm_weight, eps), qkv_weight)
-
-
 def pre_attention(h, norm_weight, qkv_weight, cos, sin, eps: float, heads: int, kv_heads: int):
     """Norm, fused q/k/v projection and RoPE of h [B, 1, hidden] -> q [B, Hq, D], k, v [B, Hkv, D]."""
     batch = h.shape[0]
@@ -260,6 +265,12 @@ def mlp_residuals(h, projected, norm_weight, gate_up_weight, down_weight, eps: f
     h = torch.add(h, projected, alpha=scale)
     gate, up = F.linear(rms_norm(h, norm_weight, eps), gate_up_weight).chunk(2, dim=-1)
     return torch.add(h, F.linear(F.silu(gate) * up, down_weight), alpha=scale)
+
+
+def layer_tail(h, projected, norm_weight, gate_up_weight, down_weight, next_norm_weight, eps: float, scale: float):
+    """mlp_residuals, and the next norm of its result: -> (h, rms_norm(h, next_norm_weight))."""
+    h = mlp_residuals(h, projected, norm_weight, gate_up_weight, down_weight, eps, scale)
+    return h, rms_norm(h, next_norm_weight, eps)
 
 
 def reference_decode_attention(

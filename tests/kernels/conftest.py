@@ -28,6 +28,7 @@ if not ON_GPU and os.environ.get("TRITON_INTERPRET") != "1":
         "kernels.linear.gemv",
         "kernels.fused.elementwise",
         "kernels.fused.rope_cache",
+        "kernels.fused.argmax",
     ):
         if name in sys.modules:
             importlib.reload(sys.modules[name])

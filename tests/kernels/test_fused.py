@@ -96,3 +96,18 @@ def test_fused_kernels_reject_layouts_they_cannot_read():
         silu_mul(random(8, 4).t())
     with pytest.raises(ValueError, match=r"contiguous \[B, T, 128\]"):
         rope_qkv_into_cache(random(1, 2, 100), random(8, 16), random(8, 16), None, None, None, None, 4, 2)
+
+
+@pytest.mark.parametrize(("rows", "cols", "block"), [(1, 1000, 128), (3, 73448, 4096), (2, 64, 4096)])
+def test_argmax_rows_matches_torch_argmax_ties_included(rows, cols, block):
+    from kernels.fused.argmax import argmax_rows
+
+    generator = torch.Generator().manual_seed(cols)
+    x = torch.randn(rows, cols, generator=generator)
+    x[0, cols // 3] = x[0, cols - 1] = 100.0  # a tie across chunks: the first index wins
+    if rows > 1:
+        x[1, 5] = x[1, 6] = 50.0  # a tie inside one chunk
+    x = x.to(DEVICE)
+    out = torch.zeros(rows, dtype=torch.long, device=DEVICE)
+    assert argmax_rows(x, out=out, block=block) is out
+    assert out.tolist() == torch.argmax(x, -1).tolist()

@@ -93,6 +93,8 @@ def test_gemv_matmuls_in_the_step_match_f_linear(monkeypatch):
         steps = [runtime.prefill([list(range(3, 53))])]
         for token in (7, 8, 9):
             steps.append(runtime.decode(torch.tensor([token], device=DEVICE)))
+            # the step leaves its argmax (kernels/fused/argmax.py) as the next greedy token
+            assert runtime.decoder.tokens[:1].tolist() == steps[-1].argmax(-1).tolist()
         logits[gemv] = torch.stack(steps).float().cpu()
     bound = 2e-2 if DEVICE.type == "cuda" else 1e-5
     assert float((logits[True] - logits[False]).abs().max() / logits[False].abs().max()) < bound
