@@ -46,6 +46,7 @@ _COORDINATORS = frozenset({"and", "or"})
 _VERB_ENDINGS = ("ize", "ise", "ify", "ate")
 # Before a bare phrase these make it a predicate adjective ("is time-consuming").
 _COPULAS = frozenset({"is", "are", "was", "were", "be", "been", "being", "remain", "remains", "become", "becomes"})
+_DEGREE_WORDS = frozenset({"very", "too", "so", "more", "less", "most", "least", "quite"})
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:[-.'][A-Za-z0-9]+)*|[^\sA-Za-z0-9]")
 # Words that may stand inside a heading but not at either end of one of its parts.
 _INNER_WORDS = frozenset(
@@ -138,18 +139,27 @@ def _continues_phrase(token: str) -> bool:
     """Whether a token after a phrase makes the phrase its modifier: a content word that can
     be a noun, an adjective ("end-to-end trainable"), a gerund ("multi-hop reasoning") or a
     name, not a verb ("reward models improve") or an adverb."""
-    if not content_words(token):
+    if len(token) < 2 or not any(c.isalpha() for c in token):
         return False
     classes = word_classes(token)
-    return not classes or bool(classes & (NOMINAL | {"ADJ"})) or token.endswith("ing")
+    if classes & NOMINAL:  # "system": a noun, though on scikit-learn's stop list
+        return True
+    return bool(content_words(token)) and (not classes or "ADJ" in classes or token.endswith("ing"))
+
+
+def _before_predicate(token: str) -> bool:
+    """Whether a token before a phrase makes it a predicate: a copula ("is time-consuming") or
+    an adverb ("very", "prohibitively time-consuming"), which a noun phrase cannot follow."""
+    classes = word_classes(token)
+    return token in _COPULAS or token in _DEGREE_WORDS or (bool(classes) and classes <= {"ADV"})
 
 
 def modifier_use(words: Sequence[str], texts: Sequence[str]) -> tuple[float, int]:
     """(share, uses): how many times the phrase `words` occurs in `texts` (case and plural
     's' ignored; not counting uses before "and" or "or", which could go either way), and the
     share of those where a noun or gerund follows it directly, i.e. where the phrase
-    modifies a noun ("multi-agent" in "multi-agent systems"), or where it follows "is" or
-    "are" as an adjective would ("is time-consuming")."""
+    modifies a noun ("multi-agent" in "multi-agent systems"), or where it follows a copula or
+    an adverb as an adjective would ("is time-consuming", "very costly")."""
     tokens, where = _token_index(tuple(texts))
     key = [normalize_word(w) for w in words]
     if not key:
@@ -161,7 +171,7 @@ def modifier_use(words: Sequence[str], texts: Sequence[str]) -> tuple[float, int
         if text[start:after] != key or (after < len(text) and text[after] in _COORDINATORS):
             continue  # "open-source and proprietary models" says nothing either way
         uses += 1
-        predicate = start > 0 and text[start - 1] in _COPULAS
+        predicate = start > 0 and _before_predicate(text[start - 1])
         modifying += predicate or (after < len(text) and _continues_phrase(text[after]))
     return (modifying / uses if uses else 0.0), uses
 

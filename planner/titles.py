@@ -14,6 +14,7 @@ Public: `GroupTitle`, `readable`, `mined_titles`, `title_problem`, `distinctive_
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -22,7 +23,14 @@ import numpy as np
 from planner.plan import is_placeholder
 from planner.schema import TITLE_CHARS
 from planner.title_grammar import grammar_problem, title_parts
-from retriever.phrases import Phrase, content_words, distinctive_phrases, rerank_by_similarity, topic_words
+from retriever.phrases import (
+    Phrase,
+    content_words,
+    distinctive_phrases,
+    normalize_word,
+    rerank_by_similarity,
+    topic_words,
+)
 
 PHRASES_PER_GROUP = 8  # phrases mined per group: title candidates and the validator's vocabulary
 CANDIDATES_PER_PHRASE = 3  # c-TF-IDF candidates per phrase kept when reranking by the embeddings
@@ -35,6 +43,7 @@ MIN_TITLE_SHARE = 0.25  # share of a group's papers a title must name (one of it
 MIN_PART_PAPERS = 2  # papers of its group in which each part of a title occurs
 
 WordShare = Callable[[Sequence[str]], Sequence[float]]
+_WORD_TOKEN = re.compile(r"[A-Za-z0-9]+(?:[-.][A-Za-z0-9]+)*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +169,10 @@ def _generic_problem(title: str, topical: set[str], word_share: WordShare | None
         return None
     parts = _own_parts(title, topical)
     words = sorted(set().union(*(own for _, own in parts)))
-    share = dict(zip(words, (float(x) for x in word_share(words)), strict=True))
+    # the library is asked about words as spelled ("capabilities", not the key "capabilitie")
+    spelled = {normalize_word(w): w.lower() for w in _WORD_TOKEN.findall(title)}
+    asked = [spelled.get(w, w) for w in words]
+    share = dict(zip(words, (float(x) for x in word_share(asked)), strict=True))
     generic = [min(share[w] for w in own) >= GENERIC_SHARE for _, own in parts]
     if generic[0] and len(parts[0][0].split()) == 1:  # "AI", "Responses": a common word alone
         return f"“{parts[0][0]}” is in {GENERIC_SHARE:.0%} or more of the library's papers (too generic)"

@@ -1,0 +1,114 @@
+"""Title validation beyond grammar, on hand-made papers with exact verdicts: the topic
+restated through its acronyms, generic words (with made-up library shares), titles that do
+not name what their papers share, and the search for the first fitting candidate."""
+
+from __future__ import annotations
+
+from planner.titles import _title_candidates, mined_titles, restated_topic_words, title_problem
+from retriever.phrases import Phrase
+
+REWARD_TEXTS = [
+    "Reward models. Reward models score answers; preference data trains them.",
+    "Reward models from preference data. We train reward models on preference data.",
+    "Reward hacking. Policies exploit reward models and verifiable rewards.",
+    "Verifiable rewards. Math answers give verifiable rewards.",
+]
+PHRASES = [Phrase("reward model", "reward models", 1.0, 3), Phrase("preference data", "preference data", 0.5, 2)]
+# Made-up shares of a library's papers holding each word.
+SHARES = {
+    "reward": 0.05,
+    "model": 0.86,
+    "preference": 0.03,
+    "data": 0.33,
+    "experiments": 0.32,
+    "extensive": 0.16,
+    "ai": 0.16,
+    "models": 0.86,
+    "rewards": 0.05,
+    "verifiable": 0.02,
+    "strong": 0.12,
+    "performance": 0.48,
+}
+
+
+def shares(words):
+    return [SHARES.get(word, 0.0) for word in words]
+
+
+def test_topic_acronyms_spelled_out_are_the_topic():
+    assert restated_topic_words("Large Language Models", "LLM-based Multi-Agent") == {"large", "language", "model"}
+    assert restated_topic_words("Fine-Tuning and LMs", "Safety in Large Language Models") == {"lms"}
+    assert restated_topic_words("Reward Models", "LLM-based Multi-Agent") == set()
+    assert title_problem("Large Language Models", "LLM-based Multi-Agent", ["Large language models act."], []) == (
+        "it says nothing beyond the topic's own words"
+    )
+    assert title_problem("Reward Models and LLMs", "RL for Large Language Models", REWARD_TEXTS, PHRASES) == (
+        "its part “LLMs” restates the topic"
+    )
+
+
+def test_generic_words_cannot_make_a_title():
+    topic = "language model alignment"
+    texts = [*REWARD_TEXTS, "Extensive experiments confirm strong performance of AI."] * 2
+    phrases = [*PHRASES, Phrase("extensive experiment", "extensive experiments", 0.4, 2), Phrase("ai", "AI", 0.3, 2)]
+
+    def problem(title):
+        return title_problem(title, topic, texts, phrases, word_share=shares, covering=False)
+
+    assert problem("Extensive Experiments") == (
+        "its words (experiment, extensive) are each in 10% or more of the library's papers (too generic)"
+    )
+    assert problem("AI") == "“AI” is in 10% or more of the library's papers (too generic)"
+    assert problem("Reward Models and Extensive Experiments") == (
+        "its part “Extensive Experiments” is common across the library (too generic)"
+    )
+    assert problem("Reward Models and Preference Data") is None
+    assert problem("AI and Reward Models") == "“AI” is in 10% or more of the library's papers (too generic)"
+
+
+def test_a_title_names_what_its_papers_share():
+    topic = "language model alignment"
+    assert title_problem("Reward Models and Preference Data", topic, REWARD_TEXTS, PHRASES) is None
+    assert title_problem("Reward Hacking", topic, REWARD_TEXTS, [*PHRASES, Phrase("reward hacking", "x", 1, 1)]) == (
+        "its part “Reward Hacking” occurs in 1 of the section's papers (at least 2 needed)"
+    )
+    many = REWARD_TEXTS + ["Speech recognition in noise."] * 5
+    assert title_problem("Preference Data", topic, many, PHRASES) == (
+        "it names 2 of the section's 9 papers (at least 25% needed)"
+    )
+    parts = [REWARD_TEXTS[:2], REWARD_TEXTS[3:]]
+    assert title_problem("Preference Data", topic, REWARD_TEXTS, PHRASES, parts=parts) == (
+        "it names none of the papers of its sub-theme 2"
+    )
+    assert title_problem("Reward Models and Verifiable Rewards", topic, REWARD_TEXTS, PHRASES, parts=parts) is None
+
+
+def test_candidates_come_best_first_and_the_first_fit_is_taken():
+    def phrase(key, text, score):
+        return Phrase(key, text, score, 3)
+
+    ranked = [
+        phrase("potential", "potential", 0.9),
+        phrase("reward model", "reward models", 0.8),
+        phrase("preference data", "preference data", 0.5),
+    ]
+    assert [title for title, _ in _title_candidates(ranked, [])] == [
+        "Reward Models and Preference Data",  # the best telling head first: "potential" is one plain word
+        "Reward Models",
+        "Potential and Reward Models",
+        "Potential and Preference Data",
+        "Potential",
+        "Preference Data and Reward Models",
+        "Preference Data",
+    ]
+    groups = [
+        [
+            "Multi-agent debate with tool calling.",
+            "Multi-agent planning uses tool calling.",
+            "Multi-agent memory for tool calling.",
+        ],
+        ["Speech recognition in noise.", "Speech recognition for children.", "Robust speech recognition."],
+    ]
+    first, second = mined_titles(groups, "language model alignment")
+    assert next(title for title, _ in _title_candidates(first.phrases, [])) == "Tool Calling and Multi-Agent"
+    assert (first.title, second.title) == ("Tool Calling", "Speech Recognition")  # "Multi-Agent" modifies
