@@ -40,7 +40,12 @@ _ARXIV_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-/]*")
 # One JSON string character without escapes: any Unicode scalar value but the control
 # characters, '"' and '\'. Literal characters, not \u escapes: xgrammar's regex reader
 # has no escape for code points past U+FFFF.
-_STRING_CHARACTER = "^[ !#-\\[\\]-\ud7ff\ue000-\U0010ffff]"
+_STRING_CHARACTER = "[ !#-\\[\\]-\ud7ff\ue000-\U0010ffff]"
+# xgrammar 0.2.9 fills exact token masks for counted repetitions of up to 130 items and
+# over-approximates beyond: inside a `{0,600}` string its mask let through tokens such as
+# ' \n' and ' ",' that its matcher then refused (a GrammarError in the middle of decoding).
+# Longer counts are written as chunks of at most this many (tests compare mask and matcher).
+_REPEAT_CHUNK = 100
 
 
 class GrammarError(EngineError, ValueError):
@@ -253,8 +258,28 @@ def _with_safe_string_lengths(node: Any) -> Any:
     if copy.get("type") == "string" and bounded and not {"pattern", "format", "enum", "const"} & copy.keys():
         low = int(copy.pop("minLength", 0))
         high = copy.pop("maxLength", None)
-        copy["pattern"] = _STRING_CHARACTER + "{" + f"{low},{'' if high is None else int(high)}" + "}$"
+        copy["pattern"] = "^" + counted_repetition(_STRING_CHARACTER, low, None if high is None else int(high)) + "$"
     return copy
+
+
+def counted_repetition(item: str, low: int, high: int | None) -> str:
+    """A regex for `low` to `high` (None: no limit) repetitions of the regex atom `item`, the
+    same language as ``item{low,high}`` but with no count above _REPEAT_CHUNK, so that
+    xgrammar's token masks stay exact; and without ambiguity (one way to parse each text),
+    which keeps the per-token mask fast."""
+    if low < 0 or (high is not None and high < low):
+        raise GrammarError(f"cannot repeat between {low} and {high} times: a length range needs 0 <= min <= max")
+    chunks, rest = divmod(low, _REPEAT_CHUNK)
+    exact = (f"(?:{item}{{{_REPEAT_CHUNK}}}){{{chunks}}}" if chunks else "") + (f"{item}{{{rest}}}" if rest else "")
+    if high is None:
+        return exact + f"{item}*"
+    # At most n more: fewer than a chunk, or one whole chunk followed by at most n - chunk more.
+    # Built from the innermost group outwards: n may be large.
+    chunks, rest = divmod(high - low, _REPEAT_CHUNK)
+    optional = f"{item}{{0,{rest}}}" if rest else ""
+    for _ in range(chunks):
+        optional = f"(?:{item}{{0,{_REPEAT_CHUNK - 1}}}|{item}{{{_REPEAT_CHUNK}}}{optional})"
+    return exact + optional
 
 
 def _bitmask_of(token_ids: list[int], vocab_size: int) -> torch.Tensor:

@@ -21,15 +21,15 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from engine.constrained import GrammarError
 from engine.errors import BackendResponseError, ContextWindowExceededError
 from engine.types import LLM, Message, SamplingParams
 from eval.prompts import FORMAT_REMINDER, JUDGE_SYSTEM
 
 T = TypeVar("T", bound=BaseModel)
 log = logging.getLogger(__name__)
-# Failures of one request, not of the judge: the request is read as unparsable.
-REQUEST_ERRORS = (GrammarError, BackendResponseError, ContextWindowExceededError)
+# Failures of one request, not of the judge: the request is read as unparsable. A broken
+# constraint (engine.constrained.GrammarError) is not one of them: it is a bug, and stops the run.
+REQUEST_ERRORS = (BackendResponseError, ContextWindowExceededError)
 
 
 @dataclass(slots=True)
@@ -164,8 +164,8 @@ class Judge:
         return [reply or "" for reply in replies]
 
     def _generate(self, conversations: list[list[Message]], schema: type[BaseModel]) -> list[str | None]:
-        """Replies to a batch. When the batch fails on one request's error (a broken
-        constraint, a rejected or too long request), each conversation is asked alone and
+        """Replies to a batch. When the batch fails on one request's error (a rejected or
+        too long request), each conversation is asked alone and
         the ones that fail again get None: not cached, so a later run asks again, and read
         as unparsable now. A backend that is down stops the evaluation."""
         self.calls += len(conversations)

