@@ -15,13 +15,14 @@ Two kinds of evidence, neither downloaded at run time:
   whose noun is missing, whatever the lexicon says of its last word (it knows "end" and
   "agent" as nouns, and knows no hyphenated word).
 
-Public: `MODIFIER_SHARE`, `MIN_USES`, `title_parts`, `word_classes`, `modifier_use`,
-`grammar_problem`.
+Public: `MODIFIER_SHARE`, `MIN_USES`, `title_parts`, `is_name`, `word_classes`, `modifier_use`,
+`completed_phrase`, `grammar_problem`.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -152,6 +153,49 @@ def _before_predicate(token: str) -> bool:
     an adverb ("very", "prohibitively time-consuming"), which a noun phrase cannot follow."""
     classes = word_classes(token)
     return token in _COPULAS or token in _DEGREE_WORDS or (bool(classes) and classes <= {"ADV"})
+
+
+@lru_cache(maxsize=64)
+def _spellings(texts: tuple[str, ...]) -> list[list[str]]:
+    """The texts' tokens as written, aligned with `_token_index`'s normalised ones."""
+    return [_TOKEN.findall(text) for text in texts]
+
+
+def completed_phrase(words: Sequence[str], texts: Sequence[str], min_texts: int = 2) -> tuple[str, int] | None:
+    """The phrase `words` with the noun the texts most often put right after it, as written
+    ("multi-agent" -> "multi-agent systems"), and how many texts hold that; None when no
+    noun follows it in at least `min_texts` texts. A modifier found without its noun is
+    completed this way rather than dropped."""
+    tokens, where = _token_index(tuple(texts))
+    written = _spellings(tuple(texts))
+    key = [normalize_word(w) for w in words]
+    holders: dict[str, set[int]] = {}
+    spelled: dict[str, Counter] = {}
+    for row, start in where.get(key[0], ()) if key else ():
+        after = start + len(key)
+        if tokens[row][start:after] != key or after >= len(tokens[row]):
+            continue
+        following = tokens[row][after]
+        if not _noun_like(following, written[row][after]):
+            continue
+        holders.setdefault(following, set()).add(row)
+        spelled.setdefault(following, Counter())[written[row][after]] += 1
+    if not holders:
+        return None
+    best = min(holders, key=lambda word: (-len(holders[word]), word))
+    if len(holders[best]) < min_texts:
+        return None
+    spelling = min(spelled[best], key=lambda s: (-spelled[best][s], s))
+    return " ".join([*words, spelling]), len(holders[best])
+
+
+def _noun_like(token: str, written: str) -> bool:
+    """Whether a token can end a noun phrase: a noun, a name, or a word the lexicon does not
+    know; not a stop word."""
+    if len(token) < 2 or not any(c.isalpha() for c in token):
+        return False
+    classes = word_classes(token)
+    return bool(classes & NOMINAL) or is_name(written) or (not classes and bool(content_words(token)))
 
 
 def modifier_use(words: Sequence[str], texts: Sequence[str]) -> tuple[float, int]:

@@ -6,7 +6,8 @@ A title is a noun phrase or two joined by "and" (planner/title_grammar.py), says
 the topic (its acronyms' expansions included), is specific (with the library's word shares:
 not made only of words most papers use), and names what its papers share: each part in
 several of them, the whole in MIN_TITLE_SHARE of them, and something in every sub-theme.
-A group's title is the first of its candidate titles, best phrases first, that passes.
+A group's title is the first of its candidate titles, best phrases first, that passes; a
+phrase the papers use as a modifier is first completed with the noun they put after it.
 
 Public: `GroupTitle`, `readable`, `mined_titles`, `title_problem`, `distinctive_words`,
 `restated_topic_words`.
@@ -22,7 +23,7 @@ import numpy as np
 
 from planner.plan import is_placeholder
 from planner.schema import TITLE_CHARS
-from planner.title_grammar import grammar_problem, title_parts
+from planner.title_grammar import completed_phrase, grammar_problem, title_parts
 from retriever.phrases import (
     Phrase,
     content_words,
@@ -254,6 +255,7 @@ def mined_titles(
     used_heads: list[set[str]] = []
     if usage is None:
         usage = [text for group in groups for text in group] + list(background)
+    phrases = [_completed(found, group, usage) for found, group in zip(phrases, groups, strict=True)]
     order = sorted(range(len(groups)), key=lambda i: (-(phrases[i][0].score if phrases[i] else 0.0), i))
     for index in order:
         others = [*taken, *(t for t in titles if t)]
@@ -275,6 +277,24 @@ def mined_titles(
                 used_heads.append(_parts(chosen[1]))
                 break
     return [GroupTitle(title, list(found)) for title, found in zip(titles, phrases, strict=True)]
+
+
+def _completed(phrases: Sequence[Phrase], texts: Sequence[str], usage: Sequence[str]) -> list[Phrase]:
+    """`phrases` with each one that is not a noun phrase by itself ("Multi-Agent", "Jailbreak")
+    replaced by its completion with the noun its group's texts most often put after it
+    ("Multi-Agent Systems"), when there is one, its score kept; phrases whose completion
+    repeats an earlier phrase are dropped."""
+    completed: list[Phrase] = []
+    for phrase in phrases:
+        if grammar_problem(readable(phrase.text), usage) is not None:
+            found = completed_phrase(phrase.text.split(), texts)
+            if found is not None:
+                text, documents = found
+                key = " ".join(normalize_word(w) for w in text.split())
+                phrase = Phrase(key, text, phrase.score, documents)
+        if all(phrase.key != other.key for other in completed):
+            completed.append(phrase)
+    return completed
 
 
 def _memo(shares: Callable[[Sequence[str]], Sequence[float]]) -> Callable[[Sequence[str]], list[float]]:

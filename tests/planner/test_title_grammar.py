@@ -90,3 +90,16 @@ def test_a_head_the_papers_put_before_nouns_is_a_modifier_without_its_noun():
         "the papers use “Process Rewards” before a noun (100% of 3 uses): a modifier without its noun"
     )
     assert grammar_problem("Process Reward Models", texts) is None
+
+
+def test_a_modifier_is_completed_with_the_noun_the_papers_put_after_it():
+    from planner.title_grammar import completed_phrase
+
+    assert completed_phrase(["Multi-Agent"], TEXTS) is None  # systems, debate, framework: one text each
+    texts = ["Multi-agent systems debate.", "We study multi-agent systems.", "A multi-agent system plans."]
+    assert completed_phrase(["Multi-Agent"], texts) == ("Multi-Agent systems", 3)
+    assert completed_phrase(["Multi-Agent"], texts, min_texts=4) is None
+    assert completed_phrase(["Jailbreak"], ["Jailbreak attacks work.", "New jailbreak attacks.", "A jailbreak."]) == (
+        "Jailbreak attacks",
+        2,
+    )

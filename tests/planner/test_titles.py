@@ -112,3 +112,13 @@ def test_candidates_come_best_first_and_the_first_fit_is_taken():
     first, second = mined_titles(groups, "language model alignment")
     assert next(title for title, _ in _title_candidates(first.phrases, [])) == "Tool Calling and Multi-Agent"
     assert (first.title, second.title) == ("Tool Calling", "Speech Recognition")  # "Multi-Agent" modifies
+
+
+def test_a_dangling_phrase_is_completed_before_titles_are_tried():
+    groups = [
+        ["Jailbreak attacks on chat models.", "New jailbreak attacks.", "Jailbreak prompts leak."],
+        ["Speech recognition in noise.", "Speech recognition for children.", "Robust speech recognition."],
+    ]
+    first, second = mined_titles(groups, "language model alignment")
+    assert (first.title, second.title) == ("Jailbreak Attacks", "Speech Recognition")
+    assert [p.text for p in first.phrases][:1] == ["Jailbreak attacks"]  # mined: "Jailbreak", then completed
