@@ -157,3 +157,16 @@ def test_written_sections_read_group_papers_back_and_restate_the_opening_with_th
     assert cleaned[1].text.split("\n\n")[0] == (
         "This section covers 2 papers on Rewards, published between 2024 and 2025."
     )
+
+
+def test_a_long_sentence_is_never_cut_inside_the_phrase_fronted_before_we():
+    sentence = (
+        "To overcome the sparse reward challenge in reinforcement learning (RL) for agents based on large "
+        "language models (LLMs), we propose Mutual Information Self-Evaluation (MISE), an RL paradigm that "
+        "utilizes hindsight generative self-evaluation as dense reward signals while simultaneously calibrating "
+        "them against the environmental feedbacks."
+    )
+    assert compress_sentence(sentence) == (
+        "To overcome the sparse reward challenge in reinforcement learning (RL) for agents based on large "
+        "language models (LLMs), we propose Mutual Information Self-Evaluation (MISE)."
+    )

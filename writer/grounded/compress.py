@@ -56,6 +56,11 @@ _CLAUSE_BOUNDARIES = (
     re.compile(r"\s+(?:by|through|via|based on|in order to)\s+"),
     re.compile(r";\s+|,\s+and\s+|,\s+"),
 )
+# The authors as the subject, with its verb ("we propose", "this paper studies"): a cut must
+# come after it, or the head is only a fronted phrase ("To overcome X for agents").
+_OWN_SUBJECT = re.compile(
+    r"\b(?:we|this (?:paper|work|study|article))\s+(?:\w+ly\s+|also\s+|further\s+)*\w+", re.IGNORECASE
+)
 # A numbered list inside a sentence: "three modules: (1) a planner, (2) ..." or "(i) ...".
 _ENUMERATION = re.compile(r"[:,;]?\s*\((?:1|i|a)\)\s")
 # Words a cut-off head may not end with.
@@ -114,12 +119,19 @@ def drop_promotion(sentence: str) -> str:
 
 def cut_trailing_clause(sentence: str, max_words: int = MAX_FACT_WORDS) -> str | None:
     """`sentence` (ending in a full stop) cut at a clause boundary to at most `max_words`
-    words, or unchanged when short enough; None when no boundary leaves a head of
-    :data:`MIN_HEAD_WORDS` to `max_words` words."""
+    words, or unchanged when short enough; None when no boundary after the authors' own
+    subject and verb ("we propose") leaves a head of :data:`MIN_HEAD_WORDS` to `max_words`
+    words."""
     if len(sentence.split()) <= max_words:
         return sentence
+    subject = _OWN_SUBJECT.search(sentence)
+    main_clause = subject.end() if subject else 0  # never cut inside a phrase fronted before "we"
     for boundary in _CLAUSE_BOUNDARIES:
-        cuts = [m.start() for m in boundary.finditer(sentence) if len(sentence[: m.start()].split()) >= MIN_HEAD_WORDS]
+        cuts = [
+            m.start()
+            for m in boundary.finditer(sentence)
+            if m.start() > main_clause and len(sentence[: m.start()].split()) >= MIN_HEAD_WORDS
+        ]
         fitting = [cut for cut in cuts if len(sentence[:cut].split()) <= max_words]
         if fitting:
             return _end_head(sentence[: fitting[-1]])
