@@ -170,3 +170,18 @@ def test_a_long_sentence_is_never_cut_inside_the_phrase_fronted_before_we():
         "To overcome the sparse reward challenge in reinforcement learning (RL) for agents based on large "
         "language models (LLMs), we propose Mutual Information Self-Evaluation (MISE)."
     )
+
+
+def test_a_long_fronted_purpose_clause_keeps_the_authors_as_subject():
+    from writer.grounded.attribution import attribute
+
+    sentence = (
+        "To investigate and evaluate the safety impact of MLLMs responses on human behavior in daily life, "
+        "we introduce SaLAD, a multimodal safety benchmark."
+    )
+    assert attribute(sentence, ["Ann Lee", "Bo Chen", "Cy Park"]) == (
+        "To investigate and evaluate the safety impact of MLLMs responses on human behavior in daily life, "
+        "Lee et al. introduce SaLAD, a multimodal safety benchmark."
+    )
+    recognizing = strip_leading_discourse("Recognizing its importance, this paper presents a survey of RAG.")
+    assert attribute(recognizing, ["Ann Lee"]) == "Lee presents a survey of RAG."

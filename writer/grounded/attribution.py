@@ -29,6 +29,10 @@ _PAPER_SUBJECT = re.compile(
 _OUR_SUBJECT = re.compile(r"^Our\s+")
 # "Using a new data set, we evaluate X": the subject after a fronted phrase of at most this many words.
 MAX_FRONTED_WORDS = 15
+# A fronted phrase opening with "to", a preposition or a participle ("To overcome X for Y,")
+# is an adverbial however long; it may run to this many words.
+MAX_ADVERBIAL_WORDS = 30
+_ADVERBIAL_START = re.compile(r"^(?:to|for|in|on|with|by|from|under|across|through|\w+ing|\w+ed)$")
 _FRONTED_WE = re.compile(rf",\s+we\s+{_SEQUENCE_ADVERBS}({_ADVERBS}*)(\w+)\b")
 _LATER_PRONOUNS = {"we": "they", "We": "They", "our": "their", "Our": "Their", "us": "them", "ours": "theirs",
                    "ourselves": "themselves"}
@@ -116,7 +120,8 @@ def _is_fronted_phrase(text: str) -> bool:
     rather than a clause of its own ("X remains hard; in particular", where "we" means
     everyone)."""
     words = text.lower().split()
-    return len(words) <= MAX_FRONTED_WORDS and ";" not in text and "we" not in words
+    limit = MAX_ADVERBIAL_WORDS if words and _ADVERBIAL_START.match(words[0]) else MAX_FRONTED_WORDS
+    return len(words) <= limit and ";" not in text and "we" not in words
 
 
 def _possessive(phrase: str) -> str:

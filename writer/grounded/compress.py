@@ -34,7 +34,7 @@ _LEADING_DISCOURSE = re.compile(
 _ANAPHORIC_FRONT = re.compile(
     r"^((?:to|in|on|for|with|by|from|along|under|unlike|like|beyond|despite|given|following|"
     r"building|based|inspired|motivated|guided|driven|towards?|as|through|within|upon|among|after|"
-    r"against|at|via|\w+ing|\w+ed)\b[^,;:]{0,80}?\b(?:this|these|those|such|it|them|above|"
+    r"against|at|via|\w+ing|\w+ed)\b[^,;:]{0,80}?\b(?:this|these|those|such|it|its|them|their|above|"
     r"aforementioned|former|latter)\b[^,;:]{0,40}),\s+(?=\S)",
     re.IGNORECASE,
 )
