@@ -74,9 +74,20 @@ def _stop_words() -> frozenset[str]:
     return frozenset(ENGLISH_STOP_WORDS)
 
 
+# Latin abbreviations of running text ("e.g." reads as the word "e.g" here); never a term.
+_ABBREVIATIONS = frozenset({"e.g", "i.e", "et", "al", "etc", "cf", "vs", "viz"})
+
+
 def _is_word(token: str) -> bool:
-    """Whether a token can be part of a phrase: not a stop word, not a bare number."""
-    return token.lower() not in _stop_words() and any(c.isalpha() for c in token) and len(token) > 1
+    """Whether a token can be part of a phrase: not a stop word or an abbreviation such as
+    "e.g.", not a bare number."""
+    lower = token.lower()
+    return (
+        lower not in _stop_words()
+        and lower not in _ABBREVIATIONS
+        and any(c.isalpha() for c in token)
+        and len(token) > 1
+    )
 
 
 def text_phrases(text: str, max_words: int = MAX_WORDS) -> dict[str, str]:

@@ -53,6 +53,16 @@ def test_hyphenated_words_digits_and_math_stay_whole_or_out():
     }
 
 
+def test_abbreviations_of_running_text_are_no_words():
+    assert set(text_phrases("Agents, e.g. web agents, i.e. tools et al. vs. baselines")) == {
+        "agent",
+        "web",
+        "web agent",
+        "tool",
+        "baseline",
+    }
+
+
 def test_plurals_fold_but_short_and_latin_words_do_not():
     assert [normalize_word(w) for w in ("models", "LLMs", "class", "corpus", "analysis", "gas", "dynamics")] == [
         "model",
