@@ -9,7 +9,11 @@ object per survey: topic, mode, sections, words, papers_cited (distinct), min_ci
 with a marker), citations_resolved_share (markers resolving to a paper given to that section),
 support_proxy (share of cited sentences whose content words are at least 80% covered by their
 cited abstracts, writer.grounded.content_word_coverage), duplicate_sentences (sentences of the
-body and frame that occur more than once) and seconds (the survey, index already built).
+body and frame that occur more than once), glued_words (words run together, writer.grounded.glued),
+anaphoric_fronts (body sentences opening with a phrase that points back, "To address this,"),
+shared_phrase_openers (sub-theme openers naming the papers that share a phrase), section_titles,
+subsection_titles and seconds (the survey, index already built). `--score DIR...` only scores
+surveys already written (seconds 0).
 setup_s is the one-off ingest and embedding of the corpus; model_load_s loading the model.
 """
 
@@ -38,6 +42,9 @@ from writer import Survey  # noqa: E402
 from writer.citations import find_citations, strip_citations  # noqa: E402
 from writer.grounded import SUPPORT_THRESHOLD, content_word_coverage  # noqa: E402
 from writer.grounded.abstracts import split_sentences  # noqa: E402
+from writer.grounded.compress import anaphoric_front  # noqa: E402
+from writer.grounded.glued import glued_words  # noqa: E402
+from writer.grounded.section import CONNECTIVES  # noqa: E402
 
 DEFAULT_CORPUS = REPO.parent / "shared" / "data" / "arxiv" / "arxiv_cs_CL_LG_AI_sample5k.jsonl.gz"
 TOPICS = (
@@ -64,6 +71,7 @@ def survey_figures(survey: Survey, seconds: float) -> dict:
         for _, s, ids in cited
     )
     frame = [s for part in (survey.abstract, survey.introduction, survey.conclusion) for s in body_sentences(part)]
+    plain = [_without_connective(s) for _, s in sentences]
     keys = Counter(" ".join(strip_citations(s).lower().split()) for s in [s for _, s in sentences] + frame)
     return {
         "topic": survey.metadata["topic"],
@@ -81,9 +89,29 @@ def survey_figures(survey: Survey, seconds: float) -> dict:
         ),
         "support_proxy": round(supported / len(cited), 4) if cited else None,
         "duplicate_sentences": sum(count - 1 for count in keys.values() if count > 1),
+        "glued_words": sum(len(glued_words(s)) for s in plain),
+        "anaphoric_fronts": sum(anaphoric_front(s) is not None for s in plain),
+        "shared_phrase_openers": sum(s.startswith(SHARED_OPENERS) for s in plain),
         "warnings": len(survey.metadata["warnings"]),
         "seconds": round(seconds, 1),
     }
+
+
+SHARED_OPENERS = ("Some of the studies below mention", "All of the studies below mention")
+
+
+def _without_connective(sentence: str) -> str:
+    """A body sentence without the writer's connective, so its own opening shows."""
+    for connective in CONNECTIVES:
+        if sentence.startswith(connective + " "):
+            return sentence[len(connective) + 1 :]
+    return sentence
+
+
+def stored_figures(output_dirs: list[Path]) -> list[dict]:
+    """`survey_figures` of surveys already written (their survey.json), seconds unknown (0)."""
+    surveys = [Survey.from_json((d / "survey.json").read_text(encoding="utf-8")) for d in output_dirs]
+    return [survey_figures(survey, 0.0) for survey in surveys]
 
 
 def cpu_model() -> str:
@@ -109,7 +137,14 @@ def main() -> None:
         help="library and runs; kept between runs so the corpus is ingested and embedded once",
     )
     parser.add_argument("--save", type=Path, default=None, help="copy each survey.md here")
+    parser.add_argument(
+        "--score", type=Path, nargs="+", default=None, help="only score these run output folders (survey.json)"
+    )
     args = parser.parse_args()
+    if args.score:
+        scored = {"bench": "survey_e2e", "scored": [str(d) for d in args.score], "surveys": stored_figures(args.score)}
+        print(json.dumps(scored))
+        return
 
     settings = Settings(
         data_dir=args.data_dir,

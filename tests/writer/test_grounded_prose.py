@@ -185,3 +185,13 @@ def test_a_long_fronted_purpose_clause_keeps_the_authors_as_subject():
     )
     recognizing = strip_leading_discourse("Recognizing its importance, this paper presents a survey of RAG.")
     assert attribute(recognizing, ["Ann Lee"]) == "Lee presents a survey of RAG."
+
+
+def test_anaphoric_front_names_the_phrase_that_points_back():
+    from writer.grounded.compress import anaphoric_front
+
+    assert anaphoric_front("To study and address this, von Rad et al. introduce PolyFact.") == (
+        "To study and address this"
+    )
+    assert anaphoric_front("Along this line, Liu et al. propose EKSFT.") == "Along this line"
+    assert anaphoric_front("Using PolyFact, Lee et al. compare CPT and SFT.") is None

@@ -78,10 +78,17 @@ def strip_leading_discourse(sentence: str) -> str:
     while previous != sentence:
         previous = sentence
         sentence = _LEADING_DISCOURSE.sub("", sentence, count=1)
-        front = _ANAPHORIC_FRONT.match(sentence)
-        if front and len(front.group(1).split()) <= MAX_FRONT_WORDS:
-            sentence = sentence[front.end() :]
+        front = anaphoric_front(sentence)
+        if front is not None:
+            sentence = sentence[len(front) :].lstrip(" ,")
     return sentence[:1].upper() + sentence[1:]
+
+
+def anaphoric_front(sentence: str) -> str | None:
+    """The fronted phrase of `sentence` that points back at an unquoted sentence ("To study
+    and address this"), or None."""
+    front = _ANAPHORIC_FRONT.match(sentence)
+    return front.group(1) if front and len(front.group(1).split()) <= MAX_FRONT_WORDS else None
 
 
 def drop_parentheticals(sentence: str) -> str:
