@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,9 +50,16 @@ def check_topics(root: Path, topics: Sequence[str]) -> list[str]:
     return list(topics) or known
 
 
-def run_evaluation(request: EvalRequest, embedder: Embedder, judge: Judge | None = None, machine: str = "") -> dict:
+def run_evaluation(
+    request: EvalRequest,
+    embedder: Embedder,
+    judge: Judge | None = None,
+    machine: str = "",
+    progress: Callable[[int, int, runner.EvalItem], None] | None = None,
+) -> dict:
     """Evaluate, write the report under ``request.out`` and return a summary (calibration,
-    judge calls and cache hits, per-system means)."""
+    judge calls and cache hits, per-system means). `progress(done, total, item)` is told
+    before each survey is scored."""
     started = time.perf_counter()
     topics = check_topics(request.surveybench, request.topics or [])
     check_topics(request.surveybench, request.judge_topics or [])
@@ -70,6 +77,7 @@ def run_evaluation(request: EvalRequest, embedder: Embedder, judge: Judge | None
     rows = runner.evaluate(
         items, humans, runner.human_outline_headings(request.surveybench), embedder, thresholds,
         judge=judge, judge_topics=request.judge_topics, limits=request.limits, details_dir=request.out / "details",
+        progress=progress,
     )
     report.write_report(rows, request.out, judge.name if judge else None,
                         _notes(request, embedder, calibration, judge, machine))

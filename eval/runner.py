@@ -10,7 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -159,12 +159,16 @@ def evaluate(
     judge_topics: Sequence[str] | None = None,
     limits: JudgeLimits | None = None,
     details_dir: Path | None = None,
+    progress: Callable[[int, int, EvalItem], None] | None = None,
 ) -> list[dict]:
-    """One row per item; judge metrics only for `judge_topics` (all topics when None)."""
+    """One row per item; judge metrics only for `judge_topics` (all topics when None).
+    `progress(done, total, item)` is told before each item is scored."""
     from tqdm import tqdm
 
     rows = []
-    for item in tqdm(items, desc="evaluating", unit="survey"):
+    for done, item in enumerate(tqdm(items, desc="evaluating", unit="survey")):
+        if progress is not None:
+            progress(done, len(items), item)
         row = judge_free_row(item, humans.get(item.topic), outlines.get(item.topic), embedder, thresholds)
         if judge is not None and (judge_topics is None or item.topic in judge_topics):
             judged, details = judge_row(item, judge, limits or JudgeLimits())

@@ -3,7 +3,8 @@
 
 It answers by prompt, deterministically: a query plan and an outline for the planning
 requests (told apart by their JSON schema), sections that cite the papers their prompt
-lists as ``[arXiv:ID]``, short frame parts, and "supported" for support checks.
+lists as ``[arXiv:ID]``, short frame parts, "supported" for support checks, and, as the
+evaluation judge, a score of JUDGE_SCORE for every criterion and one fact per sentence.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ MODEL = "scripted"
 SECTION_TITLE = re.compile(r'Write the section "([^"]+)"')
 IDS_IN_PROMPT = re.compile(r"^\[arXiv:([^\]]+)\]", re.MULTILINE)
 FRAME_PART = re.compile(r"Write the (\w+) of this survey")
+JUDGE_SCORE = 4
 
 OUTLINE = {
     "title": "A Survey of Language Model Reasoning",
@@ -44,6 +46,10 @@ def answer(body: dict) -> str:
         return json.dumps({"queries": ["language model reasoning", "reinforcement learning for reasoning"]})
     if "supported" in properties:
         return json.dumps({"supported": True, "rewrite": ""})
+    if "score" in properties:  # the evaluation judge's content-quality criteria
+        return json.dumps({"score": JUDGE_SCORE, "reason": "scripted"})
+    if "facts" in properties:  # the judge splitting a sentence into atomic facts
+        return json.dumps({"facts": ["The survey makes one claim."]})
     title = SECTION_TITLE.search(prompt)
     if title:
         ids = IDS_IN_PROMPT.findall(prompt) or ["0000.00000"]

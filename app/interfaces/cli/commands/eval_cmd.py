@@ -1,7 +1,8 @@
 """`cpmsurvey eval`: score our surveys and SurveyBench's baselines against the human
 surveys, with or without a judge, into a comparison report; `--generate` writes our
 surveys for the listed topics first (as of each human survey's date). The logic lives in
-eval.pipeline; this command only turns options into its request."""
+eval.pipeline, reached through app.interfaces.evaluation as the UI's Evaluate page reaches
+it; this command only turns options into its request."""
 
 from __future__ import annotations
 
@@ -12,27 +13,8 @@ import typer
 from rich.console import Console
 
 from app.interfaces.cli.context import settings_for
+from app.interfaces.evaluation import BASELINES, EvalInputError, EvalOptions, check_options, evaluate, survey_paths
 from app.settings import Settings
-
-BASELINES = ("OpenAI_DeepResearch", "AutoSurvey", "SurveyForge", "LLMxMR-V2")
-
-
-def _our_paths(settings: Settings, surveys: list[str]) -> list[Path]:
-    """survey.json files, run folders, or run ids (looked up in the run database)."""
-    paths = []
-    for given in surveys:
-        path = Path(given).expanduser()
-        if path.exists():
-            paths.append(path)
-            continue
-        from app.workflow import inspect_run, open_checkpointer
-
-        info = inspect_run(open_checkpointer(settings.runs_db_path), given, settings.runs_db_path)
-        if info.output_dir is None or not (Path(info.output_dir) / "survey.json").is_file():
-            raise typer.BadParameter(f"run {given} has no finished survey yet; finish it with `cpmsurvey generate "
-                                     f"--resume {given}`", param_hint="SURVEYS")
-        paths.append(Path(info.output_dir))
-    return paths
 
 
 def _generate(settings: Settings, surveybench: Path, topics: list[str], output: Path, console: Console) -> list[Path]:
@@ -84,40 +66,32 @@ def eval_command(
     output: Path | None = typer.Option(None, "--output", help="Report folder (default: data_dir/outputs/eval)."),
 ) -> None:
     """Score surveys against SurveyBench's human surveys and write a comparison report."""
-    from eval.judge import Judge
-    from eval.pipeline import EvalRequest, check_topics, run_evaluation
     from eval.runner import JudgeLimits
     from eval.surveybench import SurveyBenchError
-    from retriever.embeddings import load_embedder
 
     console = Console(stderr=True)
     settings = settings_for(ctx)
     output = output or settings.outputs_dir / "eval"
-    unknown = sorted(set(systems) - set(BASELINES))
-    if unknown:
-        choices = ", ".join(BASELINES)
-        raise typer.BadParameter(f"unknown systems {unknown}; choose from {choices}", param_hint="--system")
+    options = EvalOptions(
+        surveybench=surveybench, output=output, topics=[*topics, *generate], systems=systems,
+        deepscholar=deepscholar, library=library, judge_topics=judge_topics,
+        limits=JudgeLimits(fact_sentences, citation_claims, content_words),
+    )
     try:
-        check_topics(surveybench, [*topics, *generate, *judge_topics])
-        ours = _our_paths(settings, surveys or [])
+        check_options(options)
+        options.ours = survey_paths(settings, surveys or [])
         if generate:
-            ours += _generate(settings, surveybench, generate, output, console)
+            options.ours += _generate(settings, surveybench, generate, output, console)
+        options.topics = topics or generate
         judge_llm = None
         if judge:
             from app.workflow import build_llm
 
             with console.status(f"loading the judge {settings.llm.model!r} ({settings.llm.backend}) ..."):
-                judge_llm = Judge(build_llm(settings), settings.data_dir / "judge-cache")
-        retrieval = settings.retrieval
-        with console.status("loading the embedding model ..."):
-            embedder = load_embedder(retrieval.embedding_model, retrieval.embedding_backend,
-                                     retrieval.model_cache_dir or settings.data_dir / "models")
-        request = EvalRequest(
-            surveybench=surveybench, out=output, deepscholar=deepscholar, library=library,
-            topics=topics or (generate or None), systems=systems, ours=ours, judge_topics=judge_topics or None,
-            limits=JudgeLimits(fact_sentences, citation_claims, content_words),
-        )
-        summary = run_evaluation(request, embedder, judge_llm)
+                judge_llm = build_llm(settings)
+        summary = evaluate(settings, options, judge_llm, on_step=lambda step: console.print(f"[dim]{step}[/]"))
+    except EvalInputError as error:
+        raise typer.BadParameter(str(error), param_hint=error.option) from None
     except SurveyBenchError as error:
         raise typer.BadParameter(str(error)) from None
     console.print(f"{summary['surveys']} surveys evaluated in {summary['seconds']} s; judge calls "
