@@ -45,6 +45,10 @@ _PARTICIPLE_TAGS = ("VBG", "VBN", "VBD")
 _JOINERS = re.compile(r"\s+(?:and|&)\s+|,\s+", re.IGNORECASE)
 _COORDINATORS = frozenset({"and", "or"})
 _VERB_ENDINGS = ("ize", "ise", "ify", "ate")
+# Words that open a verb's object or clause: "highlight" before them is a verb, not a noun.
+_OBJECT_STARTS = frozenset({"the", "a", "an", "that", "how", "our", "their", "its", "this", "these", "whether"})
+# Nouns on scikit-learn's stop list, which otherwise holds closed-class words ("that", "which").
+_STOP_LISTED_NOUNS = frozenset({"system", "interest", "part", "name", "detail", "amount"})
 # Before a bare phrase these make it a predicate adjective ("is time-consuming").
 _COPULAS = frozenset({"is", "are", "was", "were", "be", "been", "being", "remain", "remains", "become", "becomes"})
 _DEGREE_WORDS = frozenset({"very", "too", "so", "more", "less", "most", "least", "quite"})
@@ -136,14 +140,14 @@ def _token_index(texts: tuple[str, ...]) -> tuple[list[list[str]], dict[str, lis
     return tokens, where
 
 
-def _continues_phrase(token: str) -> bool:
+def _continues_phrase(token: str, next_token: str = "") -> bool:
     """Whether a token after a phrase makes the phrase its modifier: a content word that can
     be a noun, an adjective ("end-to-end trainable"), a gerund ("multi-hop reasoning") or a
-    name, not a verb ("reward models improve") or an adverb."""
-    if len(token) < 2 or not any(c.isalpha() for c in token):
+    name, not a verb ("reward models improve", "findings highlight the ...") or an adverb."""
+    if len(token) < 2 or not any(c.isalpha() for c in token) or next_token in _OBJECT_STARTS:
         return False
     classes = word_classes(token)
-    if classes & NOMINAL:  # "system": a noun, though on scikit-learn's stop list
+    if classes & NOMINAL and (content_words(token) or token in _STOP_LISTED_NOUNS):
         return True
     return bool(content_words(token)) and (not classes or "ADJ" in classes or token.endswith("ing"))
 
@@ -176,7 +180,8 @@ def completed_phrase(words: Sequence[str], texts: Sequence[str], min_texts: int 
         if tokens[row][start:after] != key or after >= len(tokens[row]):
             continue
         following = tokens[row][after]
-        if not _noun_like(following, written[row][after]):
+        next_token = tokens[row][after + 1] if after + 1 < len(tokens[row]) else ""
+        if next_token in _OBJECT_STARTS or not _noun_like(following, written[row][after]):
             continue
         holders.setdefault(following, set()).add(row)
         spelled.setdefault(following, Counter())[written[row][after]] += 1
@@ -194,8 +199,12 @@ def _noun_like(token: str, written: str) -> bool:
     know; not a stop word."""
     if len(token) < 2 or not any(c.isalpha() for c in token):
         return False
+    if is_name(written):
+        return True
+    if not content_words(token) and token not in _STOP_LISTED_NOUNS:  # "that": a noun to the lexicon
+        return False
     classes = word_classes(token)
-    return bool(classes & NOMINAL) or is_name(written) or (not classes and bool(content_words(token)))
+    return bool(classes & NOMINAL) or not classes
 
 
 def modifier_use(words: Sequence[str], texts: Sequence[str]) -> tuple[float, int]:
@@ -216,7 +225,8 @@ def modifier_use(words: Sequence[str], texts: Sequence[str]) -> tuple[float, int
             continue  # "open-source and proprietary models" says nothing either way
         uses += 1
         predicate = start > 0 and _before_predicate(text[start - 1])
-        modifying += predicate or (after < len(text) and _continues_phrase(text[after]))
+        following = text[after + 1] if after + 1 < len(text) else ""
+        modifying += predicate or (after < len(text) and _continues_phrase(text[after], following))
     return (modifying / uses if uses else 0.0), uses
 
 
