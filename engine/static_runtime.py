@@ -104,6 +104,7 @@ class StaticRuntime:
         with torch.inference_mode():
             if self.kernels:
                 self._compile_prefill_kernels()
+                self._warm_prefill_forward()
             if self.graphs and self.compiled and self.decoder.rope_kernel:
                 self.matmul_timings = self.decoder.choose_matmuls()
                 logger.info("one-row decode matmuls: %s", self.decoder.matmuls)
@@ -150,6 +151,15 @@ class StaticRuntime:
             else:
                 causal_kernel_attention(q, k, v, tokens)
             del q, k, v
+
+    def _warm_prefill_forward(self) -> None:
+        """Prefill two short prompts into row 0 (then forget them): the model's own prefill
+        kernels (engine.fused_prefill's norms, SiLU x up, RoPE into the cache) compile here, in
+        both variants Triton makes of a token count (divisible by 16 or not)."""
+        for length in (32, 37):
+            if length < self.capacity:
+                self._prefill_row(0, [0] * length)
+        self.decoder.lengths.zero_()
 
     def _capture(self, bucket: int) -> None:
         decoder = self.decoder
