@@ -140,13 +140,16 @@ def _token_index(texts: tuple[str, ...]) -> tuple[list[list[str]], dict[str, lis
     return tokens, where
 
 
-def _continues_phrase(token: str, next_token: str = "") -> bool:
+def _continues_phrase(token: str, next_token: str = "", plural: bool = False) -> bool:
     """Whether a token after a phrase makes the phrase its modifier: a content word that can
     be a noun, an adjective ("end-to-end trainable"), a gerund ("multi-hop reasoning") or a
-    name, not a verb ("reward models improve", "findings highlight the ...") or an adverb."""
+    name, not a verb ("reward models improve", "findings highlight the ...", or any word that
+    can be a verb after a `plural` phrase: "findings highlight") or an adverb."""
     if len(token) < 2 or not any(c.isalpha() for c in token) or next_token in _OBJECT_STARTS:
         return False
     classes = word_classes(token)
+    if plural and "VERB" in classes:
+        return False
     if classes & NOMINAL and (content_words(token) or token in _STOP_LISTED_NOUNS):
         return True
     return bool(content_words(token)) and (not classes or "ADJ" in classes or token.endswith("ing"))
@@ -181,7 +184,8 @@ def completed_phrase(words: Sequence[str], texts: Sequence[str], min_texts: int 
             continue
         following = tokens[row][after]
         next_token = tokens[row][after + 1] if after + 1 < len(tokens[row]) else ""
-        if next_token in _OBJECT_STARTS or not _noun_like(following, written[row][after]):
+        verb = next_token in _OBJECT_STARTS or (_plural(written[row][after - 1]) and "VERB" in word_classes(following))
+        if verb or not _noun_like(following, written[row][after]):
             continue
         holders.setdefault(following, set()).add(row)
         spelled.setdefault(following, Counter())[written[row][after]] += 1
@@ -192,6 +196,11 @@ def completed_phrase(words: Sequence[str], texts: Sequence[str], min_texts: int 
         return None
     spelling = min(spelled[best], key=lambda s: (-spelled[best][s], s))
     return " ".join([*words, spelling]), len(holders[best])
+
+
+def _plural(written: str) -> bool:
+    """Whether a word as written is a plural its normalised form drops the 's' of."""
+    return written.lower() != normalize_word(written)
 
 
 def _noun_like(token: str, written: str) -> bool:
@@ -226,7 +235,8 @@ def modifier_use(words: Sequence[str], texts: Sequence[str]) -> tuple[float, int
         uses += 1
         predicate = start > 0 and _before_predicate(text[start - 1])
         following = text[after + 1] if after + 1 < len(text) else ""
-        modifying += predicate or (after < len(text) and _continues_phrase(text[after], following))
+        plural = _plural(_spellings(tuple(texts))[row][after - 1])
+        modifying += predicate or (after < len(text) and _continues_phrase(text[after], following, plural))
     return (modifying / uses if uses else 0.0), uses
 
 

@@ -103,3 +103,16 @@ def test_a_modifier_is_completed_with_the_noun_the_papers_put_after_it():
         "Jailbreak attacks",
         2,
     )
+
+
+def test_a_verb_after_a_phrase_neither_completes_nor_counts_as_its_noun():
+    from planner.title_grammar import completed_phrase
+
+    texts = [
+        "Our findings highlight critical gaps.",
+        "These findings highlight the risks.",
+        "The question that matters.",
+    ]
+    assert completed_phrase(["Findings"], texts) is None  # "highlight" after a plural: a verb
+    assert modifier_use(["findings"], texts) == (0.0, 2)
+    assert completed_phrase(["Question"], [*texts, "A question that helps."]) is None  # "that" is no noun
