@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from engine.errors import BackendResponseError, ContextWindowExceededError
 from engine.types import LLM, Message, SamplingParams
 from eval.prompts import FORMAT_REMINDER, JUDGE_SYSTEM
+from retriever.atomic_write import write_atomically
 
 T = TypeVar("T", bound=BaseModel)
 log = logging.getLogger(__name__)
@@ -65,12 +64,7 @@ class ReplyCache:
 
     def put(self, key: str, reply: str, record: dict) -> None:
         """Store a reply with the request it answers (for inspection)."""
-        path = self._path(key)
-        path.parent.mkdir(exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump({"reply": reply, **record}, out, ensure_ascii=False)
-        os.replace(temporary, path)
+        write_atomically(self._path(key), json.dumps({"reply": reply, **record}, ensure_ascii=False))
 
 
 class Judge:

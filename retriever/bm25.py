@@ -29,14 +29,13 @@ import io
 import json
 import logging
 import math
-import os
 import sqlite3
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from retriever.atomic_write import write_bytes_atomically
 from retriever.store import BM25_WEIGHTS, FTS_TOKENIZER, PaperStore, fts_words
 
 log = logging.getLogger(__name__)
@@ -290,16 +289,8 @@ class Bm25Matrix:
             present=self.present,
             lengths=self.lengths.astype(np.int32),
         )
-        handle, tmp = tempfile.mkstemp(dir=directory, prefix=BM25_FILE + ".", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as out:
-                out.write(buffer.getbuffer())
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, directory / BM25_FILE)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        # temporaries named bm25.npz.*.tmp: what library.STALE_INDEX_FILES clears after a kill
+        write_bytes_atomically(directory / BM25_FILE, buffer.getbuffer(), f"{BM25_FILE}.")
 
     @classmethod
     def load(cls, directory: Path, store_id: str) -> Bm25Matrix | None:

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
+from retriever.atomic_write import write_bytes_atomically
 from retriever.errors import IndexMismatchError, VectorIndexError
 
 log = logging.getLogger(__name__)
@@ -54,19 +53,6 @@ def choose_index_type(requested: str, papers: int, exact_max: int) -> IndexType:
     if requested not in ("flat", "hnsw"):
         raise VectorIndexError(f"unknown index type {requested!r}; use auto, flat or hnsw")
     return requested  # type: ignore[return-value]
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class VectorIndex:
@@ -138,8 +124,9 @@ class VectorIndex:
 
         directory.mkdir(parents=True, exist_ok=True)
         data = faiss.serialize_index(self._index)
-        _atomic_write_bytes(directory / INDEX_FILE, data.tobytes())
-        _atomic_write_bytes(directory / META_FILE, json.dumps(asdict(self.meta), indent=2).encode())
+        # temporaries named <file>.*.tmp: what library.STALE_INDEX_FILES clears after a kill
+        write_bytes_atomically(directory / INDEX_FILE, data.tobytes(), f"{INDEX_FILE}.")
+        write_bytes_atomically(directory / META_FILE, json.dumps(asdict(self.meta), indent=2).encode(), f"{META_FILE}.")
 
     # --- contents -------------------------------------------------------------------------
 

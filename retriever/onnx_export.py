@@ -12,13 +12,12 @@ import hashlib
 import json
 import logging
 import os
-import shutil
-import tempfile
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from retriever.atomic_write import replace_atomically
 from retriever.errors import EmbeddingError
 from retriever.write_lock import exclusive, remove_stale, try_exclusive
 
@@ -107,11 +106,11 @@ def exported_model(directory: Path, cache_dir: Path, quantize: bool = True) -> P
         remove_stale(target, [EXPORT_TEMP_PREFIX + "*"])
         if not fp32_path.is_file():
             log.info("exporting %s to ONNX (once) into %s", directory, target)
-            _write_atomically(fp32_path, lambda tmp: _export(directory, tmp))
+            replace_atomically(fp32_path, lambda tmp: _export(directory, tmp), EXPORT_TEMP_PREFIX)
         if quantize and not int8_path.is_file():
             source = _fused(directory, fp32_path, target / "model.fused.onnx")
             log.info("quantizing %s to int8", source)
-            _write_atomically(int8_path, lambda tmp: _quantize(source, tmp))
+            replace_atomically(int8_path, lambda tmp: _quantize(source, tmp), EXPORT_TEMP_PREFIX)
     return wanted
 
 
@@ -134,16 +133,6 @@ def _quiet():
             yield
     finally:
         root.removeFilter(only_errors)
-
-
-def _write_atomically(path: Path, write) -> None:
-    tmp_dir = Path(tempfile.mkdtemp(dir=path.parent, prefix=EXPORT_TEMP_PREFIX))
-    try:
-        tmp = tmp_dir / path.name
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
 
 
 def _export(directory: Path, out_path: Path) -> None:
@@ -203,7 +192,7 @@ def _fused(directory: Path, fp32_path: Path, fused_path: Path) -> Path:
     try:
         if config.get("model_type") != "bert" or not heads or not hidden:
             raise ValueError(f"model_type {config.get('model_type')!r} is not one the BERT fusions are checked on")
-        _write_atomically(fused_path, lambda tmp: _fuse(fp32_path, tmp, heads, hidden))
+        replace_atomically(fused_path, lambda tmp: _fuse(fp32_path, tmp, heads, hidden), EXPORT_TEMP_PREFIX)
     except Exception as error:  # any failure of the optional fusion falls back to the plain export
         log.warning("transformer fusions not applied to %s: %s", directory.name, error)
         return fp32_path

@@ -5,11 +5,11 @@ a killed write left are removed by the next one. The model's text is sanitized f
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from pathlib import Path
 
+from retriever.atomic_write import write_atomically
+from retriever.write_lock import remove_stale
 from writer.sanitize import sanitize_survey
 from writer.survey import Survey
 
@@ -17,21 +17,6 @@ from writer.survey import Survey
 OUTPUT_FILES = ("survey.md", "survey.bib", "survey.tex", "survey.json")
 # Where an interface puts an outline for a human to edit (the run API deletes it with the run).
 OUTLINE_REVIEW_FILE = "outline.review.json"
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Replace `path` with `text` in one rename; readers see the old or the new file, never a mix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as temp:
-            temp.write(text)
-            temp.flush()
-            os.fsync(temp.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
 
 
 def write_outputs(survey: Survey, folder: str | Path, stage_started: float | None = None) -> Path:
@@ -58,12 +43,10 @@ def write_outputs(survey: Survey, folder: str | Path, stage_started: float | Non
 
 
 def remove_stale_temporaries(folder: Path) -> None:
-    """Remove the temporary files of output writes a kill interrupted (`.survey.bib.*.tmp`);
-    a run's files are written by one process at a time, so none is in use."""
-    if folder.is_dir():
-        for name in OUTPUT_FILES:
-            for stale in folder.glob(f".{name}.*.tmp"):
-                stale.unlink(missing_ok=True)
+    """Remove what output writes a kill interrupted left (`.survey.bib.*.tmp`, folders of
+    retriever.atomic_write or files of older versions); a run's files are written by one
+    process at a time, so none is in use."""
+    remove_stale(folder, [f".{name}.*.tmp" for name in OUTPUT_FILES])
 
 
 def is_finished(folder: str | Path) -> bool:

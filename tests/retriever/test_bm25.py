@@ -123,7 +123,7 @@ def test_interrupted_save_keeps_the_previous_file(tmp_path, store, monkeypatch):
     def crash(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("retriever.bm25.os.replace", crash)
+    monkeypatch.setattr("retriever.atomic_write.os.replace", crash)  # the one atomic write bm25 uses
     with pytest.raises(KeyboardInterrupt):
         matrix.save(tmp_path / "index")
     assert (tmp_path / "index" / BM25_FILE).read_bytes() == before
