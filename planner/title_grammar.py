@@ -128,6 +128,17 @@ def _head_problem(word: str) -> str | None:
     return None
 
 
+def _clause_problem(part: Sequence[str]) -> str | None:
+    """Whether a part reads as subject and verb: a plural noun, then a word that can be a
+    verb in its base form ("Findings Highlight", "Models Show"); gerunds ("Models Training"),
+    plurals ("Models Benchmarks") and names aside."""
+    if len(part) < 2 or is_name(part[-2]) or part[-1].lower().endswith("ing"):
+        return None
+    if _plural(part[-2]) and not _plural(part[-1]) and "VERB" in word_classes(part[-1]):
+        return f"it reads as a clause: “{part[-2]} {part[-1]}” is a subject and its verb"
+    return None
+
+
 @lru_cache(maxsize=64)
 def _token_index(texts: tuple[str, ...]) -> tuple[list[list[str]], dict[str, list[tuple[int, int]]]]:
     """The texts as normalised tokens (words and single punctuation marks), and where each
@@ -256,7 +267,7 @@ def grammar_problem(title: str, texts: Sequence[str] = ()) -> str | None:
             problem = _word_problem(word)
             if problem is not None:
                 return f"it is not a noun phrase: {problem}"
-        problem = _head_problem(part[-1])
+        problem = _head_problem(part[-1]) or _clause_problem(part)
         if problem is not None:
             return problem
         problem = _usage_problem(part, texts)

@@ -116,3 +116,12 @@ def test_a_verb_after_a_phrase_neither_completes_nor_counts_as_its_noun():
     assert completed_phrase(["Findings"], texts) is None  # "highlight" after a plural: a verb
     assert modifier_use(["findings"], texts) == (0.0, 2)
     assert completed_phrase(["Question"], [*texts, "A question that helps."]) is None  # "that" is no noun
+
+
+def test_a_plural_then_a_verb_is_a_clause_not_a_title():
+    assert grammar_problem("Safety Benchmarks and Findings Highlight") == (
+        "it reads as a clause: “Findings Highlight” is a subject and its verb"
+    )
+    assert grammar_problem("Reward Models Training") is None
+    assert grammar_problem("LLMs Agents") is None
+    assert grammar_problem("Language Models Benchmarks") is None
