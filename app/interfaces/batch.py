@@ -28,7 +28,7 @@ from app.workflow import (
     is_user_error,
     limited,
     llm_concurrency,
-    new_run_id,
+    new_run,
     open_checkpointer,
     write_atomically,
 )
@@ -230,9 +230,10 @@ def run_batch(
                 except RunNotFoundError:
                     run_id = None
             if not run_id:
-                run_id = new_run_id(item.topic)
+                run = new_run(item.topic)
+                run_id = run.run_id
                 manifest.update(item.key, run_id=run_id, status="running", folder=str(folder))
-                outcome = workflow.start(item.topic, run_id=run_id, output_dir=folder)
+                outcome = workflow.start(run, output_dir=folder)
         except Exception as error:
             if not is_user_error(error):
                 raise

@@ -20,7 +20,6 @@ _EXPORTS = {
     "RunOutcome": "app.workflow.api",
     "SurveyWorkflow": "app.workflow.api",
     "validate_outline": "app.workflow.api",
-    "validate_topic": "app.workflow.api",
     "EmptyRetrievalError": "app.workflow.errors",
     "OUR_PACKAGES": "app.workflow.errors",
     "OutlineEditError": "app.workflow.errors",
@@ -44,6 +43,7 @@ _EXPORTS = {
     "OUTPUT_FILES": "app.workflow.outputs",
     "is_finished": "app.workflow.outputs",
     "write_atomically": "app.workflow.outputs",
+    "NewRun": "app.workflow.runs",
     "RunInfo": "app.workflow.runs",
     "close_checkpointer": "app.workflow.runs",
     "delete_run": "app.workflow.runs",
@@ -51,7 +51,7 @@ _EXPORTS = {
     "inspect_run": "app.workflow.runs",
     "list_runs": "app.workflow.runs",
     "load_survey": "app.workflow.runs",
-    "new_run_id": "app.workflow.runs",
+    "new_run": "app.workflow.runs",
     "open_checkpointer": "app.workflow.runs",
 }
 

@@ -26,10 +26,19 @@ from app.workflow.llm_factory import default_grammar_for, limited
 from app.workflow.nodes import NodeDeps
 from app.workflow.options import RunOptions
 from app.workflow.outputs import is_finished
-from app.workflow.runs import RunInfo, export_run, graph_for, inspect_run, new_run_id, open_checkpointer, thread
+from app.workflow.runs import (
+    NewRun,
+    RunInfo,
+    export_run,
+    graph_for,
+    inspect_run,
+    new_run,
+    open_checkpointer,
+    thread,
+)
 from app.workflow.writing_mode import resolve_writing
 from engine.types import LLM
-from planner import Outline, validate_topic
+from planner import Outline
 from retriever.types import Retriever
 from writer.survey import Survey
 
@@ -94,16 +103,24 @@ class SurveyWorkflow:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def start(self, topic: str, run_id: str | None = None, output_dir: Path | None = None) -> RunOutcome:
-        """Start a new run on `topic`; returns when it finishes or waits for an outline review."""
+    def start(self, topic: str | NewRun, run_id: str | None = None, output_dir: Path | None = None) -> RunOutcome:
+        """Start a new run on `topic` (see :meth:`create`); returns when it finishes or waits
+        for an outline review."""
         run_id = self.create(topic, run_id, output_dir)
         return self._invoke(run_id, None, fresh=True)
 
-    def create(self, topic: str, run_id: str | None = None, output_dir: Path | None = None) -> str:
+    def create(self, topic: str | NewRun, run_id: str | None = None, output_dir: Path | None = None) -> str:
         """Record a new run on `topic` without running it; returns its id. From then on the
-        run can be resumed (:meth:`resume`), so an interface announces the id after this."""
-        topic = validate_topic(topic)
-        run_id = run_id or new_run_id(topic)
+        run can be resumed (:meth:`resume`), so an interface announces the id after this.
+        `topic`: a :class:`NewRun` (its topic checked and its id given by ``new_run``), or a
+        plain topic, checked here by ``new_run`` (TopicError when it is empty or too long)."""
+        if isinstance(topic, NewRun):
+            if run_id not in (None, topic.run_id):
+                raise ValueError(f"the new run has the id {topic.run_id!r}; pass no other run_id")
+            run = topic
+        else:
+            run = new_run(topic, run_id)
+        topic, run_id = run.topic, run.run_id
         if self.checkpointer.get_tuple(thread(run_id)) is not None:
             raise WorkflowError(f"a run with id {run_id!r} exists already; resume it with --resume {run_id}")
         folder = Path(output_dir) if output_dir else self.settings.outputs_dir / run_id

@@ -19,6 +19,7 @@ from app.workflow.graph import compile_graph
 from app.workflow.nodes import survey_from_state
 from app.workflow.options import RunOptions
 from app.workflow.outputs import OUTLINE_REVIEW_FILE, OUTPUT_FILES, is_finished, write_outputs
+from planner import validate_topic
 from writer.survey import Survey
 
 RunStatus = Literal["finished", "awaiting_review", "interrupted"]
@@ -44,6 +45,25 @@ def new_run_id(topic: str) -> str:
     """A readable, unique run id: UTC time, a slug of the topic, random hex."""
     slug = re.sub(r"[^a-z0-9]+", "-", topic.lower()).strip("-")[:40].strip("-") or "survey"
     return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{slug}-{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True, slots=True)
+class NewRun:
+    """A run not recorded yet: its topic, checked and with its whitespace normalised, and
+    its id. Made by :func:`new_run`."""
+
+    topic: str
+    run_id: str
+
+
+def new_run(topic: str, run_id: str | None = None) -> NewRun:
+    """The one check of a run's topic (planner.validate_topic: a TopicError says what is
+    wrong and what to give instead), and the run's id (:func:`new_run_id` unless given).
+    Interfaces call it before spending anything on a run (a library update, a model load)
+    and hand the result to ``SurveyWorkflow.create`` or ``start``, which check nothing again;
+    given a plain topic, those call it themselves."""
+    topic = validate_topic(topic)
+    return NewRun(topic, run_id or new_run_id(topic))
 
 
 def open_checkpointer(path: Path) -> SqliteSaver:

@@ -11,7 +11,7 @@ from typing import Any
 
 from app.interfaces.ui.jobs import Job, JobRegistry
 from app.settings import Settings
-from app.workflow import SurveyWorkflow, new_run_id, prepare_library, validate_topic
+from app.workflow import SurveyWorkflow, new_run, prepare_library
 
 RUN_PREFIX = "run:"
 
@@ -45,16 +45,13 @@ def start_survey(registry: JobRegistry, settings: Settings, llm, topic: str, fet
     """Start writing a survey on `topic` in the background; returns the new run's id.
     `fetch`: fetch the topic's papers from arXiv first (otherwise the library, or
     settings.corpus, is used as it is)."""
-    topic = validate_topic(topic)  # an empty or paragraph-long topic is refused before anything starts
-    run_id = new_run_id(topic)
+    run = new_run(topic)  # an empty or paragraph-long topic is refused here, before anything starts
     registry.start(
-        run_key(run_id),
-        topic,
-        lambda report: _run(
-            settings, llm, report, lambda flow: flow.start(topic, run_id=run_id), topic if fetch else None
-        ),
+        run_key(run.run_id),
+        run.topic,
+        lambda report: _run(settings, llm, report, lambda flow: flow.start(run), run.topic if fetch else None),
     )
-    return run_id
+    return run.run_id
 
 
 def resume_survey(

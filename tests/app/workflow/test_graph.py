@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from app.workflow import RunFailedError, SurveyWorkflow, list_runs
+from app.workflow import RunFailedError, SurveyWorkflow, list_runs, new_run
 from planner import TopicError
 from writer import Survey
 
@@ -134,6 +134,39 @@ def test_bad_topics_are_refused_before_any_work(settings, retriever, make_llm):
         with pytest.raises(TopicError, match="title-length"):
             flow.start("word " * 500)
     assert llm.calls == []
+
+
+def test_a_topic_is_checked_once_per_run(settings, retriever, make_llm, monkeypatch):
+    """The interfaces check a topic with new_run before any work (the CLI before the library
+    and the model); create then takes the NewRun and checks nothing again."""
+    import app.workflow.runs as runs
+
+    checked = []
+    check = runs.validate_topic
+    monkeypatch.setattr(runs, "validate_topic", lambda topic: checked.append(topic) or check(topic))
+    run = new_run("  reasoning in\n large language models ")
+    assert run.topic == "reasoning in large language models" and len(checked) == 1
+    assert "reasoning-in-large-language-models" in run.run_id
+    with SurveyWorkflow(settings, make_llm(), retriever) as flow:
+        assert flow.create(run) == run.run_id
+        assert len(checked) == 1
+        assert flow.inspect(run.run_id).topic == run.topic
+        flow.create("graph neural networks")  # a plain topic is checked by create itself, once
+        assert len(checked) == 2
+        with pytest.raises(ValueError, match="pass no other run_id"):
+            flow.create(new_run("graph neural networks"), run_id="another")
+    with pytest.raises(TopicError, match="empty"):
+        new_run("   ")
+
+
+def test_no_interface_checks_a_topic_itself():
+    """The topic check lives in the run API (new_run) only: an interface that called
+    planner.validate_topic again would be a second check to keep in step."""
+    from pathlib import Path
+
+    interfaces = Path(__file__).resolve().parents[3] / "app" / "interfaces"
+    callers = [p.name for p in interfaces.rglob("*.py") if "validate_topic" in p.read_text(encoding="utf-8")]
+    assert callers == []
 
 
 def test_resume_after_backend_failure_does_not_redo_finished_sections(settings, retriever, make_llm):

@@ -102,7 +102,7 @@ def generate(
         raise typer.BadParameter("give a TOPIC, or --resume ID to finish a stopped run", param_hint="TOPIC")
     farewell = ["interrupted before the run was recorded; papers ingested or embedded are kept. Run the command again"]
     stop_promptly_on_signals(lambda _: farewell[0])
-    settings, checkpointer, topic, run_id = _open_run(ctx, topic, resume, flags)
+    settings, checkpointer, topic, run_id, new = _open_run(ctx, topic, resume, flags)
     resume_hint = f"`cpmsurvey generate --resume {run_id}`"
     saved = f"interrupted; finished work is saved. Continue with {resume_hint}"
     if resume is not None:
@@ -114,7 +114,7 @@ def generate(
     flow = SurveyWorkflow(settings, llm, library, checkpointer=checkpointer, library_size=library.stats()["papers"])
     try:
         if resume is None:  # announced once recorded: from then on it resumes
-            flow.create(topic, run_id=run_id, output_dir=output)
+            flow.create(new, output_dir=output)
             farewell[0] = saved
         console.print(f"run id: [bold]{run_id}[/] (if stopped, continue with {resume_hint})")
         outcome = _run(flow, run_id, console)
@@ -126,18 +126,19 @@ def generate(
 
 
 def _open_run(ctx: typer.Context, topic: str | None, resume: str | None, flags: dict[str, Any]):
-    """Settings, checkpointer, topic and run id of a new run, or of the stopped run `resume`
-    (its recorded options, unless a flag says otherwise)."""
-    from app.workflow import inspect_run, new_run_id, open_checkpointer, resume_overrides, validate_topic
+    """Settings, checkpointer, topic, run id and NewRun (None when resuming) of a new run, or
+    of the stopped run `resume` (its recorded options, unless a flag says otherwise). A bad
+    topic is refused here, before the library or the model is touched."""
+    from app.workflow import inspect_run, new_run, open_checkpointer, resume_overrides
 
     if resume is not None:
         base = settings_for(ctx)
         checkpointer = open_checkpointer(base.runs_db_path)
         info = inspect_run(checkpointer, resume, base.runs_db_path)
-        return settings_for(ctx, **resume_overrides(info.options, flags)), checkpointer, info.topic, resume
-    topic = validate_topic(topic)
+        return settings_for(ctx, **resume_overrides(info.options, flags)), checkpointer, info.topic, resume, None
+    run = new_run(topic)
     settings = settings_for(ctx, **flags)
-    return settings, open_checkpointer(settings.runs_db_path), topic, new_run_id(topic)
+    return settings, open_checkpointer(settings.runs_db_path), run.topic, run.run_id, run
 
 
 def _run(flow, run_id: str, console: Console) -> RunOutcome:
