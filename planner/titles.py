@@ -107,6 +107,7 @@ def title_problem(
     parts: Sequence[Sequence[str]] = (),
     usage: Sequence[str] = (),
     covering: bool = True,
+    grammatical: bool = True,
 ) -> str | None:
     """What is wrong with `title` as the heading of a group of papers, or None when it is fit.
 
@@ -120,7 +121,8 @@ def title_problem(
     `parts` the texts of the group's sub-themes); and it differs from every title in
     `others` (also in its set of words). How the papers use its phrases is read from
     `usage` (e.g. every group's texts), or from `group_texts` when that is empty. With
-    `covering` False the title need not name what the papers share."""
+    `covering` False the title need not name what the papers share, with `grammatical` False
+    it need not be a noun phrase."""
     cleaned = " ".join(title.split())
     if not cleaned:
         return "it is blank"
@@ -132,7 +134,8 @@ def title_problem(
     own = content_words(cleaned) - topical
     if not own:
         return "it says nothing beyond the topic's own words"
-    problem = grammar_problem(cleaned, usage or group_texts) or _topic_part_problem(cleaned, topical)
+    problem = grammar_problem(cleaned, usage or group_texts) if grammatical else None
+    problem = problem or _topic_part_problem(cleaned, topical)
     if problem is not None:
         return problem
     used = set().union(*(content_words(text) for text in group_texts)) if group_texts else set()
@@ -260,10 +263,12 @@ def mined_titles(
     for index in order:
         others = [*taken, *(t for t in titles if t)]
         themes = parts[index] if index < len(parts) else ()
-        # a title naming every sub-theme if there is one, else one that names the group, else
-        # a specific one, else (rather than no section) a noun phrase of its distinctive phrases
+        # a title naming every sub-theme if there is one, else one that names the group, else a
+        # specific one, else a noun phrase of its distinctive phrases, else (rather than losing a
+        # section) any distinctive phrase
         levels = [{"word_share": shares, "parts": themes}] if themes else []
         levels += [{"word_share": shares}, {"word_share": shares, "covering": False}, {"covering": False}]
+        levels += [{"covering": False, "grammatical": False}]  # the last resort: a distinctive phrase
         for level in levels:
             check = {"usage": usage, **level}
             fit = (

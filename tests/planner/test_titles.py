@@ -122,3 +122,12 @@ def test_a_dangling_phrase_is_completed_before_titles_are_tried():
     first, second = mined_titles(groups, "language model alignment")
     assert (first.title, second.title) == ("Jailbreak Attacks", "Speech Recognition")
     assert [p.text for p in first.phrases][:1] == ["Jailbreak attacks"]  # mined: "Jailbreak", then completed
+
+
+def test_a_group_of_only_adjectives_still_gets_a_title_rather_than_losing_its_section():
+    groups = [
+        ["Robust and adversarial.", "Adversarial, robust, fast.", "It is adversarial."],
+        ["Speech recognition in noise.", "Speech recognition for children.", "Robust speech recognition."],
+    ]
+    first, second = mined_titles(groups, "language model alignment")
+    assert (first.title, second.title) == ("Adversarial and Robust", "Speech Recognition")  # the last resort
