@@ -173,6 +173,20 @@ def _before_predicate(token: str) -> bool:
     return token in _COPULAS or token in _DEGREE_WORDS or (bool(classes) and classes <= {"ADV"})
 
 
+def _adjectival(text: Sequence[str], start: int) -> bool:
+    """Whether the phrase at `start` of a tokenised text is used as an adjective: after a
+    copula or an adverb, or coordinated with an adjective before it ("expensive and
+    time-consuming", "toxic, offensive"): conjuncts share their part of speech."""
+    if start == 0:
+        return False
+    if _before_predicate(text[start - 1]):
+        return True
+    if text[start - 1] not in _COORDINATORS | {","} or start < 2:
+        return False
+    classes = word_classes(text[start - 2])
+    return "ADJ" in classes and "VERB" not in classes
+
+
 @lru_cache(maxsize=64)
 def _spellings(texts: tuple[str, ...]) -> list[list[str]]:
     """The texts' tokens as written, aligned with `_token_index`'s normalised ones."""
@@ -231,8 +245,9 @@ def modifier_use(words: Sequence[str], texts: Sequence[str]) -> tuple[float, int
     """(share, uses): how many times the phrase `words` occurs in `texts` (case and plural
     's' ignored; not counting uses before "and" or "or", which could go either way), and the
     share of those where a noun or gerund follows it directly, i.e. where the phrase
-    modifies a noun ("multi-agent" in "multi-agent systems"), or where it follows a copula or
-    an adverb as an adjective would ("is time-consuming", "very costly")."""
+    modifies a noun ("multi-agent" in "multi-agent systems"), or where it is used as an
+    adjective (`_adjectival`: "is time-consuming", "very costly", "expensive and
+    time-consuming"; these count before "and" too: "may be offensive or harmful")."""
     tokens, where = _token_index(tuple(texts))
     key = [normalize_word(w) for w in words]
     if not key:
@@ -241,10 +256,12 @@ def modifier_use(words: Sequence[str], texts: Sequence[str]) -> tuple[float, int
     for row, start in where.get(key[0], ()):
         text = tokens[row]
         after = start + len(key)
-        if text[start:after] != key or (after < len(text) and text[after] in _COORDINATORS):
+        if text[start:after] != key:
+            continue
+        predicate = _adjectival(text, start)
+        if not predicate and after < len(text) and text[after] in _COORDINATORS:
             continue  # "open-source and proprietary models" says nothing either way
         uses += 1
-        predicate = start > 0 and _before_predicate(text[start - 1])
         following = text[after + 1] if after + 1 < len(text) else ""
         plural = _plural(_spellings(tuple(texts))[row][after - 1])
         modifying += predicate or (after < len(text) and _continues_phrase(text[after], following, plural))
@@ -293,5 +310,5 @@ def _usage_problem(part: Sequence[str], texts: Sequence[str]) -> str | None:
         return None
     if uses >= MIN_USES and share >= MODIFIER_SHARE:
         used = f"({round(100 * share)}% of {uses} uses)"
-        return f"the papers use “{phrase}” before a noun {used}: a modifier without its noun"
+        return f"the papers use “{phrase}” before a noun or as a predicate {used}: a modifier, not a noun"
     return None

@@ -87,7 +87,7 @@ def test_verdicts_on_hand_made_titles(title, verdict):
 def test_a_head_the_papers_put_before_nouns_is_a_modifier_without_its_noun():
     texts = ["Process reward models score steps.", "We train process reward models.", "Process reward models help."]
     assert grammar_problem("Process Rewards", texts) == (
-        "the papers use “Process Rewards” before a noun (100% of 3 uses): a modifier without its noun"
+        "the papers use “Process Rewards” before a noun or as a predicate (100% of 3 uses): a modifier, not a noun"
     )
     assert grammar_problem("Process Reward Models", texts) is None
 
@@ -125,3 +125,24 @@ def test_a_plural_then_a_verb_is_a_clause_not_a_title():
     assert grammar_problem("Reward Models Training") is None
     assert grammar_problem("LLMs Agents") is None
     assert grammar_problem("Language Models Benchmarks") is None
+
+
+def test_an_adjective_the_papers_use_as_a_predicate_is_no_title():
+    texts = [
+        "Manual labelling is expensive and time-consuming.",
+        "Harmful requests, such as toxic, offensive, and hateful ones.",
+        "Content that may be offensive or harmful.",
+        "Human review is genuinely time-consuming for annotators.",
+        "Offensive language detection.",
+    ]
+    assert modifier_use(["offensive"], texts) == (1.0, 3)  # after "toxic,", after "be" (before "or"), before a noun
+    assert grammar_problem("Offensive", texts) == (
+        "the papers use “Offensive” before a noun or as a predicate (100% of 3 uses): a modifier, not a noun"
+    )
+    assert grammar_problem("Time-Consuming", texts) == (
+        "“Time-Consuming” is a compound modifier (the papers use it alone in 0 of 2 uses)"
+    )
+    # a noun coordinated with nouns stays a noun: "models, data, and evaluation"
+    nouns = ["We compare models, data, and evaluation.", "We study the evaluation of agents.", "Evaluation is hard."]
+    assert modifier_use(["evaluation"], nouns) == (0.0, 3)
+    assert grammar_problem("Evaluation", nouns) is None
