@@ -18,7 +18,10 @@ _MODALS = {"can", "could", "will", "would", "may", "might", "must", "shall", "sh
 _ADVERBS = r"(?:(?:first|\w+ly)\s+)"
 # "We also / then / further propose": adverbs that point at the abstract's previous sentence,
 # dropped with it ("Smith et al. propose").
-_SEQUENCE_ADVERBS = r"(?:(?:also|then|further|next|finally|additionally|subsequently|now)\s+)*"
+_SEQUENCE_ADVERBS = (
+    r"(?:(?:also|then|further|next|finally|additionally|subsequently|now|thus|therefore|hence|here|instead|"
+    r"again|still)\s+)*"
+)
 # "We", "In turn we", or a paper/work subject ("This paper", "The present study"), at the start.
 _WE_SUBJECT = re.compile(rf"^We\s+{_SEQUENCE_ADVERBS}({_ADVERBS}*)(\w+)\b")
 _PAPER_SUBJECT = re.compile(
@@ -47,6 +50,12 @@ _COORDINATED_VERBS = (
     "apply|employ|validate|verify|assess|quantify|highlight|argue|suggest|establish|extend|release|curate|collect"
 )
 _COORDINATED_VERB = re.compile(rf"\b(and|then|but)\s+({_COORDINATED_VERBS})\b")
+# The word after a subject, past adverbs ("Smith et al. also propose").
+_VERB_AFTER_SUBJECT = re.compile(r"\s+(?:(?:\w+ly|also|first|then|further)\s+)*([a-z]+)\b")
+_IRREGULAR_PAST = {
+    "found", "built", "made", "led", "took", "gave", "ran", "wrote", "drew", "began", "sought", "brought",
+    "thought", "taught", "held", "kept", "won", "saw", "chose", "put", "set", "cut", "read", "shed", "met", "spent",
+}
 _IRREGULAR_SINGULAR = {"are": "is", "have": "has", "do": "does", "were": "was", "go": "goes"}
 _IRREGULAR_PLURAL = {value: key for key, value in _IRREGULAR_SINGULAR.items()} | {"focuses": "focus", "biases": "bias"}
 
@@ -106,6 +115,8 @@ def plural_verb(verb: str) -> str:
     lowered = verb.lower()
     if lowered in _IRREGULAR_PLURAL:
         return _IRREGULAR_PLURAL[lowered]
+    if lowered.endswith(("ss", "us", "is")):
+        return verb
     if lowered.endswith("ies") and len(lowered) > 4:
         return verb[:-3] + "y"
     if re.search(r"(ss|sh|ch|x|z|o)es$", lowered):
@@ -113,6 +124,30 @@ def plural_verb(verb: str) -> str:
     if lowered.endswith("s") and not lowered.endswith("ss"):
         return verb[:-1]
     return verb
+
+
+def agreeing_verb(verb: str, plural: bool) -> str:
+    """`verb` (present tense, either form, as the abstract wrote it) agreeing with a plural or
+    a singular subject: "introduces" -> "introduce" for "Gu et al.", "propose" -> "proposes"
+    for "Smith"; past forms and modals unchanged."""
+    base = plural_verb(verb)
+    return base if plural else singular_verb(base)
+
+
+def agreement_error(text: str, subject: str, plural: bool) -> bool:
+    """Whether the verb right after `subject` in `text` disagrees with it: "Gu et al.
+    introduces" or "Smith and Lee proposes" (plural subject, singular verb), "Li propose"
+    (one author, base form); a possessive ("Li's method") or a past form is no error."""
+    start = text.find(subject + " ")
+    if start < 0:
+        return False
+    following = _VERB_AFTER_SUBJECT.match(text, start + len(subject))
+    if following is None:
+        return False
+    verb = following.group(1)
+    if plural:
+        return verb.endswith("s") and plural_verb(verb) != verb
+    return verb not in _IRREGULAR_PAST and singular_verb(verb) != verb and plural_verb(verb) == verb
 
 
 def _is_fronted_phrase(text: str) -> bool:
@@ -156,19 +191,16 @@ def attribute(sentence: str, authors: Sequence[str], reporting_verb: str = "repo
     we = _WE_SUBJECT.match(sentence)
     paper = _PAPER_SUBJECT.match(sentence)
     if we:
-        adverbs, verb = we.group(1), we.group(2)
+        adverbs, verb = we.group(1), agreeing_verb(we.group(2), plural)
         rest = sentence[we.end() :]
         if not plural:
-            verb = singular_verb(verb)
             rest = _COORDINATED_VERB.sub(lambda match: f"{match.group(1)} {singular_verb(match.group(2))}", rest)
         head = f"{phrase} {adverbs}{verb}"
     elif paper:
-        adverbs, verb = paper.group(1), paper.group(2)
-        verb = plural_verb(verb) if plural else verb
+        adverbs, verb = paper.group(1), agreeing_verb(paper.group(2), plural)
         head, rest = f"{phrase} {adverbs}{verb}", sentence[paper.end() :]
     elif (fronted := _FRONTED_WE.search(sentence)) and _is_fronted_phrase(sentence[: fronted.start()]):
-        adverbs, verb = fronted.group(1), fronted.group(2)
-        verb = verb if plural else singular_verb(verb)
+        adverbs, verb = fronted.group(1), agreeing_verb(fronted.group(2), plural)
         fronted_phrase = _later_pronouns(sentence[: fronted.start()])
         head, rest = f"{fronted_phrase}, {phrase} {adverbs}{verb}", sentence[fronted.end() :]
     elif _OUR_SUBJECT.match(sentence):

@@ -14,6 +14,7 @@ from writer.grounded.abstracts import is_quotable, quotable_sentences, unusable_
 from writer.grounded.attribution import ANONYMOUS_SUBJECT, attribute, author_phrase
 from writer.grounded.compress import compress_sentence, strip_leading_discourse
 from writer.grounded.coverage import SUPPORT_THRESHOLD, content_word_coverage, evidence_text
+from writer.grounded.dangling import dangling_references, drop_dangling
 
 # A sentence built from an abstract keeps at least this share of its content words in the
 # abstract (attribution and compression only remove words, so it is 1.0 unless a bug adds one).
@@ -189,21 +190,37 @@ def _extract(
     if not sentences:
         return Skip(paper.arxiv_id, "no sentence of its abstract can be quoted (markup, length or language)")
     ranked = sorted(enumerate(sentences), key=lambda pair: (-score(pair[1]), pair[0]))
+    pointing_back = None  # the best fact whose demonstratives point at an unquoted sentence
     for _, sentence in ranked:
         if score(sentence) < min_score:
             break
         if sentence_key(sentence) in exclude:
             continue
         fact = _fact_from(paper, sentence, reporting_verb)
-        if fact is not None and sentence_key(fact.text) not in exclude:
+        if fact is None or sentence_key(fact.text) in exclude:
+            continue
+        if not dangling_references(fact.text):
             return fact
-    return Skip(paper.arxiv_id, f"its abstract states no {what} that can be quoted")
+        pointing_back = pointing_back or fact
+    return pointing_back or Skip(paper.arxiv_id, f"its abstract states no {what} that can be quoted")
 
 
 def _fact_from(paper: Paper, sentence: str, reporting_verb: str) -> Fact | None:
+    """The fact `sentence` gives, without the clause that holds a dangling demonstrative
+    where that still makes a fact (:func:`drop_dangling`), else as compressed; None when
+    neither is quotable and grounded."""
     compressed = compress_sentence(sentence)
     if compressed is None:
         return None
+    without_dangling = drop_dangling(compressed)
+    if without_dangling is not None and without_dangling != compressed:
+        fact = _stated_fact(paper, sentence, without_dangling, reporting_verb)
+        if fact is not None:
+            return fact
+    return _stated_fact(paper, sentence, compressed, reporting_verb)
+
+
+def _stated_fact(paper: Paper, sentence: str, compressed: str, reporting_verb: str) -> Fact | None:
     stated = attribute(compressed, paper.authors, reporting_verb)
     if not is_quotable(stated):
         return None
@@ -221,7 +238,9 @@ def contribution_fact(paper: Paper, exclude: Collection[str] = ()) -> Fact | Ski
     """The sentence a survey body states about `paper`: its best contribution sentence
     (highest :func:`contribution_score`, earliest on ties), or a Skip saying why there is
     none. Sentences whose :func:`sentence_key` (source or stated form) is in `exclude` are
-    passed over, so that no sentence appears twice in a survey."""
+    passed over, so that no sentence appears twice in a survey. A fact that still holds a
+    demonstrative pointing at an unquoted sentence ("study this question") gives way to any
+    other candidate and is stated only when none is left."""
     return _extract(paper, contribution_score, 1, "report", exclude, "contribution")
 
 

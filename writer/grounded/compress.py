@@ -63,6 +63,8 @@ _OWN_SUBJECT = re.compile(
 )
 # A numbered list inside a sentence: "three modules: (1) a planner, (2) ..." or "(i) ...".
 _ENUMERATION = re.compile(r"[:,;]?\s*\((?:1|i|a)\)\s")
+# A participle alone after the head's last comma, whose complement the cut removed.
+_LONE_PARTICIPLE = re.compile(r",\s+\w+(?:ed|en|ing)$")
 # Words a cut-off head may not end with.
 _DANGLING = frozenset(FUNCTION_WORDS | {"including", "namely", "such"})
 # Letters whose spoken name starts with a vowel sound: "an LLM", "an RL agent".
@@ -139,10 +141,20 @@ def cut_trailing_clause(sentence: str, max_words: int = MAX_FACT_WORDS) -> str |
             for m in boundary.finditer(sentence)
             if m.start() > main_clause and len(sentence[: m.start()].split()) >= MIN_HEAD_WORDS
         ]
-        fitting = [cut for cut in cuts if len(sentence[:cut].split()) <= max_words]
+        fitting = [cut for cut in cuts if len(sentence[:cut].split()) <= max_words and is_whole_head(sentence[:cut])]
         if fitting:
             return _end_head(sentence[: fitting[-1]])
     return None
+
+
+def is_whole_head(head: str) -> bool:
+    """Whether a cut-off head can stand as a sentence: not a lone participle after its last
+    comma ("..., guided" before "by X"), and no "not only" without its "but"."""
+    head = head.rstrip(" ,;:")
+    if _LONE_PARTICIPLE.search(head):
+        return False
+    lowered = head.lower()
+    return "not only" not in lowered or " but " in lowered[lowered.index("not only") :]
 
 
 def _end_head(head: str) -> str:

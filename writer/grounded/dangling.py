@@ -1,0 +1,136 @@
+"""Demonstratives whose referent was in an earlier sentence of the abstract, not in the survey:
+"X, a framework addressing these challenges", "bridges these paradigms", "this question".
+
+A quoted sentence cannot carry its abstract's previous sentence along, so such a phrase points
+at nothing the reader has seen. :func:`dangling_references` finds them; :func:`drop_dangling`
+removes the trailing clause or the "in this setting" phrase that holds them when what remains
+is still a whole sentence.
+"""
+
+from __future__ import annotations
+
+import re
+
+from writer.grounded.coverage import FUNCTION_WORDS, _stem
+
+# Nouns that, after "this", name something the previous sentence stated ("this
+# question"); "this paper", "this method" usually mean the authors' own and stay.
+_BACK_NOUNS = (
+    "problem|problems|issue|issues|challenge|challenges|limitation|limitations|gap|gaps|question|questions|"
+    "paradigm|paradigms|setting|settings|variable|phenomenon|phenomena|trend|trends|concern|concerns|"
+    "shortcoming|shortcomings|drawback|drawbacks|bottleneck|bottlenecks|observation|observations|"
+    "finding|findings|insight|insights|assumption|assumptions|difficulty|difficulties|need|needs|"
+    "obstacle|obstacles|barrier|barriers|tension|dilemma|trade-off|tradeoff|discrepancy|discrepancies|"
+    "regard|context|scenario|scenarios|case|cases|direction|directions|line"
+)
+# "these/those/such" before up to three words (the last of them the noun); "this" before
+# at most one modifier and a back-pointing noun; "the above/aforementioned" before a noun.
+_DEMONSTRATIVE = re.compile(
+    r"\b(?:(?:these|those|such)\s+(?!as\b|that\b)((?:[A-Za-z][\w-]*\s+){0,2}[A-Za-z][\w-]*)|"
+    rf"this\s+((?:[a-z][\w-]*\s+)?(?:{_BACK_NOUNS}))|"
+    r"(?:the\s+)?(?:above|aforementioned|above-mentioned)\s+((?:[a-z][\w-]*\s+)?[a-z][\w-]*))\b",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"[A-Za-z][\w-]*")
+# A relative clause right after the phrase restricts it ("these systems that reshape X"),
+# so the phrase is defined where it stands.
+_RESTRICTED = re.compile(r"^\s*(?:that|which|who|whose|where)\b", re.IGNORECASE)
+# "in this setting", "under such conditions": a modifier that can go without breaking the sentence.
+_DANGLING_ADVERBIAL = re.compile(
+    r",?\s+(?:in|under|for|within)\s+(?:this|these|such)\s+(?:settings?|contexts?|cases?|scenarios?|regards?|"
+    r"conditions?|circumstances?|domains?|areas?|fields?|spaces?)\b(?=\s*[,.;:]|\s+\w)",
+    re.IGNORECASE,
+)
+# Where a trailing part may be dropped: a clause after a comma ("X, which ...", "X, enabling
+# ..."), the means of a verb ("by doing", "through"), a participle or relative clause after an
+# appositive noun phrase (", a framework addressing ...", ", an approach that tackles ...").
+_CLAUSE_START = re.compile(
+    r",\s+(?:which|where|while|whereas|thereby|thus|\w+ing)\b|"
+    r",?\s+(?:by|through|via)\s+(?=\w+ing\b)|"
+    r"(?<=[\w)])\s+(?:that|which|who|\w+ing)\b"
+)
+# "We shed light on this question: we train X": a clause of the authors' own after a colon or
+# semicolon, which may stand for the whole sentence.
+_RESTATEMENT = re.compile(r"[:;]\s+(?=we\s+\w+)", re.IGNORECASE)
+_APPOSITIVE = re.compile(r",\s+(?:a|an|the)\s+[^,;:()]*$", re.IGNORECASE)
+_OWN_SUBJECT = re.compile(r"\b(?:we|this (?:paper|work|study|article))\s+(?:\w+ly\s+|also\s+)*\w+", re.IGNORECASE)
+# A head shorter than this many words says too little to stand alone.
+MIN_KEPT_WORDS = 5
+_TRAILING_FUNCTION = FUNCTION_WORDS | {"including", "namely"}
+
+
+def dangling_references(sentence: str) -> list[str]:
+    """The demonstrative phrases of `sentence` whose nouns it has not itself named before
+    ("addressing these challenges" -> ["these challenges"]); "these systems" after "multi-agent
+    systems", and "these systems that reshape X", are not dangling."""
+    found = []
+    for match in _DEMONSTRATIVE.finditer(sentence):
+        words = _phrase_words(match.group(1) or match.group(2) or match.group(3))
+        if not words:
+            continue
+        phrase = match.group(0)[: match.group(0).find(words[-1]) + len(words[-1])]
+        if _RESTRICTED.match(sentence[match.start() + len(phrase) :]):
+            continue
+        earlier = {_stem(word.lower()) for word in _WORD.findall(sentence[: match.start()])}
+        if not any(_stem(word.lower()) in earlier for word in words):
+            found.append(phrase)
+    return found
+
+
+def _phrase_words(phrase: str) -> list[str]:
+    """The words of a demonstrative's phrase up to its first function word ("key edges for" ->
+    ["key", "edges"]); empty when the demonstrative stands alone ("these are")."""
+    words = []
+    for word in phrase.split():
+        if word.lower() in FUNCTION_WORDS:
+            break
+        words.append(word)
+    return words
+
+
+def drop_dangling(sentence: str) -> str | None:
+    """`sentence` (ending in a full stop) without the part that holds its dangling
+    demonstratives: an "in this setting" modifier removed, the authors' own clause after a
+    colon kept alone ("We study this question: we train X." -> "We train X."), or the trailing
+    clause that holds the first one cut ("We introduce X, a framework addressing these
+    challenges." -> "We introduce X, a framework."); the sentence unchanged when it has none;
+    None when no cut leaves a whole sentence free of them."""
+    if not dangling_references(sentence):
+        return sentence
+    sentence = _DANGLING_ADVERBIAL.sub("", sentence)
+    references = dangling_references(sentence)
+    if not references:
+        return sentence
+    first = sentence.find(references[0])
+    restated = _RESTATEMENT.search(sentence, first)
+    if restated:
+        rest = sentence[restated.end() :]
+        rest = rest[:1].upper() + rest[1:]
+        if not dangling_references(rest) and len(rest.split()) >= MIN_KEPT_WORDS:
+            return rest
+    subject = _OWN_SUBJECT.search(sentence)
+    floor = subject.end() if subject and subject.start() < first else 0
+    for cut in sorted((m.start() for m in _CLAUSE_START.finditer(sentence, 0, first)), reverse=True):
+        if cut <= floor or not _is_clause_cut(sentence, cut):
+            continue
+        head = _as_sentence(sentence[:cut])
+        if len(head.split()) >= MIN_KEPT_WORDS and not dangling_references(head):
+            return head
+    return None
+
+
+def _is_clause_cut(sentence: str, cut: int) -> bool:
+    """Whether the boundary at `cut` starts a clause that may go: after a comma or before "by",
+    any; otherwise only a relative or participle clause after an appositive noun phrase."""
+    rest = sentence[cut:].lstrip()
+    if sentence[cut] == "," or rest.split(maxsplit=1)[0].lower() in {"by", "through", "via"}:
+        return True
+    return bool(_APPOSITIVE.search(sentence[:cut]))
+
+
+def _as_sentence(head: str) -> str:
+    """A kept head as a sentence: no trailing function word or punctuation, one full stop."""
+    words = head.rstrip(" ,;:").split()
+    while words and words[-1].lower() in _TRAILING_FUNCTION:
+        words.pop()
+    return " ".join(words).rstrip(" ,;:") + "."
