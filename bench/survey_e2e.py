@@ -11,7 +11,10 @@ support_proxy (share of cited sentences whose content words are at least 80% cov
 cited abstracts, writer.grounded.content_word_coverage), duplicate_sentences (sentences of the
 body and frame that occur more than once), glued_words (words run together, writer.grounded.glued),
 anaphoric_fronts (body sentences opening with a phrase that points back, "To address this,"),
-shared_phrase_openers (sub-theme openers naming the papers that share a phrase), section_titles,
+shared_phrase_openers (sub-theme openers naming the papers that share a phrase), agreement_errors
+(cited sentences of the body and conclusion whose verb disagrees with the first cited paper's
+authors, "Gu et al. introduces"), dangling_demonstratives (demonstrative phrases in those sentences
+pointing at an unquoted sentence, "addressing these challenges", writer.grounded.dangling), section_titles,
 subsection_titles and seconds (the survey, index already built). `--score DIR...` only scores
 surveys already written (seconds 0).
 setup_s is the one-off ingest and embedding of the corpus; model_load_s loading the model.
@@ -42,7 +45,9 @@ from writer import Survey  # noqa: E402
 from writer.citations import find_citations, strip_citations  # noqa: E402
 from writer.grounded import SUPPORT_THRESHOLD, content_word_coverage  # noqa: E402
 from writer.grounded.abstracts import split_sentences  # noqa: E402
+from writer.grounded.attribution import agreement_error, author_phrase  # noqa: E402
 from writer.grounded.compress import anaphoric_front  # noqa: E402
+from writer.grounded.dangling import dangling_references  # noqa: E402
 from writer.grounded.glued import glued_words  # noqa: E402
 from writer.grounded.section import CONNECTIVES  # noqa: E402
 
@@ -72,6 +77,9 @@ def survey_figures(survey: Survey, seconds: float) -> dict:
     )
     frame = [s for part in (survey.abstract, survey.introduction, survey.conclusion) for s in body_sentences(part)]
     plain = [_without_connective(s) for _, s in sentences]
+    stated = [(s, ids) for _, s, ids in cited] + [
+        (s, find_citations(s)) for s in body_sentences(survey.conclusion) if find_citations(s)
+    ]
     keys = Counter(" ".join(strip_citations(s).lower().split()) for s in [s for _, s in sentences] + frame)
     return {
         "topic": survey.metadata["topic"],
@@ -92,12 +100,23 @@ def survey_figures(survey: Survey, seconds: float) -> dict:
         "glued_words": sum(len(glued_words(s)) for s in plain),
         "anaphoric_fronts": sum(anaphoric_front(s) is not None for s in plain),
         "shared_phrase_openers": sum(s.startswith(SHARED_OPENERS) for s in plain),
+        "agreement_errors": sum(_disagrees(s, ids, survey) for s, ids in stated),
+        "dangling_demonstratives": sum(len(dangling_references(strip_citations(s))) for s, _ in stated),
         "warnings": len(survey.metadata["warnings"]),
         "seconds": round(seconds, 1),
     }
 
 
 SHARED_OPENERS = ("Some of the studies below mention", "All of the studies below mention")
+
+
+def _disagrees(sentence: str, ids: list[str], survey: Survey) -> bool:
+    """Whether the verb after the first cited paper's authors disagrees with them."""
+    paper = survey.papers.get(ids[0])
+    if paper is None:
+        return False
+    subject, plural = author_phrase(paper.authors)
+    return agreement_error(sentence, subject, plural)
 
 
 def _without_connective(sentence: str) -> str:
