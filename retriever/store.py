@@ -361,6 +361,16 @@ class PaperStore:
             )
         return counts
 
+    def phrase_rowids(self, phrase: str) -> np.ndarray:
+        """Row ids (ascending) of the papers holding `phrase` in their title or abstract, as
+        :meth:`phrase_counts` counts them."""
+        words = fts_words_in_order(phrase)
+        if not words:
+            return np.zeros(0, dtype=np.int64)
+        sql = "SELECT rowid FROM papers_fts WHERE papers_fts MATCH ? ORDER BY rowid"
+        rows = self._db.execute(sql, ['"' + " ".join(words).replace('"', '""') + '"']).fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
     # --- text for derived indexes ---------------------------------------------------------
 
     def fts_change_seq(self) -> int:
