@@ -22,9 +22,10 @@ import numpy as np
 from planner.clusters import PaperGroup, join_nearest, order_groups, section_groups, subgroups, year_span
 from planner.errors import PlanningError
 from planner.model_titles import TitleProposer, TitleRequest, apply_proposals
+from planner.phrase_spread import library_spread
 from planner.plan import OutlineResult
 from planner.schema import MAX_SUBSECTIONS, Outline, OutlineSection, Subsection
-from planner.titles import GroupTitle, mined_titles, title_problem
+from planner.titles import GroupTitle, Spread, mined_titles, title_problem
 from retriever.clustering import normalize_rows
 from retriever.store import paper_text
 from retriever.types import Paper, PhraseStatistics, VectorSource
@@ -44,6 +45,7 @@ class _Candidates:
     topic_vector: np.ndarray
     embed: Callable[[Sequence[str]], np.ndarray] | None
     corpus_share: Callable[[Sequence[str]], Sequence[float]] | None
+    spread: Spread | None = None
 
     def name(
         self, groups: Sequence[Sequence[int]], parts: Sequence[Sequence[Sequence[int]]] = (), **options
@@ -59,6 +61,7 @@ class _Candidates:
             embed=self.embed,
             centres=centres,
             corpus_share=self.corpus_share,
+            spread=self.spread,
             parts=part_texts,
             usage=self.texts,
             **options,
@@ -84,13 +87,16 @@ def outline_from_papers(
     seed: int = 0,
     embed: Callable[[Sequence[str]], np.ndarray] | None = None,
     corpus_share: Callable[[Sequence[str]], Sequence[float]] | None = None,
+    spread: Spread | None = None,
     propose_titles: TitleProposer | None = None,
 ) -> OutlineResult:
     """An outline of up to `sections` sections over `papers` (one row of `vectors` each;
     `topic_vector` is the topic embedded the same way), each with up to `subsections`
     subsections. Source "papers". With `embed` (texts -> L2-normalised rows in the same
     space) title phrases are reranked by closeness to their papers; with `corpus_share`
-    (phrases -> their share of the whole library) phrases every paper uses sink. With `propose_titles`
+    (phrases -> their share of the whole library) phrases every paper uses sink; with `spread`
+    (phrases -> how evenly they spread over the library's topics, planner.phrase_spread)
+    boilerplate titles fail. With `propose_titles`
     (e.g. `planner.model_titles.model_title_proposer(llm, params)`) a proposed section title
     replaces the mined one where it passes `title_problem`; source is then "papers+model".
 
@@ -108,7 +114,7 @@ def outline_from_papers(
         raise ValueError(f"sections must be at least 1, got {sections}")
     texts = [paper_text(p.title, p.abstract) for p in papers]
     candidates = _Candidates(
-        topic, papers, texts, normalize_rows(vectors), np.asarray(topic_vector), embed, corpus_share
+        topic, papers, texts, normalize_rows(vectors), np.asarray(topic_vector), embed, corpus_share, spread
     )
     notes: list[str] = []
     groups = section_groups(vectors, sections, min_papers, seed)
@@ -159,8 +165,9 @@ def _proposed(
 
     def problem(index: int, title: str, others: Sequence[str]) -> str | None:
         texts = [candidates.texts[i] for i in ordered[index].rows]
-        share = candidates.corpus_share
-        return title_problem(title, candidates.topic, texts, named[index].phrases, others, word_share=share)
+        share, spread = candidates.corpus_share, candidates.spread
+        phrases = named[index].phrases
+        return title_problem(title, candidates.topic, texts, phrases, others, word_share=share, spread=spread)
 
     titles, refused = apply_proposals([t.title for t in named], proposals, problem)
     notes.extend(refused)
@@ -172,7 +179,9 @@ def outline_from_retriever(
 ) -> OutlineResult:
     """:func:`outline_from_papers` with the vectors taken from `retriever` (e.g. a Library):
     the stored embeddings of `papers`, the topic and title phrases embedded by the same model,
-    and phrase shares of the whole library when it offers them (`PhraseStatistics`).
+    and phrase shares of the whole library when it offers them (`PhraseStatistics`), and how
+    evenly phrases spread over its topics when it is a library with a paper store
+    (`planner.phrase_spread.library_spread`).
     Raises TypeError when `retriever` cannot hand out vectors (not a VectorSource)."""
     if not isinstance(retriever, VectorSource):
         raise TypeError(
@@ -186,6 +195,8 @@ def outline_from_retriever(
     options.setdefault("embed", retriever.embed)
     if isinstance(retriever, PhraseStatistics):
         options.setdefault("corpus_share", retriever.phrase_shares)
+    if "spread" not in options:
+        options["spread"] = library_spread(retriever)
     return outline_from_papers(topic, papers, vectors, topic_vector, sections, **options)
 
 

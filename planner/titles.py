@@ -42,8 +42,13 @@ HEAD_CHOICES = 3  # a title's head may be any of its group's first phrases (the 
 GENERIC_SHARE = 0.1
 MIN_TITLE_SHARE = 0.25  # share of a group's papers a title must name (one of its parts in each)
 MIN_PART_PAPERS = 2  # papers of its group in which each part of a title occurs
+# A part (or every word of it) whose papers spread over the library's topics at least this
+# evenly, relative to as many papers drawn at random (planner/phrase_spread.py), is
+# boilerplate: "Future Research", "Promising Approach", "Evidence", "Category".
+EVEN_SPREAD = 0.72
 
 WordShare = Callable[[Sequence[str]], Sequence[float]]
+Spread = Callable[[Sequence[str]], Sequence[float | None]]
 _WORD_TOKEN = re.compile(r"[A-Za-z0-9]+(?:[-.][A-Za-z0-9]+)*")
 
 
@@ -104,6 +109,7 @@ def title_problem(
     others: Sequence[str] = (),
     *,
     word_share: WordShare | None = None,
+    spread: Spread | None = None,
     parts: Sequence[Sequence[str]] = (),
     usage: Sequence[str] = (),
     covering: bool = True,
@@ -117,8 +123,10 @@ def title_problem(
     the group's texts; one of them is a word of the group's distinctive `phrases` (so a
     generic heading such as "Methods and Architectures" fails); with `word_share` (words ->
     their share of the library's papers) some part of it is specific and no later part is
-    generic (`GENERIC_SHARE`); it names what its papers share (`_coverage_problem`, with
-    `parts` the texts of the group's sub-themes); and it differs from every title in
+    generic (`GENERIC_SHARE`); with `spread` (phrases -> their relative evenness over the
+    library's topics) no part is boilerplate (`_boilerplate_problem`); it names what its
+    papers share (`_coverage_problem`, with `parts` the texts of the group's sub-themes);
+    and it differs from every title in
     `others` (also in its set of words). How the papers use its phrases is read from
     `usage` (e.g. every group's texts), or from `group_texts` when that is empty. With
     `covering` False the title need not name what the papers share, with `grammatical` False
@@ -143,7 +151,7 @@ def title_problem(
         return f"most of its words ({', '.join(sorted(own - used))}) do not occur in the section's papers"
     if not own & distinctive_words(phrases):
         return "none of its words is distinctive of the section's papers (too generic)"
-    problem = _generic_problem(cleaned, topical, word_share)
+    problem = _generic_problem(cleaned, topical, word_share) or _boilerplate_problem(cleaned, topical, spread)
     if problem is None and covering:
         problem = _coverage_problem(cleaned, topical, group_texts, parts)
     if problem is not None:
@@ -189,6 +197,28 @@ def _generic_problem(title: str, topical: set[str], word_share: WordShare | None
     return None
 
 
+def _boilerplate_problem(title: str, topical: set[str], spread: Spread | None) -> str | None:
+    """Whether a part of the title is used alike in every field: the part spreads over the
+    library's topics at least EVEN_SPREAD as evenly as papers drawn at random ("Future
+    Research"), or, when too few papers hold it to tell, each of its words beyond the topic
+    does ("Promising Approach")."""
+    if spread is None:
+        return None
+    for text, own in _own_parts(title, topical):
+        words = sorted({w.lower() for w in _WORD_TOKEN.findall(text) if content_words(w) & own})
+        asked = [text.lower(), *(words if len(words) > 1 else [])]
+        found = dict(zip(asked, spread(asked), strict=True))
+        if _even(found[text.lower()]):
+            return f"“{text}” occurs alike across the library's topics (boilerplate)"
+        if found[text.lower()] is None and len(words) > 1 and all(_even(found[w]) for w in words):
+            return f"each word of “{text}” occurs alike across the library's topics (boilerplate)"
+    return None
+
+
+def _even(value: float | None) -> bool:
+    return value is not None and value >= EVEN_SPREAD
+
+
 def _holds(text_words: set[str], own: set[str]) -> bool:
     return own <= text_words
 
@@ -227,6 +257,7 @@ def mined_titles(
     embed: Callable[[Sequence[str]], np.ndarray] | None = None,
     centres: np.ndarray | None = None,
     corpus_share: WordShare | None = None,
+    spread: Spread | None = None,
     parts: Sequence[Sequence[Sequence[str]]] = (),
     usage: Sequence[str] | None = None,
 ) -> list[GroupTitle]:
@@ -239,13 +270,15 @@ def mined_titles(
     With `embed` and `centres` (one mean vector per group) phrases are reranked by closeness
     to their group (`rerank_by_similarity`); with `corpus_share` (e.g.
     `Library.phrase_shares`) phrases common in the whole collection sink
-    (`distinctive_phrases`) and titles of only common words fail. `parts` gives, per group,
+    (`distinctive_phrases`) and titles of only common words fail; with `spread` (e.g.
+    `planner.phrase_spread.library_spread`) boilerplate parts fail. `parts` gives, per group,
     the texts of its sub-themes, each of which the title names when some candidate can.
     `usage` (default: every group's texts and `background`) shows how phrases are used. A
-    group no candidate fits gets title None."""
+    group no candidate fits, not even as a plain noun phrase, gets title None."""
     exclude = topic_words(topic) | {w for text in avoid_words for w in content_words(text)}
     pool = PHRASES_PER_GROUP * (CANDIDATES_PER_PHRASE if embed is not None else 1)
     shares = _memo(corpus_share) if corpus_share is not None else None
+    spread = _memo(spread) if spread is not None else None
     options = {"background": background, "exclude_words": exclude, "corpus_share": shares}
     phrases = distinctive_phrases(groups, pool, **options)
     bare = [i for i, found in enumerate(phrases) if not found]
@@ -264,11 +297,12 @@ def mined_titles(
         others = [*taken, *(t for t in titles if t)]
         themes = parts[index] if index < len(parts) else ()
         # a title naming every sub-theme if there is one, else one that names the group, else a
-        # specific one, else a noun phrase of its distinctive phrases, else (rather than losing a
-        # section) any distinctive phrase
-        levels = [{"word_share": shares, "parts": themes}] if themes else []
-        levels += [{"word_share": shares}, {"word_share": shares, "covering": False}, {"covering": False}]
-        levels += [{"covering": False, "grammatical": False}]  # the last resort: a distinctive phrase
+        # specific one, else one that is no boilerplate, else (the last resort, rather than
+        # losing a section) any noun phrase of its distinctive phrases
+        specific = {"word_share": shares, "spread": spread}
+        levels = [{**specific, "parts": themes}] if themes else []
+        levels += [specific, {**specific, "covering": False}, {"spread": spread, "covering": False}]
+        levels += [{"covering": False}]
         for level in levels:
             check = {"usage": usage, **level}
             fit = (
@@ -302,14 +336,14 @@ def _completed(phrases: Sequence[Phrase], texts: Sequence[str], usage: Sequence[
     return completed
 
 
-def _memo(shares: Callable[[Sequence[str]], Sequence[float]]) -> Callable[[Sequence[str]], list[float]]:
-    """`shares` asked once per phrase however often the naming passes ask."""
-    known: dict[str, float] = {}
+def _memo(shares: Spread) -> Callable[[Sequence[str]], list[float | None]]:
+    """`shares` (or spreads) asked once per phrase however often the naming passes ask."""
+    known: dict[str, float | None] = {}
 
-    def cached(phrases: Sequence[str]) -> list[float]:
+    def cached(phrases: Sequence[str]) -> list[float | None]:
         missing = [p for p in dict.fromkeys(phrases) if p not in known]
         if missing:
-            known.update(zip(missing, (float(x) for x in shares(missing)), strict=True))
+            known.update(zip(missing, (None if x is None else float(x) for x in shares(missing)), strict=True))
         return [known[p] for p in phrases]
 
     return cached

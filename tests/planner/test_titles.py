@@ -124,10 +124,61 @@ def test_a_dangling_phrase_is_completed_before_titles_are_tried():
     assert [p.text for p in first.phrases][:1] == ["Jailbreak attacks"]  # mined: "Jailbreak", then completed
 
 
-def test_a_group_of_only_adjectives_still_gets_a_title_rather_than_losing_its_section():
+def test_a_group_of_only_adjectives_gets_no_ungrammatical_title():
     groups = [
         ["Robust and adversarial.", "Adversarial, robust, fast.", "It is adversarial."],
         ["Speech recognition in noise.", "Speech recognition for children.", "Robust speech recognition."],
     ]
     first, second = mined_titles(groups, "language model alignment")
-    assert (first.title, second.title) == ("Adversarial and Robust", "Speech Recognition")  # the last resort
+    # no noun phrase names the first group: "Adversarial and Robust" is no title (the outline
+    # joins such a group to its nearest section and says so)
+    assert (first.title, second.title) == (None, "Speech Recognition")
+
+
+# Made-up relative evenness over a library's topics (planner.phrase_spread); None: too few holders.
+SPREADS = {
+    "future research": 0.93,
+    "future": 0.90,
+    "research": 0.95,
+    "reward": 0.45,
+    "modeling": 0.85,
+    "promising approach": None,
+    "promising": 0.92,
+    "approach": 0.98,
+    "reward modeling": 0.40,
+    "tool use": 0.46,
+    "tool": 0.80,
+    "use": 0.99,
+    "memory": 0.70,
+    "evidence": 0.75,
+    "verbatim recall": None,
+    "verbatim": 0.30,
+    "recall": 0.80,
+}
+
+
+def test_boilerplate_parts_are_refused_by_their_spread_over_the_library():
+    texts = [
+        "Reward modeling is a promising approach. Future research on memory and evidence.",
+        "Reward modeling, a promising approach; tool use; future research; memory; evidence.",
+        "Verbatim recall of tool use and memory as evidence; reward modeling.",
+    ]
+    phrases = [
+        Phrase(key, key, 1.0, 2)
+        for key in ("reward modeling", "promising approach", "future research", "tool use", "memory", "evidence")
+    ]
+    phrases.append(Phrase("verbatim recall", "verbatim recall", 1.0, 1))
+
+    def problem(title):
+        spread = lambda asked: [SPREADS[a] for a in asked]  # noqa: E731
+        return title_problem(title, "language models", texts, phrases, spread=spread, covering=False)
+
+    assert problem("Future Research") == "“Future Research” occurs alike across the library's topics (boilerplate)"
+    assert problem("Reward Modeling and Promising Approach") == (
+        "each word of “Promising Approach” occurs alike across the library's topics (boilerplate)"
+    )
+    assert problem("Evidence") == "“Evidence” occurs alike across the library's topics (boilerplate)"
+    assert problem("Memory") is None  # 0.70: gathers in some topics
+    assert problem("Tool Use") is None  # judged as a phrase (0.46), though each word spreads evenly
+    assert problem("Verbatim Recall") is None  # too few holders; "verbatim" gathers
+    assert problem("Reward Modeling") is None
