@@ -31,7 +31,8 @@ THREE = ("Zhouhong Gu", "Xiaoxuan Zhu", "Yin Cai")
         ("We propose X, a method that reformulates problem solving.", []),
         ("We compare methods such as LoRA and adapters.", []),
         ("This paper proposes this method for agents.", []),
-        ("We find that these are rare.", []),
+        ("We find that these are rare.", ["these"]),
+        ("The mechanisms underlying this contrast remain unclear.", ["this contrast"]),
     ],
 )
 def test_dangling_references(sentence, expected):
@@ -56,6 +57,9 @@ def test_dangling_references(sentence, expected):
         # a modifier that can go alone
         ("We identify a systematic failure mode in this setting: harmful requests as MCQs bypass refusal.",
          "We identify a systematic failure mode: harmful requests as MCQs bypass refusal."),
+        # a leading subordinate clause
+        ("While this is shown in English, refusal behavior matters for any language, but is poorly understood.",
+         "Refusal behavior matters for any language, but is poorly understood."),
         # the authors' own clause after a colon
         ("We shed light on this question by isolating this variable: we train the same model on ten datasets.",
          "We train the same model on ten datasets."),
@@ -172,6 +176,12 @@ def test_agreeing_verb_for_either_number():
 )
 def test_agreement_error(text, subject, plural, expected):
     assert agreement_error(text, subject, plural) is expected
+
+
+def test_for_example_is_leading_discourse():
+    assert compress_sentence("For example, we show that X halves the cost of RAG pipelines.") == (
+        "We show that X halves the cost of RAG pipelines."
+    )
 
 
 def test_a_cut_never_leaves_a_lone_participle_or_a_half_not_only():

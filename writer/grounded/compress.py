@@ -15,7 +15,8 @@ MIN_HEAD_WORDS = 10
 
 _LEADING_DISCOURSE = re.compile(
     r"^(?:(?:in|within) (?:this|the present|our) (?:paper|work|study|article|letter|report|note|manuscript|"
-    r"position paper|thesis|chapter|survey)|here|to this end|to that end|specifically|in particular|concretely|"
+    r"position paper|thesis|chapter|survey)|for (?:example|instance)|here|to this end|to that end|specifically|"
+    r"in particular|concretely|"
     r"therefore|thus|hence|however|moreover|furthermore|additionally|in addition|finally|first(?:ly)?|"
     r"second(?:ly)?|third(?:ly)?|lastly|consequently|accordingly|overall|in summary|in short|"
     r"to summari[sz]e|in contrast|instead|yet|but|notably|importantly|crucially|as a result|subsequently|then|next|"

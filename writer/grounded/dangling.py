@@ -21,12 +21,20 @@ _BACK_NOUNS = (
     "shortcoming|shortcomings|drawback|drawbacks|bottleneck|bottlenecks|observation|observations|"
     "finding|findings|insight|insights|assumption|assumptions|difficulty|difficulties|need|needs|"
     "obstacle|obstacles|barrier|barriers|tension|dilemma|trade-off|tradeoff|discrepancy|discrepancies|"
-    "regard|context|scenario|scenarios|case|cases|direction|directions|line"
+    "regard|context|scenario|scenarios|case|cases|direction|directions|line|contrast|distinction|difference|"
+    "differences|effect|behavior|behaviour|variables"
 )
-# "these/those/such" before up to three words (the last of them the noun); "this" before
-# at most one modifier and a back-pointing noun; "the above/aforementioned" before a noun.
+# "this is", "these have": the demonstrative alone as the subject of a verb.
+_BARE_VERBS = (
+    r"is|are|was|were|has|have|had|can|could|may|might|will|would|leads?|makes?|allows?|enables?|requires?|"
+    r"means|results?|remains?|poses?|raises?|limits?|hinders?|motivates?|suggests?|calls?"
+)
+# "this" or "these" alone before a verb; "these/those/such" before up to three words (the
+# last of them the noun); "this" before at most one modifier and a back-pointing noun; "the
+# above/aforementioned" before a noun.
 _DEMONSTRATIVE = re.compile(
-    r"\b(?:(?:these|those|such)\s+(?!as\b|that\b)((?:[A-Za-z][\w-]*\s+){0,2}[A-Za-z][\w-]*)|"
+    rf"\b(?:(this|these)(?=\s+(?:{_BARE_VERBS})\b)|"
+    r"(?:these|those|such)\s+(?!as\b|that\b)((?:[A-Za-z][\w-]*\s+){0,2}[A-Za-z][\w-]*)|"
     rf"this\s+((?:[a-z][\w-]*\s+)?(?:{_BACK_NOUNS}))|"
     r"(?:the\s+)?(?:above|aforementioned|above-mentioned)\s+((?:[a-z][\w-]*\s+)?[a-z][\w-]*))\b",
     re.IGNORECASE,
@@ -52,6 +60,11 @@ _CLAUSE_START = re.compile(
 # "We shed light on this question: we train X": a clause of the authors' own after a colon or
 # semicolon, which may stand for the whole sentence.
 _RESTATEMENT = re.compile(r"[:;]\s+(?=we\s+\w+)", re.IGNORECASE)
+# "While this is shown in English, X holds": a leading subordinate clause, which may go.
+_LEADING_SUBORDINATE = re.compile(
+    r"^(?:while|although|though|whereas|since|because|as|if|when|despite|given)\b[^,;:]{0,120},\s+(?=\w)",
+    re.IGNORECASE,
+)
 _APPOSITIVE = re.compile(r",\s+(?:a|an|the)\s+[^,;:()]*$", re.IGNORECASE)
 _OWN_SUBJECT = re.compile(r"\b(?:we|this (?:paper|work|study|article))\s+(?:\w+ly\s+|also\s+)*\w+", re.IGNORECASE)
 # A head shorter than this many words says too little to stand alone.
@@ -65,7 +78,10 @@ def dangling_references(sentence: str) -> list[str]:
     systems", and "these systems that reshape X", are not dangling."""
     found = []
     for match in _DEMONSTRATIVE.finditer(sentence):
-        words = _phrase_words(match.group(1) or match.group(2) or match.group(3))
+        if match.group(1):  # "this is ...": nothing in the sentence can be its referent
+            found.append(match.group(1))
+            continue
+        words = _phrase_words(match.group(2) or match.group(3) or match.group(4))
         if not words:
             continue
         phrase = match.group(0)[: match.group(0).find(words[-1]) + len(words[-1])]
@@ -90,11 +106,12 @@ def _phrase_words(phrase: str) -> list[str]:
 
 def drop_dangling(sentence: str) -> str | None:
     """`sentence` (ending in a full stop) without the part that holds its dangling
-    demonstratives: an "in this setting" modifier removed, the authors' own clause after a
-    colon kept alone ("We study this question: we train X." -> "We train X."), or the trailing
-    clause that holds the first one cut ("We introduce X, a framework addressing these
-    challenges." -> "We introduce X, a framework."); the sentence unchanged when it has none;
-    None when no cut leaves a whole sentence free of them."""
+    demonstratives: an "in this setting" modifier removed, a leading "while ..." clause
+    dropped, the authors' own clause after a colon kept alone ("We study this question: we
+    train X." -> "We train X."), or the trailing clause that holds the first one cut ("We
+    introduce X, a framework addressing these challenges." -> "We introduce X, a framework.");
+    the sentence unchanged when it has none; None when no cut leaves a whole sentence free of
+    them."""
     if not dangling_references(sentence):
         return sentence
     sentence = _DANGLING_ADVERBIAL.sub("", sentence)
@@ -102,6 +119,12 @@ def drop_dangling(sentence: str) -> str | None:
     if not references:
         return sentence
     first = sentence.find(references[0])
+    subordinate = _LEADING_SUBORDINATE.match(sentence)
+    if subordinate and subordinate.end() > first:
+        rest = sentence[subordinate.end() :]
+        rest = rest[:1].upper() + rest[1:]
+        if not dangling_references(rest) and len(rest.split()) >= MIN_KEPT_WORDS:
+            return rest
     restated = _RESTATEMENT.search(sentence, first)
     if restated:
         rest = sentence[restated.end() :]
