@@ -113,3 +113,25 @@ def test_arxiv_category_names_do_not_end_a_sentence():
         "Papers are listed under cs.AI (35 papers), stat.ML and cs.MA (13).",
         "The next sentence starts here.",
     ]
+
+
+def test_a_sentence_opening_with_an_acronym_is_split_off():
+    # after "1)" and "2)" sentencex leaves the acronym's sentence joined to the one before
+    text = (
+        "1) Retrieval Collapse: retrieval fails. 2) Instability: training suffers. "
+        "We propose PRISMA, a framework. PRISMA's strength lies in planning. We use TSPO. TSPO introduces FOLR. "
+        "We compare it with e.g. BERT and GPT. It scores 90%. We propose a Judge (MR. Judge) for images. "
+        "Evaluated on 20 designs, Dr. RTL improves timing."
+    )
+    assert split_sentences(text) == [
+        "1) Retrieval Collapse: retrieval fails.",
+        "2) Instability: training suffers.",
+        "We propose PRISMA, a framework.",
+        "PRISMA's strength lies in planning.",
+        "We use TSPO.",
+        "TSPO introduces FOLR.",
+        "We compare it with e.g. BERT and GPT.",
+        "It scores 90%.",
+        "We propose a Judge (MR. Judge) for images.",
+        "Evaluated on 20 designs, Dr. RTL improves timing.",
+    ]

@@ -50,10 +50,15 @@ _WITHDRAWN = re.compile(
     re.IGNORECASE,
 )
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
-# A full stop after a lower-case word or digit, then a capitalised word: a sentence boundary
-# unless the word is an abbreviation.
-_MISSED_BOUNDARY = re.compile(r"(?<=[a-z0-9%)\"”])[.!](?=\s+[A-Z][a-z])")
-_ABBREVIATIONS_TEXT = "al e.g i.e vs etc approx cf fig figs eq eqs sec secs tab ref refs no vol pp ch resp"
+# A full stop after a lower-case word, digit or acronym, then a capitalised word, or an
+# acronym and a lower-case word ("(TSPO). TSPO introduces"): a sentence boundary unless the
+# word is an abbreviation.
+_MISSED_BOUNDARY = re.compile(
+    r"(?:(?<=[a-z0-9%)\"”])|(?<=[A-Z0-9]{2}))[.!](?=\s+(?:[A-Z][a-z]|[A-Z][A-Z0-9-]+(?:'s)?\s+[a-z]))"
+)
+_ABBREVIATIONS_TEXT = (
+    "al e.g i.e vs etc approx cf fig figs eq eqs sec secs tab ref refs no vol pp ch resp dr mr mrs ms prof st"
+)
 _ABBREVIATIONS = frozenset(_ABBREVIATIONS_TEXT.split())
 # Abbreviations that sentencex ends a sentence at when a number follows ("Eq. 4", "approx. 5").
 _REFERENCE_ABBREVIATION = re.compile(r"\b(?:approx|eqs?|secs?|figs?|tabs?|refs?|no|nos|vol|pp|ch|cf)\.$", re.IGNORECASE)
@@ -91,8 +96,9 @@ _HIDDEN_DOT = "\ue000"  # a private-use character: no splitter reads it as an en
 def split_sentences(text: str) -> list[str]:
     """Sentences of a plain-text abstract ("e.g.", "et al.", "Fig. 2", "Eq. 4" and decimals
     do not end one). sentencex finds the boundaries; pieces it left joined after a quoted
-    question (``"Which is correct?". We test``) are split where a word ends a sentence and a
-    capitalised word starts the next."""
+    question (``"Which is correct?". We test``) or before an acronym (``(TSPO). TSPO
+    introduces``) are split where a word ends a sentence and a capitalised word starts the
+    next."""
     sentences: list[str] = []
     # sentencex ends a sentence inside arXiv category names ("cs.AI"): hide their dots.
     text = _CATEGORY_DOT.sub(_HIDDEN_DOT, text)
@@ -108,7 +114,7 @@ def split_sentences(text: str) -> list[str]:
 def _split_missed(piece: str) -> list[str]:
     parts, start = [], 0
     for match in _MISSED_BOUNDARY.finditer(piece):
-        word = piece[: match.start() + 1].rsplit(" ", 1)[-1].lower().rstrip(".!")
+        word = piece[: match.start() + 1].rsplit(" ", 1)[-1].lower().rstrip(".!").lstrip("([\"“")
         if word not in _ABBREVIATIONS:
             parts.append(piece[start : match.start() + 1].strip())
             start = match.end()
