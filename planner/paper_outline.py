@@ -25,6 +25,7 @@ from planner.model_titles import TitleProposer, TitleRequest, apply_proposals
 from planner.phrase_spread import library_spread
 from planner.plan import OutlineResult
 from planner.schema import MAX_SUBSECTIONS, Outline, OutlineSection, Subsection
+from planner.title_grammar import title_parts
 from planner.titles import GroupTitle, Spread, mined_titles, title_problem
 from retriever.clustering import normalize_rows
 from retriever.store import paper_text
@@ -32,6 +33,7 @@ from retriever.types import Paper, PhraseStatistics, VectorSource
 
 MIN_PAPERS_PER_SECTION = 5  # a body section cites at least this many distinct papers
 MIN_PAPERS_PER_SUBSECTION = 3
+THEME_TITLE_PARTS = 3  # phrases of its sub-themes' titles a catch-all section's title may join
 
 
 @dataclass(frozen=True)
@@ -133,12 +135,21 @@ def outline_from_papers(
     named = candidates.name([g.rows for g in ordered], split(ordered))
     ordered, named = _merge_unnamed(candidates, ordered, named, notes, split)
     parts = split(ordered)
+    renamed = [
+        _named_by_themes(candidates, group, title, group_parts, [t.title for t in named if t is not title])
+        if not title.names_papers and group_parts
+        else (title, [])
+        for group, title, group_parts in zip(ordered, named, parts, strict=True)
+    ]
+    named, themes = [t for t, _ in renamed], [found for _, found in renamed]
     titles = [t.title for t in named]
     if propose_titles is not None:
         titles = _proposed(candidates, ordered, named, propose_titles, notes)
     outline_sections = []
-    for group, title, mined, group_parts in zip(ordered, titles, named, parts, strict=True):
-        subs = _subsections(candidates, group_parts, title) if group_parts else []
+    for group, title, mined, group_parts, found in zip(ordered, titles, named, parts, themes, strict=True):
+        # a section named by its sub-themes keeps their titles; the others name theirs apart from it
+        kept = found if found and title == mined.title else None
+        subs = _subsections(candidates, group_parts, title, kept) if group_parts else []
         outline_sections.append(_section(candidates, group.rows, title, mined, subs))
     source = "papers" if titles == [t.title for t in named] else "papers+model"
     return OutlineResult(Outline(title=f"A Survey of {topic}", sections=outline_sections), source, notes)
@@ -224,10 +235,41 @@ def _merge_unnamed(
     return regrouped, renamed
 
 
-def _subsections(candidates: _Candidates, parts: list[list[int]], section_title: str) -> list[Subsection]:
-    """Subsections of the parts, named against each other and apart from the section; none
-    when a part cannot be named."""
-    named = candidates.name(parts, taken=[section_title], avoid_words=[section_title])
+def _named_by_themes(
+    candidates: _Candidates, group: PaperGroup, mined: GroupTitle, parts: list[list[int]], others: list[str | None]
+) -> tuple[GroupTitle, list[GroupTitle]]:
+    """A section whose phrases gave only a fallback title, one that need not name what its
+    papers share (a catch-all group), named by its sub-themes instead: the first part of
+    each sub-theme's title, joined ("Search and Hierarchical Memory"), or else their first
+    THEME_TITLE_PARTS parts, when every sub-theme is named and the result passes
+    `title_problem`, with the sub-themes' titles; otherwise `mined` as it is and no titles."""
+    taken = [t for t in others if t]
+    themes = candidates.name(parts, taken=taken)
+    if not all(t.title for t in themes):
+        return mined, []
+    heads = [" ".join(title_parts(t.title)[0]) for t in themes if t.title]
+    every = [" ".join(part) for t in themes if t.title for part in title_parts(t.title)]
+    texts = [candidates.texts[i] for i in group.rows]
+    phrases = [p for t in themes for p in t.phrases]
+    share, spread = candidates.corpus_share, candidates.spread
+    for names in (heads, every[:THEME_TITLE_PARTS]):
+        names = list(dict.fromkeys(names))
+        title = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        problem = title_problem(
+            title, candidates.topic, texts, phrases, taken, word_share=share, spread=spread, usage=candidates.texts
+        )
+        if problem is None:
+            return GroupTitle(title, mined.phrases), themes
+    return mined, []
+
+
+def _subsections(
+    candidates: _Candidates, parts: list[list[int]], section_title: str, named: list[GroupTitle] | None = None
+) -> list[Subsection]:
+    """Subsections of the parts, named against each other and apart from the section (or
+    with the titles `named` already found); none when a part cannot be named."""
+    if named is None:
+        named = candidates.name(parts, taken=[section_title], avoid_words=[section_title])
     if not all(t.title for t in named):
         return []
     return [

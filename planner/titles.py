@@ -54,10 +54,12 @@ _WORD_TOKEN = re.compile(r"[A-Za-z0-9]+(?:[-.][A-Za-z0-9]+)*")
 
 @dataclass(frozen=True, slots=True)
 class GroupTitle:
-    """A group's title (None when no phrase of its papers could name it) and its phrases."""
+    """A group's title (None when no phrase of its papers could name it), its phrases, and
+    whether the title names what its papers share (False: a fallback that need not)."""
 
     title: str | None
     phrases: list[Phrase] = field(default_factory=list)
+    names_papers: bool = True
 
 
 def readable(spelling: str) -> str:
@@ -288,6 +290,7 @@ def mined_titles(
     if embed is not None and centres is not None:
         phrases = rerank_by_similarity(phrases, embed, centres, PHRASES_PER_GROUP)
     titles: list[str | None] = [None] * len(groups)
+    fallbacks: set[int] = set()
     used_heads: list[set[str]] = []
     if usage is None:
         usage = [text for group in groups for text in group] + list(background)
@@ -314,8 +317,13 @@ def mined_titles(
             if chosen is not None:
                 titles[index] = chosen[0]
                 used_heads.append(_parts(chosen[1]))
+                if level.get("covering") is False:
+                    fallbacks.add(index)
                 break
-    return [GroupTitle(title, list(found)) for title, found in zip(titles, phrases, strict=True)]
+    return [
+        GroupTitle(title, list(found), index not in fallbacks)
+        for index, (title, found) in enumerate(zip(titles, phrases, strict=True))
+    ]
 
 
 def _completed(phrases: Sequence[Phrase], texts: Sequence[str], usage: Sequence[str]) -> list[Phrase]:

@@ -276,3 +276,28 @@ def test_heads_prefer_telling_phrases_and_skip_acronym_partners():
     verifiable = [phrase("verifiable reward", "Verifiable Rewards"), phrase("rlvr", "RLVR"), phrase("grpo", "GRPO")]
     assert _title_from(verifiable, [])[0] == "Verifiable Rewards and GRPO"  # not "... and RLVR"
     assert _title_from(verifiable, [{"verifiable", "reward"}])[0] == "RLVR and GRPO"
+
+
+def test_a_catch_all_section_is_named_by_its_sub_themes():
+    from planner.clusters import PaperGroup
+    from planner.paper_outline import _Candidates, _named_by_themes
+    from planner.titles import GroupTitle
+    from retriever.store import paper_text
+
+    papers, vectors = make_candidates()
+    texts = [paper_text(p.title, p.abstract) for p in papers]
+    candidates = _Candidates(TOPIC, papers, texts, vectors, TOPIC_VECTOR, None, None)
+    rows = [i for i in range(len(papers)) if i % 3 == 0]  # the reward papers
+    parts = [rows[:3], rows[3:]]  # process rewards, reward hacking
+    fallback = GroupTitle("Policies", [], names_papers=False)  # as a fallback names them: not at all
+    title, themes = _named_by_themes(candidates, PaperGroup(tuple(rows), 1.0, None), fallback, parts, [])
+    assert title.title == "Process Reward Models and Reward Hacking"
+    assert [t.title for t in themes] == ["Process Reward Models and Step Verification", "Reward Hacking"]
+    # the first parts taken by another section: the sub-themes' first parts, all of them
+    group = PaperGroup(tuple(rows), 1.0, None)
+    taken = ["Process Reward Models and Reward Hacking"]
+    title, themes = _named_by_themes(candidates, group, fallback, parts, taken)
+    assert title.title == "Process Reward Models, Step Verification and Reward Hacking"
+    # when neither fits (both taken), the fallback stays, without sub-theme titles
+    taken.append(title.title)
+    assert _named_by_themes(candidates, group, fallback, parts, taken) == (fallback, [])
