@@ -88,6 +88,15 @@ def test_invented_claim_is_refused_and_the_extracted_sentence_stays():
         ),
         ("Houlsby et al. propose $\\alpha$ adapters for the parameters [arXiv:2501.00001].", NOT_PLAIN),
         (
+            "Houlsby et al. proposes bottleneck adapters that train 3% of the parameters [arXiv:2501.00001].",
+            "its verb does not agree with the authors",
+        ),
+        (
+            "Houlsby et al. propose bottleneck adapters that train 3% of the parameters in these tasks "
+            "[arXiv:2501.00001].",
+            "points back at a sentence the survey does not quote",
+        ),
+        (
             "Houlsby et al. propose bottleneck adapters that train 3% of the parameters, adapters that train 3% of "
             "the parameters, again and again [arXiv:2501.00001].",
             "much longer than the extracted sentence",

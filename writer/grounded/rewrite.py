@@ -13,8 +13,10 @@ from engine.types import LLM, Message, SamplingParams
 from retriever.types import Paper
 from writer.citations import MARKER, NUMERIC_CITATION, find_citations, format_marker
 from writer.grounded.abstracts import is_quotable, split_sentences
+from writer.grounded.attribution import agreement_error, author_phrase
 from writer.grounded.choose import Fact, sentence_key
 from writer.grounded.coverage import SUPPORT_THRESHOLD, content_word_coverage, evidence_text
+from writer.grounded.dangling import dangling_references
 from writer.grounded.prompts import POLISH_PROMPT, POLISH_SYSTEM, render
 from writer.grounded.section import GroundedDraft, render_section
 from writer.sections import clean_section_text, max_new_tokens_for
@@ -58,7 +60,8 @@ def judge_rewrite(
     The model is shown the sentence without its marker and the marker is put back here, so
     the kept sentence always ends with ``[arXiv:ID].``; an answer that cites anything else
     (another paper, a numbered reference) is refused. A fact that opens with its authors'
-    names keeps them first (the connectives before it rely on that). `taken` holds the
+    names keeps them first (the connectives before it rely on that), with a verb that agrees
+    with them, and gains no demonstrative pointing at an unquoted sentence. `taken` holds the
     sentence keys used elsewhere."""
     rewrite = _clean_answer(answer)
 
@@ -87,6 +90,10 @@ def judge_rewrite(
         return refuse(f"content words covered by the abstract alone {by_abstract:.2f} < {SUPPORT_THRESHOLD}", coverage)
     if fact.opens_with_name and not rewrite.startswith(fact.subject.split(" ")[0]):
         return refuse("does not open with the authors' names", coverage)
+    if agreement_error(body, fact.subject, author_phrase(paper.authors)[1]):
+        return refuse("its verb does not agree with the authors", coverage)
+    if len(dangling_references(body)) > len(dangling_references(_without_marker(fact.text))):
+        return refuse("points back at a sentence the survey does not quote", coverage)
     if sentence_key(kept_text) in taken:
         return refuse("duplicates another sentence", coverage)
     unchanged = sentence_key(kept_text) == sentence_key(fact.text)
