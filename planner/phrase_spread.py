@@ -11,7 +11,7 @@ so the evenness is divided by that of the same number of papers drawn at random
 gathers. Phrases in fewer than MIN_HOLDERS papers get None (too little to judge).
 
 Public: `SPREAD_CLUSTERS`, `MIN_HOLDERS`, `evenness`, `relative_evenness`, `LibrarySpread`,
-`library_spread`.
+`PhraseSpread`, `library_spread`.
 """
 
 from __future__ import annotations
@@ -99,10 +99,20 @@ class LibrarySpread:
         return [self._known[p] for p in phrases]
 
 
-def library_spread(retriever: object) -> LibrarySpread | None:
-    """A :class:`LibrarySpread` of a library (an object with a paper `store` offering
-    `phrase_rowids` and `embeddings`, and the `model_name` of its vectors, as
-    `retriever.library.Library` has), or None for any other retriever."""
+@runtime_checkable
+class PhraseSpread(Protocol):
+    """A retriever that measures phrase spreads itself (e.g. a wrapper holding a lock)."""
+
+    def phrase_spread(self, phrases: Sequence[str]) -> list[float | None]: ...
+
+
+def library_spread(retriever: object) -> LibrarySpread | PhraseSpread | None:
+    """Phrases -> spread for a retriever: its own `phrase_spread` when it has one
+    (`PhraseSpread`), else a :class:`LibrarySpread` of a library (an object with a paper
+    `store` offering `phrase_rowids` and `embeddings`, and the `model_name` of its vectors,
+    as `retriever.library.Library` has), else None."""
+    if isinstance(retriever, PhraseSpread):
+        return retriever.phrase_spread
     store, model = getattr(retriever, "store", None), getattr(retriever, "model_name", None)
     if not isinstance(store, _PhraseRows) or not isinstance(model, str):
         return None

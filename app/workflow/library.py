@@ -14,6 +14,7 @@ from app.settings import Settings
 from app.workflow.errors import WorkflowError
 from app.workflow.events import EventEmitter, EventSink
 from app.workflow.options import search_filters
+from planner.phrase_spread import library_spread
 from retriever.errors import ArxivUnavailableError
 from retriever.library import Library
 from retriever.types import FeedbackSearch, Hit, Paper, PhraseStatistics, Retriever, SearchFilters, VectorSource
@@ -155,6 +156,13 @@ class LockedLibraryRetriever(LockedVectorRetriever):
     def phrase_shares(self, phrases: Sequence[str]) -> list[float]:
         with self._lock:
             return self._retriever.phrase_shares(phrases)
+
+    def phrase_spread(self, phrases: Sequence[str]) -> list[float | None]:
+        """How evenly each phrase spreads over the library's topics
+        (planner.phrase_spread.library_spread; None for each when the retriever is no library)."""
+        with self._lock:
+            spread = library_spread(self._retriever)
+            return list(spread(phrases)) if spread is not None else [None] * len(phrases)
 
     def search_with_feedback(
         self,

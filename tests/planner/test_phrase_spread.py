@@ -71,3 +71,10 @@ def test_only_a_library_with_a_store_has_a_spread(tmp_path):
 
     assert isinstance(library_spread(Library(_store(tmp_path))), LibrarySpread)
     assert library_spread(object()) is None
+
+    class Wrapper:
+        def phrase_spread(self, phrases):
+            return [None] * len(phrases)
+
+    wrapper = Wrapper()
+    assert library_spread(wrapper) == wrapper.phrase_spread
