@@ -137,16 +137,25 @@ class BatchGeneration:
                 if params.repetition_penalty != 1.0:
                     seen.scatter_(1, tokens[:, None], True)
                 sampled = tokens.tolist()
-            for row, token in enumerate(sampled):
-                if active[row]:
-                    piece = self._advance(row, token, step)
-                    if piece:
-                        yield row, piece
-                    active[row] = row not in self.finished
+            yield from self._hand_out(sampled, step, active)
             if not any(active):
                 break
             with torch.inference_mode():
                 logits = decode(tokens, step)
+        yield from self._finish_streams()
+
+    def _hand_out(self, sampled: Sequence[int], step: int, active: list[bool]) -> Iterator[tuple[int, str]]:
+        """Advance every active row by its sampled token, yielding the text it completes; a row
+        that finishes becomes inactive."""
+        for row, token in enumerate(sampled):
+            if active[row]:
+                piece = self._advance(row, token, step)
+                if piece:
+                    yield row, piece
+                active[row] = row not in self.finished
+
+    def _finish_streams(self) -> Iterator[tuple[int, str]]:
+        """Emit each row's text not yet handed out and record its full text in its result."""
         for row, stream in enumerate(self.streams):
             piece = stream.finish()
             self.results[row].text = stream.text
@@ -172,19 +181,10 @@ class BatchGeneration:
         logits = self.runtime.prefill(self.prompts)
         active = [True] * batch
         for step, sampled in enumerate(self.runtime.greedy_tokens(logits, max(self.max_new))):
-            for row, token in enumerate(sampled):
-                if active[row]:
-                    piece = self._advance(row, token, step)
-                    if piece:
-                        yield row, piece
-                    active[row] = row not in self.finished
+            yield from self._hand_out(sampled, step, active)
             if not any(active):
                 break
-        for row, stream in enumerate(self.streams):
-            piece = stream.finish()
-            self.results[row].text = stream.text
-            if piece:
-                yield row, piece
+        yield from self._finish_streams()
 
     def _padded_steps(self, device: torch.device):
         """Prefill the left-padded batch through the model's own cache; -> (logits, decode)."""
