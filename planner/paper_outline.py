@@ -245,7 +245,7 @@ def _named_by_themes(
     `title_problem`, with the sub-themes' titles; otherwise `mined` as it is and no titles."""
     taken = [t for t in others if t]
     themes = candidates.name(parts, taken=taken)
-    if not all(t.title for t in themes):
+    if not all(t.title and t.specific for t in themes):
         return mined, []
     heads = [" ".join(title_parts(t.title)[0]) for t in themes if t.title]
     every = [" ".join(part) for t in themes if t.title for part in title_parts(t.title)]
@@ -267,10 +267,11 @@ def _subsections(
     candidates: _Candidates, parts: list[list[int]], section_title: str, named: list[GroupTitle] | None = None
 ) -> list[Subsection]:
     """Subsections of the parts, named against each other and apart from the section (or
-    with the titles `named` already found); none when a part cannot be named."""
+    with the titles `named` already found); none when a part cannot be named, or only by a
+    last resort (a heading such as "Systems" says less than none)."""
     if named is None:
         named = candidates.name(parts, taken=[section_title], avoid_words=[section_title])
-    if not all(t.title for t in named):
+    if not all(t.title and t.specific for t in named):
         return []
     return [
         Subsection(title=t.title, description=_description(candidates, part, t), papers=_ids(candidates, part))

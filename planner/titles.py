@@ -54,12 +54,14 @@ _WORD_TOKEN = re.compile(r"[A-Za-z0-9]+(?:[-.][A-Za-z0-9]+)*")
 
 @dataclass(frozen=True, slots=True)
 class GroupTitle:
-    """A group's title (None when no phrase of its papers could name it), its phrases, and
-    whether the title names what its papers share (False: a fallback that need not)."""
+    """A group's title (None when no phrase of its papers could name it), its phrases,
+    whether the title names what its papers share (False: a fallback that need not), and
+    whether it passed the checks of specificity and boilerplate (False: the last resort)."""
 
     title: str | None
     phrases: list[Phrase] = field(default_factory=list)
     names_papers: bool = True
+    specific: bool = True
 
 
 def readable(spelling: str) -> str:
@@ -291,6 +293,7 @@ def mined_titles(
         phrases = rerank_by_similarity(phrases, embed, centres, PHRASES_PER_GROUP)
     titles: list[str | None] = [None] * len(groups)
     fallbacks: set[int] = set()
+    last_resorts: set[int] = set()
     used_heads: list[set[str]] = []
     if usage is None:
         usage = [text for group in groups for text in group] + list(background)
@@ -319,9 +322,11 @@ def mined_titles(
                 used_heads.append(_parts(chosen[1]))
                 if level.get("covering") is False:
                     fallbacks.add(index)
+                if level is levels[-1]:
+                    last_resorts.add(index)
                 break
     return [
-        GroupTitle(title, list(found), index not in fallbacks)
+        GroupTitle(title, list(found), index not in fallbacks, index not in last_resorts)
         for index, (title, found) in enumerate(zip(titles, phrases, strict=True))
     ]
 

@@ -301,3 +301,18 @@ def test_a_catch_all_section_is_named_by_its_sub_themes():
     # when neither fits (both taken), the fallback stays, without sub-theme titles
     taken.append(title.title)
     assert _named_by_themes(candidates, group, fallback, parts, taken) == (fallback, [])
+
+
+def test_sub_themes_named_only_by_a_last_resort_are_left_unheaded():
+    from planner.paper_outline import _Candidates, _subsections
+    from retriever.store import paper_text
+
+    papers, vectors = make_candidates()
+    texts = [paper_text(p.title, p.abstract) for p in papers]
+    rows = [i for i in range(len(papers)) if i % 3 == 0]  # the reward papers
+    parts = [rows[:3], rows[3:]]
+    plain = _Candidates(TOPIC, papers, texts, vectors, TOPIC_VECTOR, None, None)
+    titles = [s.title for s in _subsections(plain, parts, "Reward Models")]
+    assert titles == ["Process Reward Models and Step Verification", "Reward Hacking"]
+    everywhere = _Candidates(TOPIC, papers, texts, vectors, TOPIC_VECTOR, None, None, lambda a: [0.9] * len(a))
+    assert _subsections(everywhere, parts, "Reward Models") == []

@@ -182,3 +182,20 @@ def test_boilerplate_parts_are_refused_by_their_spread_over_the_library():
     assert problem("Tool Use") is None  # judged as a phrase (0.46), though each word spreads evenly
     assert problem("Verbatim Recall") is None  # too few holders; "verbatim" gathers
     assert problem("Reward Modeling") is None
+
+
+def test_a_title_found_only_by_the_last_resort_says_so():
+    groups = [
+        ["Speech recognition in noise.", "Speech recognition for children.", "Robust speech recognition."],
+        ["Protein folding with diffusion.", "Protein folding at scale.", "Fast protein folding."],
+    ]
+    plain = mined_titles(groups, "language model alignment")
+    assert [(t.title, t.names_papers, t.specific) for t in plain] == [
+        ("Speech Recognition", True, True),
+        ("Protein Folding", True, True),
+    ]
+    everywhere = mined_titles(groups, "language model alignment", spread=lambda asked: [0.9] * len(asked))
+    assert [(t.title, t.names_papers, t.specific) for t in everywhere] == [
+        ("Speech Recognition", False, False),  # every phrase boilerplate: a noun phrase all the same
+        ("Protein Folding", False, False),
+    ]
