@@ -4,6 +4,7 @@ nothing the wrapped retriever lacks."""
 from __future__ import annotations
 
 from app.workflow.library import LockedLibraryRetriever, LockedVectorRetriever, locked
+from planner.phrase_spread import library_spread
 from retriever.types import FeedbackSearch, PhraseStatistics, VectorSource
 from tests.retriever.fakes import VectorWordRetriever, paper
 from tests.retriever.test_index import _library
@@ -43,3 +44,17 @@ def test_the_feedback_search_is_forwarded_whole():
     wrapped.search_with_feedback(["a", "b"], 7, None, 3, 20, 2.0)
     wrapped.search_with_feedback(["c"], 5, None, 4)
     assert inner.feedback_calls == [(("a", "b"), 7, None, 3, 20, 2.0), (("c",), 5, None, 4, 0, 1.0)]
+
+
+class _OwnSpread(_RecordingFeedback):
+    def phrase_spread(self, phrases):
+        return [0.25 if p == "reward models" else None for p in phrases]
+
+
+def test_phrase_spreads_reach_the_planner_through_the_lock(tmp_path):
+    # The outline's boilerplate check sees the library only through this wrapper.
+    assert locked(_library(tmp_path)).phrase_spread(["future research", "memory"]) == [None, None]  # empty
+    wrapped = locked(_OwnSpread([paper(1, "Reward models", "Reward models learn.")]))
+    assert wrapped.phrase_spread(["reward models", "rare"]) == [0.25, None]
+    assert library_spread(wrapped)(["reward models"]) == [0.25]
+    assert library_spread(locked(VectorWordRetriever([paper(1, "A", "B.")]))) is None
