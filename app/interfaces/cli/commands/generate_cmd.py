@@ -55,14 +55,20 @@ def filter_flags(date_from: str | None, date_to: str | None, categories: list[st
     }
 
 
+def counted(n: int, noun: str) -> str:
+    """'1 warning', '2 warnings', '0 warnings'."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def report(outcome: RunOutcome, console: Console) -> None:
     """One short summary of a finished run."""
     survey = outcome.survey
-    cited = len(survey.citations)
-    console.print(
-        f"[bold]{survey.title}[/]: {len(survey.sections)} sections, {survey.word_count()} words, "
-        f"{cited} citations of {len(survey.references)} papers; {len(outcome.warnings)} warnings"
-    )
+    counts = [
+        counted(len(survey.sections), "section"),
+        counted(survey.word_count(), "word"),
+        f"{counted(len(survey.citations), 'citation')} of {counted(len(survey.references), 'paper')}",
+    ]
+    console.print(f"[bold]{survey.title}[/]: {', '.join(counts)}; {counted(len(outcome.warnings), 'warning')}")
     console.print(f"written to {outcome.output_dir}/ (survey.md, survey.bib, survey.tex, survey.json)")
 
 

@@ -72,3 +72,9 @@ def test_bad_env_value_is_one_line_error(workdir):
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "CPMSURVEY_GENERATE__SECTIONS" in lines[0] and "generate.sections" in lines[0]
+
+
+def test_the_run_summary_counts_in_words():
+    from app.interfaces.cli.commands.generate_cmd import counted
+
+    assert [counted(n, "warning") for n in (0, 1, 2)] == ["0 warnings", "1 warning", "2 warnings"]
