@@ -7,9 +7,9 @@ import pytest
 
 from retriever.types import Paper
 from writer.grounded.attribution import agreeing_verb, agreement_error, attribute, plural_verb
-from writer.grounded.choose import contribution_fact
+from writer.grounded.choose import Skip, contribution_fact
 from writer.grounded.compress import compress_sentence, cut_trailing_clause, is_whole_head
-from writer.grounded.dangling import dangling_references, drop_dangling
+from writer.grounded.dangling import dangling_references, drop_dangling, foreign_pronouns
 
 THREE = ("Zhouhong Gu", "Xiaoxuan Zhu", "Yin Cai")
 
@@ -202,3 +202,40 @@ def test_a_cut_never_leaves_a_lone_participle_or_a_half_not_only():
         "We evaluate three RAG variants, Standard RAG, DA-RAG, and P-RAG, a hybrid architecture that integrates "
         "parametric knowledge and retrieved evidence."
     )
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("We provide a unified view, demonstrating that their reliance on static weights fails.", ["their"]),
+        ("We find that they fail on long inputs.", ["they"]),
+        # a plural before the pronoun may be its referent: kept
+        ("We train LLMs to check their own steps.", []),
+        ("We find that most agent replies ignore the post they answer.", []),
+        ("We collect data and release them.", []),
+        # singular nouns in -s are no plural
+        ("We study the process by which their analysis fails.", ["their"]),
+    ],
+)
+def test_foreign_pronouns(source, expected):
+    assert foreign_pronouns(source) == expected
+
+
+def test_a_foreign_their_goes_with_its_clause():
+    assert drop_dangling(
+        "We provide a unified view of weighting, demonstrating that their reliance on static weights fails."
+    ) == "We provide a unified view of weighting."
+
+
+def test_a_foreign_them_that_cannot_go_is_never_stated_as_the_authors():
+    # "Zhou et al. propose to retrain them" would point at nothing the reader has seen: the
+    # paper goes unquoted (a Skip the section reports) rather than say that.
+    paper = Paper(
+        "2601.00001",
+        "Reward models",
+        "Existing reward models are brittle under distribution shift. "
+        "We propose to retrain them with adversarial prompts for math and code. "
+        "The resulting RobustRM reward model stays accurate on math and code under shift.",
+        authors=("Ann Zhou", "Bo Li", "Cy Wu"),
+    )
+    assert contribution_fact(paper) == Skip("2601.00001", "its abstract states no contribution that can be quoted")

@@ -14,7 +14,7 @@ from writer.grounded.abstracts import is_quotable, quotable_sentences, unusable_
 from writer.grounded.attribution import ANONYMOUS_SUBJECT, attribute, author_phrase
 from writer.grounded.compress import compress_sentence, strip_leading_discourse
 from writer.grounded.coverage import SUPPORT_THRESHOLD, content_word_coverage, evidence_text
-from writer.grounded.dangling import dangling_references, drop_dangling
+from writer.grounded.dangling import dangling_references, drop_dangling, foreign_pronouns
 
 # A sentence built from an abstract keeps at least this share of its content words in the
 # abstract (attribution and compression only remove words, so it is 1.0 unless a bug adds one).
@@ -208,7 +208,7 @@ def _extract(
 def _fact_from(paper: Paper, sentence: str, reporting_verb: str) -> Fact | None:
     """The fact `sentence` gives, without the clause that holds a dangling demonstrative
     where that still makes a fact (:func:`drop_dangling`), else as compressed; None when
-    neither is quotable and grounded."""
+    neither is quotable and grounded, or when a "they/their" pointing at others would stay."""
     compressed = compress_sentence(sentence)
     if compressed is None:
         return None
@@ -217,6 +217,8 @@ def _fact_from(paper: Paper, sentence: str, reporting_verb: str) -> Fact | None:
         fact = _stated_fact(paper, sentence, without_dangling, reporting_verb)
         if fact is not None:
             return fact
+    if foreign_pronouns(compressed):  # stated after the authors' names, "their" would be theirs
+        return None
     return _stated_fact(paper, sentence, compressed, reporting_verb)
 
 

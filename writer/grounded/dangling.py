@@ -4,7 +4,8 @@
 A quoted sentence cannot carry its abstract's previous sentence along, so such a phrase points
 at nothing the reader has seen. :func:`dangling_references` finds them; :func:`drop_dangling`
 removes the trailing clause or the "in this setting" phrase that holds them when what remains
-is still a whole sentence.
+is still a whole sentence. :func:`foreign_pronouns` finds the same for "they/their": the
+authors say "we", so "their" in their sentence is someone else's.
 """
 
 from __future__ import annotations
@@ -93,6 +94,32 @@ def dangling_references(sentence: str) -> list[str]:
     return found
 
 
+# "they", "them", "their" in an abstract's own sentence point at others (its authors say "we").
+_THIRD_PLURAL = re.compile(r"\b(?:they|them|their|theirs)\b", re.IGNORECASE)
+# A word that can be the plural they refer to: "models", "LLMs", "data" ("process", "analysis",
+# "focus", "its" are not). Verbs in -s pass too, which only makes the check keep more.
+_PLURAL_WORD = re.compile(r"\b[A-Za-z][\w-]+[^\Wsui]s\b|\b(?:data|people|criteria|phenomena)\b", re.IGNORECASE)
+
+
+def foreign_pronouns(source: str) -> list[str]:
+    """The "they/them/their" of an abstract's own sentence `source` with no plural before them
+    in it: their referent was in an earlier sentence, and after the authors' names ("Zhou et
+    al. show that their reliance on ...") they would read as the authors' own.
+    ("We show that their reliance fails." -> ["their"]; "We train LLMs to check their steps."
+    -> [].)"""
+    return [
+        match.group(0)
+        for match in _THIRD_PLURAL.finditer(source)
+        if not _PLURAL_WORD.search(source[: match.start()])
+    ]
+
+
+def _pointing_back(sentence: str) -> list[str]:
+    """What in an abstract's own sentence points at an earlier one: dangling demonstratives
+    and foreign third-person pronouns."""
+    return dangling_references(sentence) + foreign_pronouns(sentence)
+
+
 def _phrase_words(phrase: str) -> list[str]:
     """The words of a demonstrative's phrase up to its first function word ("key edges for" ->
     ["key", "edges"]); empty when the demonstrative stands alone ("these are")."""
@@ -111,11 +138,12 @@ def drop_dangling(sentence: str) -> str | None:
     train X." -> "We train X."), or the trailing clause that holds the first one cut ("We
     introduce X, a framework addressing these challenges." -> "We introduce X, a framework.");
     the sentence unchanged when it has none; None when no cut leaves a whole sentence free of
-    them."""
-    if not dangling_references(sentence):
+    them. A "they/their" whose referent is not in the sentence (:func:`foreign_pronouns`)
+    counts as one."""
+    if not _pointing_back(sentence):
         return sentence
     sentence = _DANGLING_ADVERBIAL.sub("", sentence)
-    references = dangling_references(sentence)
+    references = _pointing_back(sentence)
     if not references:
         return sentence
     first = sentence.find(references[0])
@@ -123,13 +151,13 @@ def drop_dangling(sentence: str) -> str | None:
     if subordinate and subordinate.end() > first:
         rest = sentence[subordinate.end() :]
         rest = rest[:1].upper() + rest[1:]
-        if not dangling_references(rest) and len(rest.split()) >= MIN_KEPT_WORDS:
+        if not _pointing_back(rest) and len(rest.split()) >= MIN_KEPT_WORDS:
             return rest
     restated = _RESTATEMENT.search(sentence, first)
     if restated:
         rest = sentence[restated.end() :]
         rest = rest[:1].upper() + rest[1:]
-        if not dangling_references(rest) and len(rest.split()) >= MIN_KEPT_WORDS:
+        if not _pointing_back(rest) and len(rest.split()) >= MIN_KEPT_WORDS:
             return rest
     subject = _OWN_SUBJECT.search(sentence)
     floor = subject.end() if subject and subject.start() < first else 0
@@ -137,7 +165,7 @@ def drop_dangling(sentence: str) -> str | None:
         if cut <= floor or not _is_clause_cut(sentence, cut):
             continue
         head = _as_sentence(sentence[:cut])
-        if len(head.split()) >= MIN_KEPT_WORDS and not dangling_references(head):
+        if len(head.split()) >= MIN_KEPT_WORDS and not _pointing_back(head):
             return head
     return None
 
