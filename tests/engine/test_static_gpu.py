@@ -9,7 +9,6 @@ kernels, replayed)."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 
 import pytest
@@ -19,6 +18,8 @@ from engine.config import ModelConfig
 from engine.model import MiniCPMForCausalLM
 from engine.static_runtime import StaticRuntime
 from kernels.infllmv2.config import SparseConfig
+
+from .conftest import random_model
 
 pytestmark = pytest.mark.gpu
 
@@ -45,20 +46,6 @@ def reduced_minicpm4(sparse: SparseConfig | None) -> ModelConfig:
     )
 
 
-def random_model(config: ModelConfig) -> MiniCPMForCausalLM:
-    torch.manual_seed(11)
-    model = MiniCPMForCausalLM(config)
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if name.endswith("norm.weight"):
-                param.uniform_(0.5, 1.5)
-            elif "embed_tokens" in name:
-                param.normal_(0, 1.0 / config.scale_emb)
-            else:
-                param.normal_(0, 1.0 / math.sqrt(param.shape[1]))
-    return model.eval().requires_grad_(False)
-
-
 def reference_logits(model: MiniCPMForCausalLM, sequence: list[int]) -> torch.Tensor:
     with torch.inference_mode():
         return model(torch.tensor([sequence]), torch.arange(len(sequence))[None])[0, -1]
@@ -74,8 +61,8 @@ def test_gpu_path_follows_the_fp32_cpu_forward(sparse, chunked, monkeypatch):
 
         monkeypatch.setattr(runtime_module, "prefill_chunk", lambda config, length, budget, size: 512)
     config = reduced_minicpm4(sparse)
-    reference = random_model(config)
-    model = random_model(config).fuse().to("cuda", torch.bfloat16)
+    reference = random_model(config, seed=11).requires_grad_(False)
+    model = random_model(config, seed=11).requires_grad_(False).fuse().to("cuda", torch.bfloat16)
     graphed = StaticRuntime(model, graphs=True)
     graphed.reserve(capacity=1400, max_rows=2)
     assert graphed.kernels and graphed.rows == 2
@@ -115,7 +102,7 @@ def test_device_greedy_generation_equals_the_host_loop():
     from engine.generate import BatchGeneration
     from engine.types import SamplingParams
 
-    model = random_model(reduced_minicpm4(SPARSE)).fuse().to("cuda", torch.bfloat16)
+    model = random_model(reduced_minicpm4(SPARSE), seed=11).requires_grad_(False).fuse().to("cuda", torch.bfloat16)
     runtime = StaticRuntime(model, graphs=True)
     runtime.reserve(capacity=1400, max_rows=2)
     runtime.warmup()

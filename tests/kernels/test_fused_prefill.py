@@ -7,7 +7,6 @@ tests/engine/test_static_gpu.py)."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 
 import pytest
@@ -18,20 +17,7 @@ from engine.config import ModelConfig
 from engine.kv_cache import KVCache
 from engine.model import MiniCPMForCausalLM
 from kernels.infllmv2.config import SparseConfig
-
-
-def random_model(config: ModelConfig) -> MiniCPMForCausalLM:
-    torch.manual_seed(3)
-    model = MiniCPMForCausalLM(config)
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if name.endswith("norm.weight"):
-                param.uniform_(0.5, 1.5)
-            elif "embed_tokens" in name:
-                param.normal_(0, 1.0 / config.scale_emb)
-            else:
-                param.normal_(0, 1.0 / math.sqrt(param.shape[1]))
-    return model.eval().requires_grad_(False).fuse()
+from tests.engine.conftest import random_model
 
 
 def prefill(model: MiniCPMForCausalLM, ids: list[int], chunk: int) -> tuple[torch.Tensor, list[KVCache]]:
@@ -57,9 +43,9 @@ def prefill(model: MiniCPMForCausalLM, ids: list[int], chunk: int) -> tuple[torc
 @pytest.mark.parametrize("chunk", [80, 32], ids=["one-pass", "chunked"])
 def test_fused_prefill_matches_the_plain_forward(sparse, chunk):
     config = replace(ModelConfig.from_name("tiny"), vocab_size=300, sparse_config=sparse)
-    plain = random_model(config)
+    plain = random_model(config, seed=3).requires_grad_(False).fuse()
     plain.fused_prefill = False
-    fused = random_model(config)
+    fused = random_model(config, seed=3).requires_grad_(False).fuse()
     fused.fused_prefill = True
     if DEVICE.type == "cuda":
         fused = fused.to(DEVICE, torch.bfloat16)
@@ -81,7 +67,7 @@ def test_fused_prefill_matches_the_plain_forward(sparse, chunk):
 def test_fused_prefill_is_not_taken_with_a_mask_or_several_rows():
     from engine.fused_prefill import fused_prefill_applies
 
-    model = random_model(ModelConfig.from_name("tiny"))
+    model = random_model(ModelConfig.from_name("tiny"), seed=3).requires_grad_(False).fuse()
     model.fused_prefill = True
     caches = [object()]
     ids = torch.zeros(1, 5, dtype=torch.long)

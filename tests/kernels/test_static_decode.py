@@ -6,7 +6,6 @@ tests/engine/test_cuda.py)."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 
 import pytest
@@ -17,20 +16,7 @@ from engine.config import ModelConfig
 from engine.model import MiniCPMForCausalLM
 from engine.static_runtime import StaticRuntime
 from kernels.infllmv2.config import SparseConfig
-
-
-def random_model(config: ModelConfig, seed: int) -> MiniCPMForCausalLM:
-    torch.manual_seed(seed)
-    model = MiniCPMForCausalLM(config)
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if name.endswith("norm.weight"):
-                param.uniform_(0.5, 1.5)
-            elif "embed_tokens" in name:
-                param.normal_(0, 1.0 / config.scale_emb)
-            else:
-                param.normal_(0, 1.0 / math.sqrt(param.shape[1]))
-    return model.eval().requires_grad_(False)
+from tests.engine.conftest import random_model
 
 
 def reference_logits(model: MiniCPMForCausalLM, sequence: list[int]) -> torch.Tensor:
@@ -50,8 +36,8 @@ SPARSE = [
 @pytest.mark.parametrize("graphs", [False, True] if DEVICE.type == "cuda" else [False], ids=lambda g: f"graphs={g}")
 def test_static_kernel_decode_matches_the_fp32_forward(sparse, graphs):
     config = replace(ModelConfig.from_name("tiny"), vocab_size=320, sparse_config=sparse)
-    reference = random_model(config, seed=5)
-    model = random_model(config, seed=5).fuse()
+    reference = random_model(config, seed=5).requires_grad_(False)
+    model = random_model(config, seed=5).requires_grad_(False).fuse()
     if DEVICE.type == "cuda":
         model = model.to(DEVICE, torch.bfloat16)
     runtime = StaticRuntime(model, graphs=graphs, kernels=True)
@@ -80,7 +66,7 @@ def test_gemv_matmuls_in_the_step_match_f_linear(monkeypatch):
 
     monkeypatch.setattr(torch, "compile", lambda fn, **kwargs: fn)
     config = replace(ModelConfig.from_name("tiny"), vocab_size=320, sparse_config=SparseConfig.tiny(dense_len=48))
-    model = random_model(config, seed=8).fuse()
+    model = random_model(config, seed=8).requires_grad_(False).fuse()
     if DEVICE.type == "cuda":
         model = model.to(DEVICE, torch.bfloat16)
     logits = {}
