@@ -16,7 +16,8 @@ from engine.attention import SparseAttention, causal_kernel_attention, dense_att
 from engine.config import ModelConfig
 from engine.fused_prefill import fused_prefill_applies, fused_prefill_forward
 from engine.kv_cache import KVCache
-from engine.rope import apply_rope, rope_tables
+from engine.rope import rope_tables
+from kernels.fused.reference import apply_rope, rms_norm
 
 
 class RMSNorm(nn.Module):
@@ -28,9 +29,7 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        xf = x.float()
-        xf = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)
-        return self.weight * xf.to(x.dtype)
+        return rms_norm(x, self.weight, self.eps)
 
 
 class Attention(nn.Module):

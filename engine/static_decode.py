@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from engine.kv_cache import KVCache
 from engine.model import MiniCPMForCausalLM
-from engine.rope import apply_rope
+from kernels.fused.reference import apply_rope, rms_norm
 
 
 @dataclass
@@ -235,12 +235,6 @@ def layer_weights(layer, part: str) -> tuple[torch.Tensor, ...]:
         layer.mlp.gate_up_proj.weight,
         layer.mlp.down_proj.weight,
     )
-
-
-def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
-    """engine.model.RMSNorm as a function (the variance in fp32)."""
-    xf = x.float()
-    return weight * (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + eps)).to(x.dtype)
 
 
 def pre_attention(h, norm_weight, qkv_weight, cos, sin, eps: float, heads: int, kv_heads: int):

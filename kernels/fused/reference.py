@@ -1,6 +1,6 @@
-"""The plain-torch specification of kernels/fused: the engine's own elementwise arithmetic,
-rounded where the engine rounds (engine.model.RMSNorm, torch.add with alpha, F.silu then *,
-engine.rope.apply_rope then the cache write). Tests compare the kernels with these."""
+"""The plain-torch specification of kernels/fused, and the engine's own elementwise arithmetic:
+engine.model.RMSNorm, the decode step and engine.rope call `rms_norm` and `apply_rope` from here,
+so the kernels are tested against exactly what the plain forward computes."""
 
 from __future__ import annotations
 
@@ -29,8 +29,15 @@ def silu_mul(gate_up: torch.Tensor) -> torch.Tensor:
 
 
 def rotate_half(x: torch.Tensor) -> torch.Tensor:
+    """x with its halves swapped and the new first half negated (RoPE's rotate_half layout)."""
     half = x.shape[-1] // 2
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """x: [B, T, H, D]; cos, sin: [B, T, 1, D] fp32. Computed in fp32, returned in x's dtype."""
+    xf = x.float()
+    return (xf * cos + rotate_half(xf) * sin).to(x.dtype)
 
 
 def rope_qkv_into_cache(
@@ -52,13 +59,9 @@ def rope_qkv_into_cache(
     q, k, v = qkv.view(batch, tokens, heads + 2 * kv_heads, dim).split([heads, kv_heads, kv_heads], dim=2)
     cos, sin = cos_table[positions.long()][:, :, None], sin_table[positions.long()][:, :, None]  # [B, T, 1, D]
 
-    def rotate(x: torch.Tensor) -> torch.Tensor:
-        xf = x.float()
-        return (xf * cos + rotate_half(xf) * sin).to(x.dtype)
-
-    k = rotate(k)
+    k = apply_rope(k, cos, sin)
     for b in range(batch):
         where = slots[b].long() + torch.arange(tokens, device=qkv.device)
         k_cache[b, :, where] = k[b].transpose(0, 1)
         v_cache[b, :, where] = v[b].transpose(0, 1)
-    return rotate(q)
+    return apply_rope(q, cos, sin)
