@@ -353,22 +353,17 @@ class PaperStore:
         """How many papers hold each phrase in their title or abstract: its words in this
         order, as FTS5 matches them (so "reward model" counts "Reward Models" too)."""
         sql = "SELECT count(*) FROM papers_fts WHERE papers_fts MATCH ?"
-        counts = []
-        for phrase in phrases:
-            words = fts_words_in_order(phrase)
-            counts.append(
-                self._db.execute(sql, ['"' + " ".join(words).replace('"', '""') + '"']).fetchone()[0] if words else 0
-            )
-        return counts
+        queries = [_fts_phrase_query(phrase) for phrase in phrases]
+        return [self._db.execute(sql, [query]).fetchone()[0] if query else 0 for query in queries]
 
     def phrase_rowids(self, phrase: str) -> np.ndarray:
         """Row ids (ascending) of the papers holding `phrase` in their title or abstract, as
         :meth:`phrase_counts` counts them."""
-        words = fts_words_in_order(phrase)
-        if not words:
+        query = _fts_phrase_query(phrase)
+        if not query:
             return np.zeros(0, dtype=np.int64)
         sql = "SELECT rowid FROM papers_fts WHERE papers_fts MATCH ? ORDER BY rowid"
-        rows = self._db.execute(sql, ['"' + " ".join(words).replace('"', '""') + '"']).fetchall()
+        rows = self._db.execute(sql, [query]).fetchall()
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
     # --- text for derived indexes ---------------------------------------------------------
@@ -531,3 +526,9 @@ class _Transaction:
             self._db.execute("COMMIT")
         else:
             self._db.execute("ROLLBACK")
+
+
+def _fts_phrase_query(phrase: str) -> str:
+    """An FTS5 phrase query matching `phrase`'s words in this order ("" when it has none)."""
+    words = fts_words_in_order(phrase)
+    return '"' + " ".join(words).replace('"', '""') + '"' if words else ""
