@@ -2,7 +2,8 @@
 c-TF-IDF), scored by how concentrated a phrase is in its group.
 
 A phrase is a run of one to four words between punctuation and stop words (scikit-learn's
-English list), so "group relative policy optimization" is a phrase and "of the" never is.
+English list, read by retriever/stop_words.py), so "group relative policy optimization" is a
+phrase and "of the" never is.
 Each group (class) of texts is scored against all the groups and a background:
 
     share = the group's texts that contain it / the group's texts
@@ -29,9 +30,10 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from functools import cache
 
 import numpy as np
+
+from retriever.stop_words import english_stop_words
 
 MAX_WORDS = 4
 # a phrase gives way to a longer one containing it that is found in this share of its texts
@@ -66,14 +68,6 @@ def normalize_word(word: str) -> str:
     return lower
 
 
-@cache
-def _stop_words() -> frozenset[str]:
-    """scikit-learn's English stop words (imported on first use: scikit-learn loads slowly)."""
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-    return frozenset(ENGLISH_STOP_WORDS)
-
-
 # Latin abbreviations of running text ("e.g." reads as the word "e.g" here); never a term.
 _ABBREVIATIONS = frozenset({"e.g", "i.e", "et", "al", "etc", "cf", "vs", "viz"})
 
@@ -83,7 +77,7 @@ def _is_word(token: str) -> bool:
     "e.g.", not a bare number."""
     lower = token.lower()
     return (
-        lower not in _stop_words()
+        lower not in english_stop_words()
         and lower not in _ABBREVIATIONS
         and any(c.isalpha() for c in token)
         and len(token) > 1
