@@ -30,6 +30,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -72,6 +73,8 @@ def normalize_word(word: str) -> str:
 _ABBREVIATIONS = frozenset({"e.g", "i.e", "et", "al", "etc", "cf", "vs", "viz"})
 
 
+# a search mines a few hundred abstracts whose words repeat: each token is judged once
+@lru_cache(maxsize=1 << 16)
 def _is_word(token: str) -> bool:
     """Whether a token can be part of a phrase: not a stop word or an abbreviation such as
     "e.g.", not a bare number."""
@@ -93,13 +96,18 @@ def text_phrases(text: str, max_words: int = MAX_WORDS) -> dict[str, str]:
             if token and _is_word(token):
                 run.append(token)
                 continue
-            for start in range(len(run)):
-                for size in range(1, min(max_words, len(run) - start) + 1):
-                    words = run[start : start + size]
-                    key = " ".join(normalize_word(w) for w in words)
-                    found.setdefault(key, " ".join(words))
+            _add_run_phrases(found, run, max_words)
             run = []
     return found
+
+
+def _add_run_phrases(found: dict[str, str], run: list[str], max_words: int) -> None:
+    """Every phrase of one run of words into `found` (first spelling kept), longer ones after
+    shorter ones from the same start; each word is normalised once."""
+    keys = [normalize_word(word) for word in run]
+    for start in range(len(run)):
+        for end in range(start + 1, min(start + max_words, len(run)) + 1):
+            found.setdefault(" ".join(keys[start:end]), " ".join(run[start:end]))
 
 
 def content_words(text: str) -> set[str]:
