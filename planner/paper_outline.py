@@ -14,6 +14,7 @@ Public: `MIN_PAPERS_PER_SECTION`, `MIN_PAPERS_PER_SUBSECTION`, `outline_from_pap
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -105,6 +106,28 @@ def outline_from_papers(
     Fewer papers than `sections * min_papers` give fewer sections, and a note says so;
     a group no phrase can name joins its nearest group, also noted. Raises PlanningError
     when there are no papers, ValueError when the vectors do not match the papers."""
+    vectors = _checked(topic, papers, vectors, sections)
+    texts = [paper_text(p.title, p.abstract) for p in papers]
+    candidates = _Candidates(
+        topic, papers, texts, normalize_rows(vectors), np.asarray(topic_vector), embed, corpus_share, spread
+    )
+    groups = section_groups(vectors, sections, min_papers, seed)
+    notes = _count_notes(topic, len(papers), len(groups), sections, min_papers)
+    split = functools.partial(_sub_themes, candidates, count=subsections, min_papers=min_subsection_papers, seed=seed)
+    ordered, named, parts, themes = _named_groups(candidates, groups, split, notes)
+    titles = [t.title for t in named]
+    if propose_titles is not None:
+        titles = _proposed(candidates, ordered, named, propose_titles, notes)
+    outline_sections = [
+        _section_of(candidates, *section) for section in zip(ordered, titles, named, parts, themes, strict=True)
+    ]
+    source = "papers" if titles == [t.title for t in named] else "papers+model"
+    return OutlineResult(Outline(title=f"A Survey of {topic}", sections=outline_sections), source, notes)
+
+
+def _checked(topic: str, papers: Sequence[Paper], vectors: np.ndarray, sections: int) -> np.ndarray:
+    """`vectors` as float32 rows, one per paper; PlanningError without papers, ValueError
+    for vectors that do not match them or fewer than one section."""
     if not papers:
         raise PlanningError(
             f"no papers were found for {topic!r}; widen the date or category filters, or add papers to the library"
@@ -114,23 +137,39 @@ def outline_from_papers(
         raise ValueError(f"{len(vectors)} vectors for {len(papers)} papers; give one row per paper")
     if sections < 1:
         raise ValueError(f"sections must be at least 1, got {sections}")
-    texts = [paper_text(p.title, p.abstract) for p in papers]
-    candidates = _Candidates(
-        topic, papers, texts, normalize_rows(vectors), np.asarray(topic_vector), embed, corpus_share, spread
-    )
-    notes: list[str] = []
-    groups = section_groups(vectors, sections, min_papers, seed)
-    if len(groups) < sections and len(papers) < sections * min_papers:
-        plural = "s" if len(groups) != 1 else ""
-        notes.append(
-            f"the search found {len(papers)} papers on {topic!r}; {sections} sections need at least "
-            f"{sections * min_papers} ({min_papers} each), so the survey has {len(groups)} section{plural}"
-        )
-    elif len(groups) < sections:
-        notes.append(f"the papers fell into {len(groups)} groups of at least {min_papers}; planned that many sections")
-    def split(ordered: Sequence[PaperGroup]) -> list[list[list[int]]]:
-        return [subgroups(candidates.vectors, list(g.rows), subsections, min_subsection_papers, seed) for g in ordered]
+    return vectors
 
+
+def _count_notes(topic: str, papers: int, groups: int, sections: int, min_papers: int) -> list[str]:
+    """Why there are fewer sections than asked (too few papers, or too few large groups), if so."""
+    if groups >= sections:
+        return []
+    if papers < sections * min_papers:
+        plural = "s" if groups != 1 else ""
+        return [
+            f"the search found {papers} papers on {topic!r}; {sections} sections need at least "
+            f"{sections * min_papers} ({min_papers} each), so the survey has {groups} section{plural}"
+        ]
+    return [f"the papers fell into {groups} groups of at least {min_papers}; planned that many sections"]
+
+
+def _sub_themes(
+    candidates: _Candidates, ordered: Sequence[PaperGroup], count: int, min_papers: int, seed: int
+) -> list[list[list[int]]]:
+    """Each group's sub-themes (`planner.clusters.subgroups`): up to `count` of at least
+    `min_papers` rows each, [] for a group that does not split."""
+    return [subgroups(candidates.vectors, list(g.rows), count, min_papers, seed) for g in ordered]
+
+
+def _named_groups(
+    candidates: _Candidates,
+    groups: Sequence[Sequence[int]],
+    split: Callable[[Sequence[PaperGroup]], list[list[list[int]]]],
+    notes: list[str],
+) -> tuple[list[PaperGroup], list[GroupTitle], list[list[list[int]]], list[list[GroupTitle]]]:
+    """The groups in reading order with their mined titles, their sub-themes' rows, and the
+    sub-themes' titles of a section named by them (`_named_by_themes`; [] for the others).
+    A group no phrase names joins its nearest group (noted)."""
     ordered = candidates.order(groups)
     named = candidates.name([g.rows for g in ordered], split(ordered))
     ordered, named = _merge_unnamed(candidates, ordered, named, notes, split)
@@ -141,18 +180,23 @@ def outline_from_papers(
         else (title, [])
         for group, title, group_parts in zip(ordered, named, parts, strict=True)
     ]
-    named, themes = [t for t, _ in renamed], [found for _, found in renamed]
-    titles = [t.title for t in named]
-    if propose_titles is not None:
-        titles = _proposed(candidates, ordered, named, propose_titles, notes)
-    outline_sections = []
-    for group, title, mined, group_parts, found in zip(ordered, titles, named, parts, themes, strict=True):
-        # a section named by its sub-themes keeps their titles; the others name theirs apart from it
-        kept = found if found and title == mined.title else None
-        subs = _subsections(candidates, group_parts, title, kept) if group_parts else []
-        outline_sections.append(_section(candidates, group.rows, title, mined, subs))
-    source = "papers" if titles == [t.title for t in named] else "papers+model"
-    return OutlineResult(Outline(title=f"A Survey of {topic}", sections=outline_sections), source, notes)
+    return ordered, [t for t, _ in renamed], parts, [found for _, found in renamed]
+
+
+def _section_of(
+    candidates: _Candidates,
+    group: PaperGroup,
+    title: str,
+    mined: GroupTitle,
+    parts: list[list[int]],
+    themes: list[GroupTitle],
+) -> OutlineSection:
+    """The outline section of a group titled `title`, with its sub-themes as subsections: a
+    section named by its sub-themes keeps their titles (`themes`, while its mined title
+    stands); the others name theirs apart from the section's title."""
+    kept = themes if themes and title == mined.title else None
+    subs = _subsections(candidates, parts, title, kept) if parts else []
+    return _section(candidates, group.rows, title, mined, subs)
 
 
 def _proposed(

@@ -279,56 +279,101 @@ def mined_titles(
     the texts of its sub-themes, each of which the title names when some candidate can.
     `usage` (default: every group's texts and `background`) shows how phrases are used. A
     group no candidate fits, not even as a plain noun phrase, gets title None."""
-    exclude = topic_words(topic) | {w for text in avoid_words for w in content_words(text)}
-    pool = PHRASES_PER_GROUP * (CANDIDATES_PER_PHRASE if embed is not None else 1)
     shares = _memo(corpus_share) if corpus_share is not None else None
     spread = _memo(spread) if spread is not None else None
-    options = {"background": background, "exclude_words": exclude, "corpus_share": shares}
-    phrases = distinctive_phrases(groups, pool, **options)
-    bare = [i for i, found in enumerate(phrases) if not found]
-    if bare:  # a group too small or too varied for a phrase in two papers: one-paper phrases
-        single = distinctive_phrases(groups, pool, min_documents=1, **options)
-        phrases = [single[i] if i in bare else found for i, found in enumerate(phrases)]
-    if embed is not None and centres is not None:
-        phrases = rerank_by_similarity(phrases, embed, centres, PHRASES_PER_GROUP)
-    titles: list[str | None] = [None] * len(groups)
-    fallbacks: set[int] = set()
-    last_resorts: set[int] = set()
-    used_heads: list[set[str]] = []
     if usage is None:
         usage = [text for group in groups for text in group] + list(background)
-    phrases = [_completed(found, group, usage) for found, group in zip(phrases, groups, strict=True)]
-    order = sorted(range(len(groups)), key=lambda i: (-(phrases[i][0].score if phrases[i] else 0.0), i))
-    for index in order:
-        others = [*taken, *(t for t in titles if t)]
+    miner = _GroupPhrases(topic, background, avoid_words, embed, centres, shares)
+    phrases = miner.of(groups, usage)
+    fits: list[_Fit | None] = [None] * len(groups)
+    used_heads: list[set[str]] = []
+    for index in _naming_order(phrases):
+        others = [*taken, *(fit.title for fit in fits if fit)]
         themes = parts[index] if index < len(parts) else ()
-        # a title naming every sub-theme if there is one, else one that names the group, else a
-        # specific one, else one that is no boilerplate, else (the last resort, rather than
-        # losing a section) any noun phrase of its distinctive phrases
-        specific = {"word_share": shares, "spread": spread}
-        levels = [{**specific, "parts": themes}] if themes else []
-        levels += [specific, {**specific, "covering": False}, {"spread": spread, "covering": False}]
-        levels += [{"covering": False}]
-        for level in levels:
-            check = {"usage": usage, **level}
-            fit = (
-                (title, head)
-                for title, head in _title_candidates(phrases[index], used_heads)
-                if title_problem(title, topic, groups[index], phrases[index], others, **check) is None
-            )
-            chosen = next(fit, None)
-            if chosen is not None:
-                titles[index] = chosen[0]
-                used_heads.append(_parts(chosen[1]))
-                if level.get("covering") is False:
-                    fallbacks.add(index)
-                if level is levels[-1]:
-                    last_resorts.add(index)
-                break
+        levels = _naming_levels(themes, shares, spread)
+        fit = _first_fit(phrases[index], groups[index], topic, others, used_heads, levels, usage)
+        if fit is not None:
+            fits[index] = fit
+            used_heads.append(_parts(fit.head))
     return [
-        GroupTitle(title, list(found), index not in fallbacks, index not in last_resorts)
-        for index, (title, found) in enumerate(zip(titles, phrases, strict=True))
+        GroupTitle(fit.title, list(found), fit.covering, not fit.last_resort)
+        if fit is not None
+        else GroupTitle(None, list(found))
+        for fit, found in zip(fits, phrases, strict=True)
     ]
+
+
+@dataclass(frozen=True)
+class _GroupPhrases:
+    """How a group's title phrases are mined: c-TF-IDF against the other groups and
+    `background`, without the topic's words or `avoid_words`, with `shares` sinking phrases
+    common in the library, reranked by closeness to the group `centres` when `embed` is set."""
+
+    topic: str
+    background: Sequence[str]
+    avoid_words: Sequence[str]
+    embed: Callable[[Sequence[str]], np.ndarray] | None
+    centres: np.ndarray | None
+    shares: WordShare | None
+
+    def of(self, groups: Sequence[Sequence[str]], usage: Sequence[str]) -> list[list[Phrase]]:
+        """Each group's phrases, best first, modifiers completed with their nouns (`_completed`)."""
+        exclude = topic_words(self.topic) | {w for text in self.avoid_words for w in content_words(text)}
+        pool = PHRASES_PER_GROUP * (CANDIDATES_PER_PHRASE if self.embed is not None else 1)
+        options = {"background": self.background, "exclude_words": exclude, "corpus_share": self.shares}
+        phrases = distinctive_phrases(groups, pool, **options)
+        bare = [i for i, found in enumerate(phrases) if not found]
+        if bare:  # a group too small or too varied for a phrase in two papers: one-paper phrases
+            single = distinctive_phrases(groups, pool, min_documents=1, **options)
+            phrases = [single[i] if i in bare else found for i, found in enumerate(phrases)]
+        if self.embed is not None and self.centres is not None:
+            phrases = rerank_by_similarity(phrases, self.embed, self.centres, PHRASES_PER_GROUP)
+        return [_completed(found, group, usage) for found, group in zip(phrases, groups, strict=True)]
+
+
+@dataclass(frozen=True, slots=True)
+class _Fit:
+    """A group's chosen title, its head phrase, and the naming level that passed it: whether
+    that level asked the title to name what the papers share, and whether it was the last resort."""
+
+    title: str
+    head: Phrase
+    covering: bool
+    last_resort: bool
+
+
+def _naming_order(phrases: Sequence[Sequence[Phrase]]) -> list[int]:
+    """Groups in the order they choose titles: best first phrase first, then by position."""
+    return sorted(range(len(phrases)), key=lambda i: (-(phrases[i][0].score if phrases[i] else 0.0), i))
+
+
+def _naming_levels(themes: Sequence[Sequence[str]], shares: WordShare | None, spread: Spread | None) -> list[dict]:
+    """The `title_problem` options a title is tried against, strictest first: naming every
+    sub-theme (when there are `themes`), naming the group, specific without naming it, no
+    boilerplate, and last (rather than losing a section) any noun phrase of its phrases."""
+    specific = {"word_share": shares, "spread": spread}
+    levels = [{**specific, "parts": themes}] if themes else []
+    levels += [specific, {**specific, "covering": False}, {"spread": spread, "covering": False}]
+    return [*levels, {"covering": False}]
+
+
+def _first_fit(
+    phrases: Sequence[Phrase],
+    texts: Sequence[str],
+    topic: str,
+    others: Sequence[str],
+    used_heads: Sequence[set[str]],
+    levels: Sequence[dict],
+    usage: Sequence[str],
+) -> _Fit | None:
+    """The first candidate title of the strictest level any candidate passes, or None."""
+    for position, level in enumerate(levels):
+        check = {"usage": usage, **level}
+        for title, head in _title_candidates(phrases, used_heads):
+            if title_problem(title, topic, texts, phrases, others, **check) is None:
+                covering = level.get("covering") is not False
+                return _Fit(title, head, covering, position == len(levels) - 1)
+    return None
 
 
 def _completed(phrases: Sequence[Phrase], texts: Sequence[str], usage: Sequence[str]) -> list[Phrase]:
