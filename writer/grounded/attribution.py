@@ -6,12 +6,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from writer.grounded.names import family_first, surname
+
 # The subject a paper without authors gets ("One study proposes X").
 ANONYMOUS_SUBJECT = "One study"
-_NAME_SUFFIXES = {"jr", "jr.", "sr", "sr.", "ii", "iii", "iv", "phd", "ph.d."}
-_SURNAME_PARTICLES = {
-    "van", "von", "de", "der", "den", "da", "di", "du", "del", "della", "le", "la", "dos", "ter", "ten"
-}
 # A team or organisation listed as an author ("Qwen Team", "Essential AI", "ATLAS Collaboration").
 _GROUP_AUTHOR = re.compile(r"\b(?:Team|Collaboration|Consortium|Group|Lab|Labs|Inc\.?|AI)$|^Team\b")
 _MODALS = {"can", "could", "will", "would", "may", "might", "must", "shall", "should", "cannot"}
@@ -60,36 +58,22 @@ _IRREGULAR_SINGULAR = {"are": "is", "have": "has", "do": "does", "were": "was", 
 _IRREGULAR_PLURAL = {value: key for key, value in _IRREGULAR_SINGULAR.items()} | {"focuses": "focus", "biases": "bias"}
 
 
-def surname(author: str) -> str:
-    """The family name of one author as arXiv lists them: "Jutika Borah" -> "Borah",
-    "Ludwig van Beethoven" -> "van Beethoven", "Smith, John" -> "Smith", "King Jr." -> "King"."""
-    author = " ".join(author.split())
-    if "," in author:
-        return author.split(",")[0].strip()
-    parts = [part for part in author.split(" ") if part.lower().strip(",") not in _NAME_SUFFIXES]
-    if not parts:
-        return author
-    name = [parts[-1]]
-    for part in reversed(parts[:-1]):
-        if part.lower() not in _SURNAME_PARTICLES:
-            break
-        name.insert(0, part)
-    return " ".join(name)
-
-
 def author_phrase(authors: Sequence[str]) -> tuple[str, bool]:
     """How a survey names a paper's authors, and whether the phrase is plural: "Smith" (one),
     "Smith and Lee" (two), "Smith et al." (more), "One study" (none); a group author named
-    first ("Qwen Team", or "NVIDIA" followed by ":" and the members) by its whole name."""
+    first ("Qwen Team", or "NVIDIA" followed by ":" and the members) by its whole name; a
+    family name written first ("Yu Xinmiao", writer.grounded.names.family_first) as "Yu"."""
     listed = [" ".join(author.split()) for author in authors if author.strip()]
     if listed and (_GROUP_AUTHOR.search(listed[0]) or (len(listed) > 1 and listed[1] == ":")):
         return listed[0], False
-    names = [surname(author) for author in listed if author != ":"]
+    people = [author for author in listed if author != ":"]
+    orders = family_first(people)
+    names = [surname(author, first) for author, first in zip(people[:2], orders[:2], strict=True)]
     if not names:
         return ANONYMOUS_SUBJECT, False
-    if len(names) == 1:
+    if len(people) == 1:
         return names[0], False
-    if len(names) == 2:
+    if len(people) == 2:
         return f"{names[0]} and {names[1]}", True
     return f"{names[0]} et al.", True
 
