@@ -2,13 +2,18 @@
 decode step at M = 1 and 8 rows, fused (qkv, gate/up) and unfused, as achieved bytes per second
 (each weight read once from HBM; copies rotated so that the 50 MB L2 holds none of them); and the
 dense causal prefill attention, our Triton tile kernel against SDPA's backends, one pass at 32K.
-The last line printed is one JSON object.
+The last line printed is one JSON object. `--gemv-sweep` instead times our GEMV over a wider grid of
+launch shapes (rows a block, programs an SM, BLOCK_K, warps) on the qkv, o, gate/up and down weights
+against cuBLAS, and the down projection with the SwiGLU activation inside the GEMV (gated) against
+the activation kernel plus cuBLAS.
 
-    python3 bench/engine_gpu_parts.py
+    python3 bench/engine_gpu_parts.py [--gemv-sweep]
 """
 
 from __future__ import annotations
 
+import argparse
+import itertools
 import json
 
 import torch
@@ -30,7 +35,7 @@ SHAPES = {  # (out, in) of each weight of one layer, fused and as the checkpoint
 }
 
 
-def graph_ms(fn, calls: int) -> float:
+def graph_ms(fn, calls: int, rep: int = 300) -> float:
     """Median ms of one call of fn, from a CUDA graph of `calls` calls (launch gaps amortised)."""
     stream = torch.cuda.Stream()
     stream.wait_stream(torch.cuda.current_stream())
@@ -41,7 +46,7 @@ def graph_ms(fn, calls: int) -> float:
     with torch.cuda.graph(graph):
         for _ in range(calls):
             fn()
-    return triton.testing.do_bench(graph.replay, warmup=50, rep=300, return_mode="median") / calls
+    return triton.testing.do_bench(graph.replay, warmup=50, rep=rep, return_mode="median") / calls
 
 
 def gemv_variants(weights: list[torch.Tensor], x: torch.Tensor) -> dict:
@@ -101,6 +106,74 @@ def matmul_rows() -> dict:
     return rows
 
 
+# (rows a block, programs an SM, BLOCK_K, warps): a grid, and the engine's shapes before it
+SWEEP = [
+    *itertools.product((4, 8), (2, 4, 8), (1024, 2048), (4, 8)),
+    *itertools.product((1, 2), (4, 8, 16), (2048, 4096), (4, 8)),
+    (4, 8, 512, 4),
+    (8, 16, 512, 4),
+]
+
+
+def rotating(name: str) -> list[torch.Tensor]:
+    """Copies of weight `name`, over 400 MB in all, so that L2 holds none of them between calls."""
+    out_features, in_features = SHAPES[name]
+    copies = max(2, (400 << 20) // (out_features * in_features * 2))
+    return [torch.randn(out_features, in_features, device="cuda", dtype=torch.bfloat16) for _ in range(copies)]
+
+
+def rotating_us(fn, weights: list[torch.Tensor]) -> float:
+    """Microseconds of fn(weight) a call, weights taken in turn inside one graph."""
+    state = {"i": 0}
+
+    def call():
+        fn(weights[state["i"] % len(weights)])
+        state["i"] += 1
+
+    return graph_ms(call, len(weights), rep=150) * 1e3
+
+
+def gemv_sweep(names: tuple[str, ...] = ("qkv", "o", "gate_up", "down")) -> dict:
+    """Our GEMV over SWEEP's launch shapes against cuBLAS on each decode weight; and the down
+    projection gated (SwiGLU inside) against silu(gate) * up then cuBLAS."""
+    rows = {}
+    for name in names:
+        rows[name] = sweep_weight(name)
+        print(json.dumps({name: {k: v for k, v in rows[name].items() if k[0] not in "rg"}}), flush=True)
+    return rows
+
+
+def sweep_weight(name: str) -> dict:
+    """gemv_sweep's figures for one weight (us a call, TB/s of the best and of cuBLAS)."""
+    sms = torch.cuda.get_device_properties(0).multi_processor_count
+    weights = rotating(name)
+    width = weights[0].shape[1]
+    gated = name == "down"
+    x = torch.randn(1, 1, 2 * width if gated else width, device="cuda", dtype=torch.bfloat16)
+    plain = x[..., :width].contiguous()
+    row = {"cublas_us": rotating_us(lambda w: torch.nn.functional.linear(plain, w), weights)}
+    if gated:
+        gate, up = x.chunk(2, dim=-1)
+        silu = torch.nn.functional.silu
+        row["silu_cublas_us"] = rotating_us(lambda w: torch.nn.functional.linear(silu(gate) * up, w), weights)
+    want = torch.nn.functional.linear(plain.float(), weights[0].float())
+    for r, p, k, warps in SWEEP:
+        shape = dict(programs=p * sms, rows=r, block_k=k, warps=warps)
+        error = float((gemv(plain, weights[0], **shape).float() - want).norm() / want.norm())
+        assert error < 1e-2, f"gemv {shape}: relative error {error}"
+        row[f"r{r}_p{p}_k{k}_w{warps}"] = rotating_us(lambda w, s=shape: gemv(plain, w, **s), weights)
+        if gated:
+            row[f"gated_r{r}_p{p}_k{k}_w{warps}"] = rotating_us(lambda w, s=shape: gemv(x, w, gated=True, **s), weights)
+    size = weights[0].numel() * 2
+    best = min((key for key in row if key.startswith("r")), key=row.get)
+    row.update(best=best, best_us=row[best], best_tb_s=size / row[best] / 1e6)
+    row["cublas_tb_s"] = size / row["cublas_us"] / 1e6
+    if gated:
+        gated_best = min((key for key in row if key.startswith("gated_")), key=row.get)
+        row.update(gated_best=gated_best, gated_best_us=row[gated_best])
+    return row
+
+
 def prefill_attention_row(n: int) -> dict:
     """One layer's causal attention over n tokens: our Triton kernel and each SDPA backend."""
     from torch.nn.attention import SDPBackend, sdpa_kernel
@@ -130,6 +203,14 @@ def prefill_attention_row(n: int) -> dict:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gemv-sweep", action="store_true", help="only the GEMV launch-shape sweep")
+    parser.add_argument("--weights", default="qkv,o,gate_up,down", help="the sweep's weights, comma-separated")
+    args = parser.parse_args()
+    if args.gemv_sweep:
+        sweep = gemv_sweep(tuple(args.weights.split(",")))
+        print(json.dumps({"device": torch.cuda.get_device_name(), "gemv_sweep": sweep}))
+        return
     results = {"device": torch.cuda.get_device_name(), "matmuls": matmul_rows()}
     print(json.dumps(results["matmuls"]), flush=True)
     results["prefill_attention_32k"] = prefill_attention_row(32768)

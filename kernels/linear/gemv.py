@@ -3,7 +3,10 @@
 At M = 1 a matmul is a pass over W: every byte of the weight is read once and used once. The
 kernel splits W's rows evenly over a fixed number of programs (a few per SM, so that no second
 wave of programs leaves the chip half idle), and each program streams its rows in [ROWS, BLOCK_K]
-tiles, pipelined, multiplying by x in fp32 registers. The reference is torch.nn.functional.linear.
+tiles, multiplying by x in fp32 registers. With `gated`, x holds [gate, up] (the fused gate/up
+projection's output, 2K values) and the kernel multiplies by silu(gate) * up instead, computed as
+each tile of x is loaded: the SwiGLU activation of the MLP costs no kernel of its own before the
+down projection. The reference is torch.nn.functional.linear (of F.silu(gate) * up when gated).
 """
 
 from __future__ import annotations
@@ -11,6 +14,18 @@ from __future__ import annotations
 import torch
 import triton
 import triton.language as tl
+
+
+@triton.jit
+def _x_tile(x_ptr, k, m_k, n_cols, GATED: tl.constexpr):
+    """x[k] in fp32, or silu(x[k]) * x[n_cols + k] when GATED."""
+    x = tl.load(x_ptr + k, mask=m_k, other=0.0).to(tl.float32)
+    if GATED:
+        up = tl.load(x_ptr + n_cols + k, mask=m_k, other=0.0).to(tl.float32)
+        # rounded to the activation's dtype, as the unfused silu(gate) * up kernel stores it
+        x = (x * tl.sigmoid(x)).to(x_ptr.dtype.element_ty).to(tl.float32)
+        x = (x * up).to(x_ptr.dtype.element_ty).to(tl.float32)
+    return x
 
 
 @triton.jit
@@ -24,6 +39,7 @@ def _gemv_kernel(
     row_blocks,
     ROWS: tl.constexpr,
     BLOCK_K: tl.constexpr,
+    GATED: tl.constexpr,
 ):
     pid, n_programs = tl.program_id(0), tl.num_programs(0)
     first = pid * row_blocks // n_programs
@@ -35,7 +51,7 @@ def _gemv_kernel(
         acc = tl.zeros([ROWS, BLOCK_K], dtype=tl.float32)
         for k0 in range(0, n_cols, BLOCK_K):
             m_k = (k0 + o_k) < n_cols
-            x = tl.load(x_ptr + k0 + o_k, mask=m_k, other=0.0).to(tl.float32)
+            x = _x_tile(x_ptr, k0 + o_k, m_k, n_cols, GATED)
             w = tl.load(
                 w_ptr + o_n.to(tl.int64)[:, None] * stride_w + (k0 + o_k)[None, :],
                 mask=m_n[:, None] & m_k[None, :],
@@ -45,13 +61,23 @@ def _gemv_kernel(
         tl.store(y_ptr + o_n, tl.sum(acc, 1).to(y_ptr.dtype.element_ty), mask=m_n)
 
 
-def gemv(x: torch.Tensor, weight: torch.Tensor, programs: int | None = None, rows: int = 8, block_k: int = 512):
-    """x [..., K] holding one row in all, weight [N, K] (last dim contiguous) -> [..., N] in x's dtype.
-    programs: how many programs share the rows (default 4 per SM on CUDA, fewer under the interpreter)."""
+def gemv(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    programs: int | None = None,
+    rows: int = 8,
+    block_k: int = 512,
+    warps: int = 4,
+    gated: bool = False,
+):
+    """x [..., K] holding one row in all (gated: [..., 2K], gate then up), weight [N, K] (last dim
+    contiguous) -> [..., N] in x's dtype. programs: how many programs share the rows (default 4 per
+    SM on CUDA, fewer under the interpreter); rows, block_k: each program's tile; warps: its warps."""
     n_rows, n_cols = weight.shape
     flat = x.reshape(-1)
-    if flat.shape[0] != n_cols:
-        raise ValueError(f"gemv takes one row of {n_cols} values, got x of shape {tuple(x.shape)}")
+    expected = 2 * n_cols if gated else n_cols
+    if flat.shape[0] != expected:
+        raise ValueError(f"gemv takes one row of {expected} values, got x of shape {tuple(x.shape)}")
     if weight.stride(1) != 1:
         raise ValueError("gemv needs the weight's last dim contiguous")
     row_blocks = triton.cdiv(n_rows, rows)
@@ -60,6 +86,16 @@ def gemv(x: torch.Tensor, weight: torch.Tensor, programs: int | None = None, row
     programs = min(programs, row_blocks)
     out = torch.empty(n_rows, device=x.device, dtype=x.dtype)
     _gemv_kernel[(programs,)](
-        flat, weight, out, n_rows, n_cols, weight.stride(0), row_blocks, ROWS=rows, BLOCK_K=block_k, num_warps=4
+        flat,
+        weight,
+        out,
+        n_rows,
+        n_cols,
+        weight.stride(0),
+        row_blocks,
+        ROWS=rows,
+        BLOCK_K=block_k,
+        GATED=gated,
+        num_warps=warps,
     )
     return out.view(*x.shape[:-1], n_rows)
