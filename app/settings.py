@@ -20,12 +20,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic.fields import FieldInfo
 
 if TYPE_CHECKING:
     from retriever.expansion import ExpansionSettings
 
 ENV_PREFIX = "CPMSURVEY_"
 CONFIG_FILE_NAME = "cpmsurvey.toml"
+# Renamed settings, old dotted key -> new: the old key is still read, with a deprecation note.
+RENAMED_KEYS = {
+    # one name for two different feedback settings confused users (retrieval.feedback_papers)
+    "retrieval.expansion.feedback_papers": "retrieval.expansion.second_round_feedback_papers",
+}
 
 
 class _Section(BaseModel):
@@ -80,12 +86,13 @@ class ExpansionOptions(_Section):
     )
     avoid_topic_words: bool = Field(True, description="leave out phrases holding any of the topic's words or acronyms")
     anchor_queries: bool = Field(True, description="search each mined query together with the topic's words")
-    feedback_papers: int = Field(
+    second_round_feedback_papers: int = Field(
         0,
         ge=0,
         le=200,
-        description="pseudo-relevance feedback in the second round: each query searches again moved toward the "
-        "mean vector of this many best papers (0: off; retrieval.feedback_papers is the same for every other search)",
+        description="pseudo-relevance feedback in the SECOND round of a survey's candidate search only (the topic "
+        "with the mined queries): each query searches again moved toward the mean vector of this many best papers "
+        "(0: off). Every other search, that first round included, follows retrieval.feedback_papers instead",
     )
     paper_queries: int = Field(
         20,
@@ -102,7 +109,9 @@ class ExpansionOptions(_Section):
         """These options as the retriever's `ExpansionSettings`."""
         from retriever.expansion import ExpansionSettings  # numpy and friends: only when a run searches
 
-        return ExpansionSettings(**self.model_dump())
+        values = self.model_dump()
+        values["feedback_papers"] = values.pop("second_round_feedback_papers")
+        return ExpansionSettings(**values)
 
 
 class RetrievalSettings(_Section):
@@ -130,8 +139,10 @@ class RetrievalSettings(_Section):
         0,
         ge=0,
         le=200,
-        description="pseudo-relevance feedback: each query searches again with the mean vector of this many "
-        "best papers (0: off); costs one more dense search per query (its measured effect: bench/RESULTS.md)",
+        description="pseudo-relevance feedback on EVERY search (`cpmsurvey search`, the web app, each section's "
+        "search, the first round of a survey's candidate search): each query searches again with the mean vector "
+        "of this many best papers (0: off); one more dense search per query. Not the candidate search's second "
+        "round, which follows retrieval.expansion.second_round_feedback_papers",
     )
     model_cache_dir: Path | None = Field(
         None, description="where exported ONNX embedding models are cached (default: <data_dir>/models)"
@@ -242,11 +253,13 @@ class SettingsError(ValueError):
 
 @dataclass
 class LoadedSettings:
-    """The effective settings and, per dotted key, where its value came from."""
+    """The effective settings and, per dotted key, where its value came from; `deprecations`
+    holds one line for each renamed key that was given by its old name."""
 
     settings: Settings
     sources: dict[str, str] = field(default_factory=dict)
     config_file: Path | None = None
+    deprecations: list[str] = field(default_factory=list)
 
 
 def find_config_file(explicit: Path | None = None) -> Path | None:
@@ -304,19 +317,66 @@ def _parse_scalar(text: str) -> Any:
         return text
 
 
+def _fields(model: type[BaseModel] = Settings, prefix: str = "") -> dict[str, FieldInfo]:
+    """Dotted key -> pydantic field of every leaf setting."""
+    found: dict[str, FieldInfo] = {}
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            found.update(_fields(annotation, f"{prefix}{name}."))
+        else:
+            found[prefix + name] = info
+    return found
+
+
 def _known_keys() -> set[str]:
-    keys: set[str] = set()
+    return set(_fields())
 
-    def walk(model: type[BaseModel], prefix: str) -> None:
-        for name, info in model.model_fields.items():
-            annotation = info.annotation
-            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-                walk(annotation, f"{prefix}{name}.")
-            else:
-                keys.add(prefix + name)
 
-    walk(Settings, "")
-    return keys
+def setting_help() -> dict[str, str]:
+    """Dotted key -> what the setting does (its description; empty where it has none)."""
+    return {key: info.description or "" for key, info in _fields().items()}
+
+
+def _where(origin: str, key: str) -> str:
+    """Where a key was given: the environment variable's name, or the file or 'command line'."""
+    return f"{ENV_PREFIX}{key.upper().replace('.', '__')}" if origin == "environment" else origin
+
+
+def _spelled(origin: str, key: str) -> str:
+    """How to give `key` in the layer `origin`: a variable, a --set flag or a TOML key."""
+    if origin == "environment":
+        return _where(origin, key)
+    if origin == "command line":
+        return f"--set {key}=..."
+    table, _, leaf = key.rpartition(".")
+    return f"{leaf} = ... under [{table}] in {origin}" if table else f"{key} = ... in {origin}"
+
+
+def _meaning(key: str) -> str:
+    """The first clause of a setting's help, for a message about it."""
+    return setting_help()[key].split(":")[0]
+
+
+def _renamed(layer: dict[str, Any], origin: str) -> tuple[dict[str, Any], dict[str, str], list[str]]:
+    """`layer` with renamed keys under their new names, new key -> the old name it was given
+    by, and a deprecation note for each. Raises SettingsError when one layer gives both names."""
+    given_as: dict[str, str] = {}
+    notes = []
+    for old in sorted(RENAMED_KEYS.keys() & layer.keys()):
+        new = RENAMED_KEYS[old]
+        if new in layer:
+            raise SettingsError(
+                f"{_where(origin, old)} and {_where(origin, new)} are both given: {old!r} is the old name of "
+                f"{new!r}; keep only the new one"
+            )
+        layer = {new if key == old else key: value for key, value in layer.items()}
+        given_as[new] = old
+        notes.append(
+            f"setting {old!r} ({_where(origin, old)}) is deprecated: it is now {new!r}, {_meaning(new)}. "
+            f"The old name is still read for now; write {_spelled(origin, new)} instead"
+        )
+    return layer, given_as, notes
 
 
 def _read_file_layer(path: Path) -> dict[str, Any]:
@@ -369,9 +429,12 @@ def load_settings(
     known = _known_keys()
     merged: dict[str, Any] = {}
     sources: dict[str, str] = {}
-    for origin, layer in layers:
+    deprecations: list[str] = []
+    for origin, given in layers:
+        layer, given_as, notes = _renamed(given, origin)
+        deprecations += notes
         for key, value in layer.items():
-            where = f"{ENV_PREFIX}{key.upper().replace('.', '__')}" if origin == "environment" else origin
+            where = _where(origin, given_as.get(key, key))
             if key not in known:
                 raise SettingsError(f"unknown setting {key!r} in {where}; see `cpmsurvey config` for the keys")
             merged[key] = value
@@ -386,7 +449,7 @@ def load_settings(
         raise SettingsError(f"setting {key!r} from {where}: {first['msg']} (got {value!r})") from None
     settings = settings.model_copy(update={"data_dir": settings.data_dir.expanduser()})
     all_sources = {key: sources.get(key, "default") for key in sorted(known)}
-    return LoadedSettings(settings=settings, sources=all_sources, config_file=path)
+    return LoadedSettings(settings=settings, sources=all_sources, config_file=path, deprecations=deprecations)
 
 
 def effective_values(settings: Settings) -> dict[str, Any]:

@@ -30,7 +30,10 @@ def load_for_command(ctx: typer.Context, **flag_values: Any) -> LoadedSettings:
     state: CLIState = ctx.find_root().obj or CLIState()
     overrides = parse_cli_overrides(state.overrides)
     overrides.update({key: value for key, value in flag_values.items() if value is not None})
-    return load_settings(config_file=state.config_file, cli_overrides=overrides)
+    loaded = load_settings(config_file=state.config_file, cli_overrides=overrides)
+    for note in loaded.deprecations:
+        typer.echo(f"warning: {note}", err=True)
+    return loaded
 
 
 def settings_for(ctx: typer.Context, **flag_values: Any) -> Settings:
