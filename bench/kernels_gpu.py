@@ -53,7 +53,7 @@ from kernels.infllmv2.sparse import (
 from kernels.infllmv2.topk import topk_blocks, topk_by_rank, torch_topk_blocks
 
 N_HEADS, N_KV, DIM = 32, 2, 128
-CONFIG = SparseConfig()  # MiniCPM4's sparse_config: the exact normaliser
+CONFIG = SparseConfig()  # MiniCPM4's sparse_config with the exact normaliser (checkpoints select with c2)
 COARSE = SparseConfig(coarse_normaliser=True)  # the same with the c2 normaliser: the headline figures
 LAYERS = 8  # layers per graph for the "layered_" decode figures
 

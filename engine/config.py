@@ -63,10 +63,10 @@ class RopeScaling:
         )
 
 
-def _sparse_config(raw: dict[str, Any] | None) -> SparseConfig | None:
+def _sparse_config(raw: dict[str, Any] | None, coarse_normaliser: bool) -> SparseConfig | None:
     """The checkpoint's `sparse_config` through the kernels' own validation, as a CheckpointError."""
     try:
-        return SparseConfig.from_dict(raw)
+        return SparseConfig.from_dict(raw, coarse_normaliser)
     except ValueError as exc:
         raise CheckpointError(f"config.json sparse_config is not usable: {exc}") from None
 
@@ -155,8 +155,10 @@ class ModelConfig:
         return replace(_PRESETS[name])
 
     @classmethod
-    def from_hf_config(cls, raw: dict[str, Any]) -> ModelConfig:
-        """Build from the dict of an HF config.json (llama or minicpm model_type)."""
+    def from_hf_config(cls, raw: dict[str, Any], coarse_normaliser: bool = True) -> ModelConfig:
+        """Build from the dict of an HF config.json (llama or minicpm model_type). A `sparse_config`
+        selects blocks with the coarse normaliser, as MiniCPM4's own InfLLM v2 does;
+        coarse_normaliser=False (or that key, false, in the sparse_config) keeps the exact one."""
         architecture = raw.get("model_type")
         if architecture not in SUPPORTED_ARCHITECTURES:
             declared = [_HF_ARCHITECTURES.get(a) for a in raw.get("architectures") or []]
@@ -186,7 +188,7 @@ class ModelConfig:
                 scale_depth=float(raw["scale_depth"]) if "scale_depth" in raw else None,
                 dim_model_base=float(raw["dim_model_base"]) if "dim_model_base" in raw else None,
                 tie_word_embeddings=bool(raw.get("tie_word_embeddings", architecture == "minicpm")),
-                sparse_config=_sparse_config(raw.get("sparse_config")),
+                sparse_config=_sparse_config(raw.get("sparse_config"), coarse_normaliser),
                 architecture=architecture,
                 bos_token_id=raw.get("bos_token_id"),
                 eos_token_ids=_as_ids(raw.get("eos_token_id")),

@@ -17,9 +17,11 @@ class SparseConfig:
     topk: blocks chosen by score on top of the window; a query attends to
     `selected_blocks = topk + window_size // block_size` blocks in all, forced ones included.
     dense_len: contexts shorter than this (in tokens, history included) use dense attention.
-    coarse_normaliser: not a checkpoint setting. False: the softmax of the block scores is
-    normalised exactly over the c1 kernels; True: approximated over the coarse c2 kernels
-    (kernel and stride 4x c1's: 128 and 64), which docs/ARCHITECTURE.md section 4 allows and which is ~4x cheaper.
+    coarse_normaliser: True: the softmax of the block scores is normalised over the coarse c2
+    kernels (kernel and stride 4x c1's: 128 and 64), as MiniCPM4's own InfLLM v2 does in
+    prefill and decode (docs/ARCHITECTURE.md section 4) and ~4x cheaper; False: exactly over
+    the c1 kernels. Checkpoints do not state it: from_dict turns it on unless told otherwise;
+    the dataclass default, for explicit constructions, is the exact normaliser.
     """
 
     kernel_size: int = 32
@@ -48,6 +50,8 @@ class SparseConfig:
             raise ValueError(f"init_blocks must be >= 0 and topk >= 1, got {self.init_blocks} and {self.topk}")
         if self.use_nope:
             raise ValueError("use_nope=true (keys without RoPE for selection) is not supported")
+        if not isinstance(self.coarse_normaliser, bool):
+            raise ValueError(f"coarse_normaliser must be true or false, got {self.coarse_normaliser!r}")
         forced = self.init_blocks + self.local_blocks + 1
         if forced > self.selected_blocks:
             raise ValueError(f"{forced} forced blocks exceed the {self.selected_blocks} selected blocks")
@@ -78,11 +82,16 @@ class SparseConfig:
         return self.block_size // self.kernel_stride
 
     @classmethod
-    def from_dict(cls, sparse_config: dict[str, Any] | None) -> SparseConfig | None:
-        """Read a checkpoint's `sparse_config` dict; None (dense attention) when it is absent."""
+    def from_dict(cls, sparse_config: dict[str, Any] | None, coarse_normaliser: bool = True) -> SparseConfig | None:
+        """Read a checkpoint's `sparse_config` dict; None (dense attention) when it is absent.
+
+        The selection then runs as the model's own does, with the coarse normaliser;
+        coarse_normaliser=False, or a "coarse_normaliser": false entry in the dict (which wins),
+        keeps the exact one."""
         if not sparse_config:
             return None
         known = {name: sparse_config[name] for name in cls.__slots__ if name in sparse_config}
+        known.setdefault("coarse_normaliser", coarse_normaliser)
         return cls(**known)
 
     @classmethod

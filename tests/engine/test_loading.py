@@ -96,6 +96,19 @@ def test_minicpm4_8b_preset_matches_published_config(shared_data):
     assert parsed.rope_scaling.long_factor != preset.rope_scaling.long_factor
 
 
+def test_a_checkpoints_selection_takes_the_coarse_normaliser_unless_told_otherwise(shared_data):
+    """MiniCPM4's own InfLLM v2 normalises the block scores over the coarse c2 keys: so does a
+    checkpoint's sparse_config here; the exact normaliser by keyword or by the config's own entry."""
+    raw = json.loads((shared_data / "minicpm4" / "config-8b-128k-sparse.json").read_text())
+    assert ModelConfig.from_hf_config(raw).sparse_config.coarse_normaliser is True
+    assert ModelConfig.from_hf_config(raw, coarse_normaliser=False).sparse_config.coarse_normaliser is False
+    raw["sparse_config"]["coarse_normaliser"] = False
+    assert ModelConfig.from_hf_config(raw).sparse_config.coarse_normaliser is False
+    raw["sparse_config"]["coarse_normaliser"] = "no"
+    with pytest.raises(CheckpointError, match="coarse_normaliser must be true or false"):
+        ModelConfig.from_hf_config(raw)
+
+
 def write_gguf(path, model, quantize_ffn=False):
     """A GGUF as llama.cpp's converter writes it: q/k rows permuted for interleaved RoPE."""
     import gguf

@@ -154,9 +154,11 @@ def test_longrope_uses_long_factors_and_magnitude_beyond_original_context():
     assert magnitude_short == 1.0
 
 
-def test_sparse_seam_equals_dense_when_every_block_is_selected(monkeypatch):
+@pytest.mark.parametrize("coarse", [False, True], ids=["exact", "coarse"])
+def test_sparse_seam_equals_dense_when_every_block_is_selected(monkeypatch, coarse):
     """A sparse_config model past dense_len goes through kernels.infllmv2; with top-k and the window
-    covering every block it must equal dense attention (checks the seam's head and row layout)."""
+    covering every block it must equal dense attention (checks the seam's head and row layout),
+    whichever normaliser scores the blocks."""
     from engine.config import SparseConfig
     from kernels.infllmv2 import naive
 
@@ -165,7 +167,9 @@ def test_sparse_seam_equals_dense_when_every_block_is_selected(monkeypatch):
     monkeypatch.setattr(naive, "infllmv2_attention", lambda *args: calls.append(1) or specification(*args))
 
     dense = random_model(tiny_config()).fuse()
-    sparse = MiniCPMForCausalLM(tiny_config(sparse_config=SparseConfig(window_size=2048, dense_len=64))).eval()
+    sparse = MiniCPMForCausalLM(
+        tiny_config(sparse_config=SparseConfig(window_size=2048, dense_len=64, coarse_normaliser=coarse))
+    ).eval()
     sparse.load_state_dict(random_model(tiny_config()).state_dict())
     sparse.fuse()
     ids = torch.randint(0, 256, (1, 90), generator=torch.Generator().manual_seed(5))

@@ -24,6 +24,7 @@ from .conftest import random_model
 pytestmark = pytest.mark.gpu
 
 SPARSE = SparseConfig(kernel_size=32, kernel_stride=16, block_size=64, window_size=256, topk=8, dense_len=512)
+SPARSE_C2 = replace(SPARSE, coarse_normaliser=True)  # the normaliser a checkpoint's sparse_config selects with
 
 
 def reduced_minicpm4(sparse: SparseConfig | None) -> ModelConfig:
@@ -51,7 +52,7 @@ def reference_logits(model: MiniCPMForCausalLM, sequence: list[int]) -> torch.Te
         return model(torch.tensor([sequence]), torch.arange(len(sequence))[None])[0, -1]
 
 
-@pytest.mark.parametrize("sparse", [None, SPARSE], ids=["dense", "sparse"])
+@pytest.mark.parametrize("sparse", [None, SPARSE, SPARSE_C2], ids=["dense", "sparse", "sparse-c2"])
 @pytest.mark.parametrize("chunked", [False, True], ids=["one-pass", "chunked"])
 def test_gpu_path_follows_the_fp32_cpu_forward(sparse, chunked, monkeypatch):
     if not torch.cuda.is_available():

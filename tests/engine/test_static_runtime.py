@@ -30,10 +30,11 @@ from kernels.infllmv2.config import SparseConfig
 from .conftest import random_model, tiny_config
 
 SPARSE = SparseConfig.tiny(dense_len=48)  # blocks of 16, window 32, top 4: sparse from 48 keys
+SPARSE_C2 = replace(SPARSE, coarse_normaliser=True)  # as a checkpoint's sparse_config selects
 
 
 def test_kv_cache_bytes_counts_what_the_runtime_allocates():
-    for sparse in (None, SPARSE, replace(SPARSE, coarse_normaliser=True)):
+    for sparse in (None, SPARSE, SPARSE_C2):
         model = random_model(tiny_config(sparse_config=sparse))
         runtime = StaticRuntime(model, graphs=False, kernels=True)  # kernels: the compressed buffers
         runtime.reserve(capacity=200, max_rows=3)
@@ -91,7 +92,7 @@ def test_buckets():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sparse", [None, SPARSE], ids=["dense", "sparse"])
+@pytest.mark.parametrize("sparse", [None, SPARSE, SPARSE_C2], ids=["dense", "sparse", "sparse-c2"])
 def test_static_decode_steps_match_the_full_forward(sparse):
     """Rows of different lengths prefilled one by one, then decode steps of all rows together;
     each step's logits equal the model's uncached forward over the whole sequence."""

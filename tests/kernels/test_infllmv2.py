@@ -36,9 +36,38 @@ def test_config_reads_checkpoint_dict():
         }
     )
     assert config.selected_blocks == 96 and config.local_blocks == 32 and config.pool_ratio == 4
+    assert config.coarse_normaliser and (config.coarse_kernel_size, config.coarse_kernel_stride) == (128, 64)
+    assert not SparseConfig.from_dict({"dense_len": 8192}, coarse_normaliser=False).coarse_normaliser
+    assert not SparseConfig.from_dict({"coarse_normaliser": False}, coarse_normaliser=True).coarse_normaliser
+    assert not SparseConfig().coarse_normaliser  # explicit constructions: exact unless asked
     assert SparseConfig.from_dict(None) is None
     with pytest.raises(ValueError, match="kernel_size"):
         SparseConfig(kernel_size=24)
+
+
+def test_coarse_normaliser_is_the_models():
+    """The coarse normaliser as MiniCPM4 runs it (OpenBMB's modeling code and infllmv2_cuda_impl
+    stage 1): c2 is the mean of every complete window of 128 raw keys at stride 64, and the
+    scores are exp(q . c1 / sqrt(D) - lse) with lse over the c2 entries that the query at
+    position p may see, m < (p + 1) // 64 - 1 (the kernel's mask: windows ending at or before p).
+    Stated here independently of naive.py, on MiniCPM4's kernel sizes with a one-block window."""
+    config = SparseConfig(window_size=64, topk=2, dense_len=1, coarse_normaliser=True)
+    n_keys, n_q, dim = 1000, 300, 8
+    generator = torch.Generator().manual_seed(0)
+    q, k = torch.randn(n_q, 1, dim, generator=generator), torch.randn(n_keys, 1, dim, generator=generator)
+    c2 = naive.compress_keys(k, config, coarse=True)
+    assert c2.shape[0] == (n_keys - 128) // 64 + 1
+    for m in range(c2.shape[0]):
+        torch.testing.assert_close(c2[m], k[64 * m : 64 * m + 128].mean(0))
+    c1 = naive.compress_keys(k, config)
+    got = naive.block_scores(q, c1, n_keys, config, c2)[0]  # [Tq, n_blocks]
+    for i in range(n_q):
+        p = n_keys - n_q + i
+        lse = torch.logsumexp(c2[: (p + 1) // 64 - 1, 0] @ q[i, 0] / dim**0.5, 0)
+        fine = (c1[: (p - 31) // 16 + 1, 0] @ q[i, 0] / dim**0.5 - lse).exp()
+        for block in range(1, p // 64 - 1):  # neither forced (block 0, the window) nor after p
+            kernels = fine[max(0, 4 * block - 1) : 4 * block + 4]
+            torch.testing.assert_close(got[i, block], kernels.max() if len(kernels) else torch.tensor(0.0))
 
 
 @pytest.mark.parametrize("coarse", [False, True])
