@@ -127,25 +127,36 @@ class StaticDecoder:
     def _kernel_layers(self, h: torch.Tensor, old: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
         """The layers with the RoPE/cache kernel: h [B, 1, hidden] -> the final norm of the last h.
         Per layer: qkv matmul of the normed h, RoPE with k and v written at slot old[b]
-        (kernels/fused/rope_cache.py), attention, o matmul, then one compiled tail: residual,
-        MLP, residual and the next layer's norm (the final norm after the last layer)."""
+        (kernels/fused/rope_cache.py; for sparse checkpoints the same launch appends the compressed
+        keys), attention, o matmul, then one compiled tail: residual, MLP, residual and the next
+        layer's norm (the final norm after the last layer)."""
         from kernels.fused.rope_cache import rope_qkv_into_cache
 
         config, layers = self.config, self.model.model.layers
         batch, eps, scale = h.shape[0], config.rms_norm_eps, config.residual_scale
+        heads = (config.num_heads, config.num_kv_heads)
         cos_table, sin_table = self.model.rope_tables(h.device)
         normed = self._norm(h, layers[0].input_layernorm.weight, eps)
         for index, (layer, cache) in enumerate(zip(layers, self.caches, strict=True)):
             qkv = self._matmul("qkv", normed, layer.self_attn.qkv_proj.weight)
+            appending = self._append_keywords(index)
             q = rope_qkv_into_cache(
-                qkv, cos_table, sin_table, old[:, None], old, cache.k, cache.v, config.num_heads, config.num_kv_heads
+                qkv, cos_table, sin_table, old[:, None], old, cache.k, cache.v, *heads, **appending
             )[:, 0]
             k_cache, v_cache = cache.k[:batch].transpose(1, 2), cache.v[:batch].transpose(1, 2)  # [B, cap, Hkv, D]
-            out = self._attend(index, q, k_cache, v_cache, old, new).reshape(batch, 1, -1)
+            out = self._attend(index, q, k_cache, v_cache, old, new, bool(appending)).reshape(batch, 1, -1)
             projected = self._matmul("o", out, layer.self_attn.o_proj.weight)
             following = layers[index + 1].input_layernorm if index + 1 < len(layers) else self.model.model.norm
             h, normed = self._tail(h, projected, *layer_weights(layer, "post")[1:], following.weight, eps, scale)
         return normed
+
+    def _append_keywords(self, index: int) -> dict:
+        """The keywords that make rope_qkv_into_cache append layer `index`'s compressed keys in its
+        own launch (one launch a layer fewer); none for dense checkpoints."""
+        if self.compressed is None:
+            return {}
+        kept = self.compressed[index]
+        return {"c1_cache": kept.c1, "sparse": self.config.sparse_config, "c2_cache": kept.c2}
 
     def _module_layers(self, h: torch.Tensor, old: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
         """The layers through the layer modules (or their compiled functions), the cache written
@@ -196,8 +207,9 @@ class StaticDecoder:
                 self.matmuls[name] = choice
         return timings
 
-    def _attend(self, index: int, q, k_cache, v_cache, old, new) -> torch.Tensor:
-        """q [B, Hq, D] over k_cache, v_cache [B, cap, Hkv, D] with new[b] keys in use -> [B, Hq, D]."""
+    def _attend(self, index: int, q, k_cache, v_cache, old, new, appended: bool = False) -> torch.Tensor:
+        """q [B, Hq, D] over k_cache, v_cache [B, cap, Hkv, D] with new[b] keys in use -> [B, Hq, D].
+        appended: the compressed keys of the new keys are already in place (the RoPE kernel did it)."""
         sparse = self.config.sparse_config
         if self.kernels:
             if sparse is None:
@@ -208,7 +220,8 @@ class StaticDecoder:
             from kernels.infllmv2.compress import append_compressed_keys
 
             kept = self.compressed[index]
-            append_compressed_keys(k_cache, kept.c1, old, new, sparse, c2_cache=kept.c2)
+            if not appended:
+                append_compressed_keys(k_cache, kept.c1, old, new, sparse, c2_cache=kept.c2)
             return infllmv2_decode(q, k_cache, v_cache, kept.c1, new, sparse, kept.c2)
         if sparse is None:
             return reference_decode_attention(q, k_cache, v_cache, new)
