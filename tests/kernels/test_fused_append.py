@@ -118,3 +118,40 @@ def test_fused_append_rejects_what_it_cannot_append():
         rope_qkv_into_cache(*one, c2_cache=c1, sparse=SPARSE)
     with pytest.raises(ValueError, match=r"c1_cache must be \[B, n, Hkv, D\]"):
         rope_qkv_into_cache(*one, c1_cache=c1.transpose(1, 2), sparse=SPARSE)
+
+
+@pytest.mark.slow
+def test_static_decode_steps_keep_the_compressed_keys_without_the_separate_append(monkeypatch):
+    """engine/static_decode.py through the kernels: no append_compressed_keys launch in a decode
+    step, and after 12 steps (rows of 5 and 30 keys to 17 and 42: three c1 windows each, one c2)
+    every layer's c1 and c2 are the compression of its cache, as a prefill of that length would
+    leave them (another summation order: fp32 rounding on CPU, one bf16 step on a GPU)."""
+    from engine.model import MiniCPMForCausalLM
+    from engine.static_runtime import StaticRuntime
+    from kernels.infllmv2 import compress
+    from tests.engine.conftest import random_model
+
+    sparse = SparseConfig.tiny(dense_len=48, coarse_normaliser=True)
+    config = replace(ModelConfig.from_name("tiny"), vocab_size=320, sparse_config=sparse)
+    model: MiniCPMForCausalLM = random_model(config, seed=2).requires_grad_(False).fuse()
+    if DEVICE.type == "cuda":
+        model = model.to(DEVICE, torch.bfloat16)
+    runtime = StaticRuntime(model, graphs=False, kernels=True)
+    runtime.reserve(capacity=64, max_rows=2)
+    runtime.prefill([list(range(7, 12)), list(range(40, 70))])
+    monkeypatch.setattr(compress, "append_compressed_keys", lambda *args, **kwargs: pytest.fail("a separate append"))
+    for step in range(12):
+        runtime.decode(torch.tensor([step + 1, step + 100], device=DEVICE))
+    decoder = runtime.decoder
+    assert decoder.lengths.tolist() == [17, 42]
+    for cache, kept in zip(decoder.caches, decoder.compressed, strict=True):
+        for row, length in enumerate((17, 42)):
+            cu = torch.tensor([0, length], dtype=torch.int32, device=DEVICE)
+            keys = cache.k[row, :, :length].transpose(0, 1)
+            for coarse, kept_keys in ((False, kept.c1), (True, kept.c2)):
+                want = compress.compress_keys(keys, cu, length, sparse, coarse=coarse)[0]
+                assert want.shape[0] == compressed_count(length, sparse, coarse)
+                got = kept_keys[row, : want.shape[0]]
+                torch.testing.assert_close(
+                    got, want, **({"rtol": 2**-7, "atol": 1e-2} if DEVICE.type == "cuda" else {})
+                )
