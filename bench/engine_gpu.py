@@ -6,8 +6,10 @@ measured request: prefill seconds, first-token latency, decode tok/s (the median
 streamed tokens over --decode-tokens tokens), peak GPU memory. Ours runs through LocalEngine.stream
 (its public path), sparse (the checkpoint's sparse_config) and dense (none); transformers is
 LlamaForCausalLM of the same shape (sdpa), eager and with generate(cache_implementation="static"),
-which compiles its decode step. --batch8 adds our batch-8 decode at 32K. The last line printed is
-one JSON object.
+which compiles its decode step. --batch8 adds our batch-8 decode at 32K. --runs N adds our prefill
+of a prompt of N-token runs of one word ("prefill_runs_s"): random weights give random queries, the
+sparse kernels' slow case, while neighbouring queries of real text pick alike blocks; runs make
+neighbours alike. The last line printed is one JSON object.
 
     python3 bench/engine_gpu.py --contexts 8192,32768 --systems sparse,dense,hf,hf-compiled --batch8
 """
@@ -80,9 +82,21 @@ def our_model(config: ModelConfig) -> MiniCPMForCausalLM:
     return model.eval().requires_grad_(False).fuse()
 
 
-def prompt_text(tokens: int, seed: int, vocab: int) -> str:
+def prompt_text(tokens: int, seed: int, vocab: int, runs: int = 1) -> str:
+    """`tokens` random words, each repeated `runs` times in a row."""
     generator = torch.Generator().manual_seed(seed)
-    return " ".join(f"w{i}" for i in torch.randint(3, vocab, (tokens,), generator=generator).tolist())
+    words = torch.randint(3, vocab, (-(-tokens // runs),), generator=generator).repeat_interleave(runs)[:tokens]
+    return " ".join(f"w{i}" for i in words.tolist())
+
+
+def timed_prefill(engine: LocalEngine, tokenizer: ChatTokenizer, text: str) -> tuple[float, list[int]]:
+    """Seconds of the runtime's prefill of `text` as a chat prompt; -> (seconds, prompt ids)."""
+    ids = [tokenizer.chat_prompt([{"role": "user", "content": text}])]
+    torch.cuda.synchronize()
+    started = time.perf_counter()
+    engine.runtime.prefill(ids)
+    torch.cuda.synchronize()
+    return time.perf_counter() - started, ids[0]
 
 
 def timed_stream(engine: LocalEngine, text: str, new_tokens: int) -> dict:
@@ -100,20 +114,20 @@ def timed_stream(engine: LocalEngine, text: str, new_tokens: int) -> dict:
     }
 
 
-def run_ours(model: MiniCPMForCausalLM, tokenizer: ChatTokenizer, context: int, new_tokens: int) -> dict:
+def run_ours(model: MiniCPMForCausalLM, tokenizer: ChatTokenizer, context: int, new_tokens: int, runs: int = 0) -> dict:
     loaded = LoadedModel(model, tokenizer, (), "minicpm4-8b-random")
     torch.cuda.reset_peak_memory_stats()
     engine = LocalEngine(loaded, context_window=context + new_tokens + 64, max_batch=1)
     warmup = engine.warmup()
     text = prompt_text(context, 0, model.config.vocab_size)
     timed_stream(engine, prompt_text(context, 1, model.config.vocab_size), 8)  # warm-up request, same length
-    ids = [tokenizer.chat_prompt([{"role": "user", "content": text}])]
-    torch.cuda.synchronize()
-    started = time.perf_counter()
-    engine.runtime.prefill(ids)
-    torch.cuda.synchronize()
-    prefill = time.perf_counter() - started
+    prefill, ids = timed_prefill(engine, tokenizer, text)
     figures = timed_stream(engine, text, new_tokens)
+    if runs:
+        timed_prefill(engine, tokenizer, prompt_text(context, 2, model.config.vocab_size, runs))  # warm-up
+        figures["prefill_runs_s"] = timed_prefill(
+            engine, tokenizer, prompt_text(context, 3, model.config.vocab_size, runs)
+        )[0]
     figures["graph_step_ms"] = graph_step_ms(engine.runtime)
     figures["decode_matmuls"] = {name: choice.gemv for name, choice in engine.runtime.decoder.matmuls.items()}
     figures["matmul_timings_us"] = engine.runtime.matmul_timings
@@ -121,7 +135,7 @@ def run_ours(model: MiniCPMForCausalLM, tokenizer: ChatTokenizer, context: int, 
         prefill_s=prefill,
         warmup_s=warmup,
         peak_gib=torch.cuda.max_memory_allocated() / GIB,
-        prompt_tokens=len(ids[0]),
+        prompt_tokens=len(ids),
     )
     engine.runtime.release()
     return figures
@@ -267,6 +281,7 @@ def main() -> None:
     parser.add_argument("--decode-tokens", type=int, default=256)
     parser.add_argument("--batch8", action="store_true", help="our batch-8 decode at 32K")
     parser.add_argument("--cold", default="", help="lengths for first-request-after-warm-up checks (sparse)")
+    parser.add_argument("--runs", type=int, default=0, help="also prefill a prompt of runs of this many tokens")
     args = parser.parse_args()
     contexts = [int(c) for c in args.contexts.split(",") if c]
     systems = [s for s in args.systems.split(",") if s]
@@ -282,7 +297,7 @@ def main() -> None:
             context = min(context, config.max_position_embeddings - args.decode_tokens - 64)
             for system in ours:
                 set_attention(model, config, sparse=system == "sparse")
-                figures = run_ours(model, tokenizer, context, args.decode_tokens)
+                figures = run_ours(model, tokenizer, context, args.decode_tokens, args.runs)
                 results["contexts"].setdefault(str(context), {})[system] = figures
                 print(system, context, json.dumps(figures), flush=True)
         if args.batch8:

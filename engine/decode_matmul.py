@@ -15,35 +15,45 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-# (rows a block, programs per SM, BLOCK_K) launch shapes tried against cuBLAS
-GEMV_SHAPES = ((4, 8, 512), (8, 4, 512), (8, 8, 512), (8, 16, 512), (16, 4, 512), (16, 8, 512))
+# (rows a block, programs per SM, BLOCK_K, warps) launch shapes tried against cuBLAS: the fastest
+# few of the H200 sweeps (bench/engine_gpu_parts.py --gemv-sweep) for each kind of weight
+GEMV_SHAPES = {
+    "qkv": ((8, 16, 512, 4), (4, 8, 512, 4), (4, 8, 1024, 4), (4, 4, 2048, 8), (8, 4, 512, 4)),
+    "o": ((4, 8, 1024, 4), (4, 8, 512, 4), (4, 4, 2048, 8), (8, 16, 512, 4)),
+    "down": ((2, 16, 2048, 4), (1, 16, 2048, 8), (2, 8, 2048, 4), (4, 8, 2048, 8), (4, 8, 1024, 4)),
+}
 
 
 @dataclass(frozen=True, slots=True)
 class MatmulChoice:
-    """F.linear (gemv None) or kernels.linear.gemv with (rows, programs, block_k)."""
+    """F.linear (gemv None) or kernels.linear.gemv with (rows, programs, block_k, warps)."""
 
-    gemv: tuple[int, int, int] | None = None
+    gemv: tuple[int, int, int, int] | None = None
 
     def __call__(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         if self.gemv is None or x.numel() != weight.shape[1]:
             return F.linear(x, weight)
         from kernels.linear.gemv import gemv
 
-        rows, programs, block_k = self.gemv
-        return gemv(x, weight, programs=programs, rows=rows, block_k=block_k)
+        rows, programs, block_k, warps = self.gemv
+        return gemv(x, weight, programs=programs, rows=rows, block_k=block_k, warps=warps)
 
 
-def choose_matmul(x: torch.Tensor, weights: list[torch.Tensor], rounds: int = 3) -> tuple[MatmulChoice, dict]:
-    """The fastest of F.linear and the GEMV launch shapes for x [1, 1, K] times each of `weights`
-    (one per layer, same shape) in turn, on CUDA; -> (choice, microseconds per call of each)."""
+def choose_matmul(
+    x: torch.Tensor, weights: list[torch.Tensor], shapes: tuple, rounds: int = 3
+) -> tuple[MatmulChoice, dict]:
+    """The fastest of F.linear and the GEMV launch `shapes` (GEMV_SHAPES' entries) for x [1, 1, K]
+    times each of `weights` (one per layer, same shape) in turn, on CUDA; -> (choice, microseconds
+    per call of each)."""
     sms = torch.cuda.get_device_properties(x.device).multi_processor_count
-    candidates = [MatmulChoice()] + [MatmulChoice((r, p * sms, k)) for r, p, k in GEMV_SHAPES]
+    candidates = [MatmulChoice()] + [MatmulChoice((r, p * sms, k, w)) for r, p, k, w in shapes]
     timings = {}
     for choice in candidates:
         timings[choice] = _graph_us(lambda choice=choice: [choice(x, w) for w in weights], len(weights), rounds)
     best = min(timings, key=timings.get)
-    return best, {("cublas" if c.gemv is None else "gemv_r{}_p{}_k{}".format(*c.gemv)): us for c, us in timings.items()}
+    return best, {
+        ("cublas" if c.gemv is None else "gemv_r{}_p{}_k{}_w{}".format(*c.gemv)): us for c, us in timings.items()
+    }
 
 
 def _graph_us(calls, count: int, rounds: int) -> float:

@@ -50,7 +50,10 @@ class StaticDecoder:
         self.rope_kernel = kernels and fused
         self._norm = torch.compile(rms_norm, fullgraph=True, dynamic=False) if self.compiled else rms_norm
         self._tail = torch.compile(layer_tail, fullgraph=True, dynamic=False) if self.compiled else layer_tail
-        # qkv and o of one-row steps: engine.decode_matmul's choices ("qkv", "o"; F.linear when absent)
+        # with a GEMV chosen for the down projection, the tail runs as two compiled parts around it
+        self._activation = self._compiled(mlp_activation)
+        self._residual_norm = self._compiled(residual_norm)
+        # qkv, o and down of one-row steps: engine.decode_matmul's choices ("qkv", "o", "down"; F.linear when absent)
         self.matmuls: dict = {}
         self._post = torch.compile(post_attention, fullgraph=True, dynamic=False) if self.compiled else post_attention
         self.config = model.config
@@ -59,6 +62,9 @@ class StaticDecoder:
         self.lengths = torch.zeros(rows, dtype=torch.int32, device=device)
         self.row_ids = torch.arange(rows, device=device)
         self.compressed = self._allocate_compressed() if self.config.sparse_config else None
+
+    def _compiled(self, function):
+        return torch.compile(function, fullgraph=True, dynamic=False) if self.compiled else function
 
     @property
     def rows(self) -> int:
@@ -128,12 +134,12 @@ class StaticDecoder:
         """The layers with the RoPE/cache kernel: h [B, 1, hidden] -> the final norm of the last h.
         Per layer: qkv matmul of the normed h, RoPE with k and v written at slot old[b]
         (kernels/fused/rope_cache.py; for sparse checkpoints the same launch appends the compressed
-        keys), attention, o matmul, then one compiled tail: residual, MLP, residual and the next
-        layer's norm (the final norm after the last layer)."""
+        keys), attention, o matmul, then the tail (_layer_tail): residual, MLP, residual and the
+        next layer's norm (the final norm after the last layer)."""
         from kernels.fused.rope_cache import rope_qkv_into_cache
 
         config, layers = self.config, self.model.model.layers
-        batch, eps, scale = h.shape[0], config.rms_norm_eps, config.residual_scale
+        batch, eps = h.shape[0], config.rms_norm_eps
         heads = (config.num_heads, config.num_kv_heads)
         cos_table, sin_table = self.model.rope_tables(h.device)
         normed = self._norm(h, layers[0].input_layernorm.weight, eps)
@@ -147,8 +153,19 @@ class StaticDecoder:
             out = self._attend(index, q, k_cache, v_cache, old, new, bool(appending)).reshape(batch, 1, -1)
             projected = self._matmul("o", out, layer.self_attn.o_proj.weight)
             following = layers[index + 1].input_layernorm if index + 1 < len(layers) else self.model.model.norm
-            h, normed = self._tail(h, projected, *layer_weights(layer, "post")[1:], following.weight, eps, scale)
+            h, normed = self._layer_tail(layer, h, projected, following.weight)
         return normed
+
+    def _layer_tail(self, layer, h: torch.Tensor, projected: torch.Tensor, next_norm_weight: torch.Tensor):
+        """Residual, MLP, residual and the next norm: one compiled function, or two around the down
+        projection's GEMV when warm-up chose one for it (one-row steps) -> (h, normed h)."""
+        eps, scale = self.config.rms_norm_eps, self.config.residual_scale
+        _, norm_weight, gate_up_weight, down_weight = layer_weights(layer, "post")
+        if "down" not in self.matmuls or h.shape[0] != 1:
+            return self._tail(h, projected, norm_weight, gate_up_weight, down_weight, next_norm_weight, eps, scale)
+        h, activated = self._activation(h, projected, norm_weight, gate_up_weight, eps, scale)
+        down = self._matmul("down", activated, down_weight)
+        return self._residual_norm(h, down, next_norm_weight, eps, scale)
 
     def _append_keywords(self, index: int) -> dict:
         """The keywords that make rope_qkv_into_cache append layer `index`'s compressed keys in its
@@ -189,18 +206,19 @@ class StaticDecoder:
         return choice(x, weight) if choice is not None and x.shape[0] == 1 else F.linear(x, weight)
 
     def choose_matmuls(self) -> dict:
-        """Measure cuBLAS against the GEMV launch shapes on the qkv and o weights of every layer
-        (engine.decode_matmul) and keep the faster for one-row steps; -> the timings (us)."""
-        from engine.decode_matmul import MatmulChoice, choose_matmul
+        """Measure cuBLAS against the GEMV launch shapes on the qkv, o and down weights of every
+        layer (engine.decode_matmul) and keep the faster for one-row steps; -> the timings (us)."""
+        from engine.decode_matmul import GEMV_SHAPES, MatmulChoice, choose_matmul
 
         layers = self.model.model.layers
         timings = {}
         for name, weights in (
             ("qkv", [layer.self_attn.qkv_proj.weight for layer in layers]),
             ("o", [layer.self_attn.o_proj.weight for layer in layers]),
+            ("down", [layer.mlp.down_proj.weight for layer in layers]),
         ):
             x = torch.randn(1, 1, weights[0].shape[1], device=weights[0].device, dtype=weights[0].dtype)
-            choice, timings[name] = choose_matmul(x, weights)
+            choice, timings[name] = choose_matmul(x, weights, GEMV_SHAPES[name])
             if choice == MatmulChoice():
                 self.matmuls.pop(name, None)
             else:
@@ -269,9 +287,21 @@ def post_attention(h, out, o_weight, norm_weight, gate_up_weight, down_weight, e
 
 def mlp_residuals(h, projected, norm_weight, gate_up_weight, down_weight, eps: float, scale: float):
     """h + scale * projected (the attention's output projected), then the SwiGLU MLP and residual."""
+    h, activated = mlp_activation(h, projected, norm_weight, gate_up_weight, eps, scale)
+    return torch.add(h, F.linear(activated, down_weight), alpha=scale)
+
+
+def mlp_activation(h, projected, norm_weight, gate_up_weight, eps: float, scale: float):
+    """h + scale * projected, and the SwiGLU activation silu(gate) * up of its norm -> (h, activation)."""
     h = torch.add(h, projected, alpha=scale)
     gate, up = F.linear(rms_norm(h, norm_weight, eps), gate_up_weight).chunk(2, dim=-1)
-    return torch.add(h, F.linear(F.silu(gate) * up, down_weight), alpha=scale)
+    return h, F.silu(gate) * up
+
+
+def residual_norm(h, out, norm_weight, eps: float, scale: float):
+    """h + scale * out, and its RMSNorm -> (h, normed)."""
+    h = torch.add(h, out, alpha=scale)
+    return h, rms_norm(h, norm_weight, eps)
 
 
 def layer_tail(h, projected, norm_weight, gate_up_weight, down_weight, next_norm_weight, eps: float, scale: float):

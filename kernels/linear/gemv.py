@@ -6,7 +6,10 @@ wave of programs leaves the chip half idle), and each program streams its rows i
 tiles, multiplying by x in fp32 registers. With `gated`, x holds [gate, up] (the fused gate/up
 projection's output, 2K values) and the kernel multiplies by silu(gate) * up instead, computed as
 each tile of x is loaded: the SwiGLU activation of the MLP costs no kernel of its own before the
-down projection. The reference is torch.nn.functional.linear (of F.silu(gate) * up when gated).
+down projection. On Hopper the kernel launches with PDL (kernels/flash_attention/launch.py): it
+is scheduled while the kernel before it (in a decode step, the attention's last kernel or the
+RoPE one) finishes, and waits for it only before it reads x. The reference is
+torch.nn.functional.linear (of F.silu(gate) * up when gated).
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ from __future__ import annotations
 import torch
 import triton
 import triton.language as tl
+from triton.language.extra.cuda import gdc_launch_dependents, gdc_wait
+
+from kernels.flash_attention.launch import use_pdl
 
 
 @triton.jit
@@ -40,7 +46,11 @@ def _gemv_kernel(
     ROWS: tl.constexpr,
     BLOCK_K: tl.constexpr,
     GATED: tl.constexpr,
+    PDL: tl.constexpr = False,
 ):
+    if PDL:  # x comes from the kernel before (launch.py)
+        gdc_wait()
+        gdc_launch_dependents()
     pid, n_programs = tl.program_id(0), tl.num_programs(0)
     first = pid * row_blocks // n_programs
     last = (pid + 1) * row_blocks // n_programs
@@ -85,6 +95,7 @@ def gemv(
         programs = 4 * torch.cuda.get_device_properties(x.device).multi_processor_count if x.is_cuda else 4
     programs = min(programs, row_blocks)
     out = torch.empty(n_rows, device=x.device, dtype=x.dtype)
+    pdl = use_pdl(x)
     _gemv_kernel[(programs,)](
         flat,
         weight,
@@ -96,6 +107,8 @@ def gemv(
         ROWS=rows,
         BLOCK_K=block_k,
         GATED=gated,
+        PDL=pdl,
         num_warps=warps,
+        launch_pdl=pdl,
     )
     return out.view(*x.shape[:-1], n_rows)

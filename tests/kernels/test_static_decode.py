@@ -59,9 +59,9 @@ def test_static_kernel_decode_matches_the_fp32_forward(sparse, graphs):
 
 
 def test_gemv_matmuls_in_the_step_match_f_linear(monkeypatch):
-    """The one-row step with qkv and o through kernels.linear.gemv (engine.decode_matmul's choice
-    where it wins) against the same step through F.linear; torch.compile as the identity, so that
-    the compiled step's functions run here."""
+    """The one-row step with qkv, o and down through kernels.linear.gemv (engine.decode_matmul's
+    choice where it wins; down splits the compiled tail in two around it) against the same step
+    through F.linear; torch.compile as the identity, so that the compiled step's functions run here."""
     from engine.decode_matmul import MatmulChoice
 
     monkeypatch.setattr(torch, "compile", lambda fn, **kwargs: fn)
@@ -75,7 +75,11 @@ def test_gemv_matmuls_in_the_step_match_f_linear(monkeypatch):
         runtime.reserve(capacity=80, max_rows=1)
         assert runtime.decoder.rope_kernel and runtime.decoder.compiled
         if gemv:
-            runtime.decoder.matmuls = {"qkv": MatmulChoice((8, 4, 256)), "o": MatmulChoice((4, 2, 512))}
+            runtime.decoder.matmuls = {
+                "qkv": MatmulChoice((8, 4, 256, 4)),
+                "o": MatmulChoice((4, 2, 512, 4)),
+                "down": MatmulChoice((2, 3, 128, 2)),
+            }
         steps = [runtime.prefill([list(range(3, 53))])]
         for token in (7, 8, 9):
             steps.append(runtime.decode(torch.tensor([token], device=DEVICE)))
