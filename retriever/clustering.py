@@ -1,9 +1,16 @@
 """Grouping papers by their embeddings: spherical k-means (FAISS), deterministic for a seed.
 
+The k-means runs on one thread: it groups a search's few dozen best papers, and FAISS's
+OpenMP threads wait for each other at every step of every iteration, which costs tenths of a
+second when other processes hold the cores (bench/RESULTS.md, Retrieval).
+
 Public: `kmeans_groups`, `normalize_rows`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -47,9 +54,22 @@ def kmeans_groups(vectors: np.ndarray, count: int, seed: int = 0) -> list[list[i
         max_points_per_centroid=max(rows, 256),
         verbose=False,
     )
-    kmeans.train(matrix)
-    _, assigned = kmeans.index.search(matrix, 1)
+    with _one_thread(faiss):
+        kmeans.train(matrix)
+        _, assigned = kmeans.index.search(matrix, 1)
     groups: dict[int, list[int]] = {}
     for row, label in enumerate(assigned.ravel().tolist()):
         groups.setdefault(int(label), []).append(row)
     return sorted(groups.values(), key=lambda members: members[0])
+
+
+@contextmanager
+def _one_thread(faiss) -> Iterator[None]:
+    """FAISS's OpenMP threads limited to one inside the block (for the calling thread: an
+    OpenMP setting of the thread that makes it), restored after."""
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)

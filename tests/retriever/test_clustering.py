@@ -46,3 +46,19 @@ def test_normalize_rows_leaves_zero_rows_zero():
     assert out.dtype == np.float32 and np.allclose(out, [[0.6, 0.8], [0.0, 0.0]])
     with pytest.raises(ValueError, match="2-D"):
         normalize_rows(np.zeros(3))
+
+
+def test_one_thread_groups_as_the_default_threads_and_the_setting_is_restored(monkeypatch):
+    import contextlib
+
+    import faiss
+
+    from retriever import clustering
+
+    vectors = np.random.default_rng(0).standard_normal((40, 384)).astype(np.float32)
+    threads = faiss.omp_get_max_threads()
+    one_thread = kmeans_groups(vectors, 8)
+    assert faiss.omp_get_max_threads() == threads
+    monkeypatch.setattr(clustering, "_one_thread", lambda _faiss: contextlib.nullcontext())
+    assert kmeans_groups(vectors, 8) == one_thread
+    assert len(one_thread) == 8 and sorted(i for g in one_thread for i in g) == list(range(40))
