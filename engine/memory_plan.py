@@ -3,6 +3,7 @@ before allocating, so that a request too large gets an error naming the sizes, n
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from engine.config import ModelConfig
@@ -31,17 +32,53 @@ def kv_cache_bytes(config: ModelConfig, rows: int, capacity: int, dtype_bytes: i
     return total
 
 
-def prefill_bytes_per_token(config: ModelConfig, dtype_bytes: int) -> int:
-    """Peak activation bytes per prompt token in one layer of a prefill chunk (an estimate with
-    margin): the MLP's gate/up output and its product dominate, then RoPE's fp32 temporaries."""
+def prefill_bytes_per_token(config: ModelConfig, dtype_bytes: int, n_keys: int = 0) -> int:
+    """Peak activation bytes per query token of a prefill chunk through engine.fused_prefill over
+    n_keys keys (history included): the residual stream and its norm, alive through a layer, and
+    the fullest of the layer's stages. RoPE writes k and v straight into the cache, so only qkv's
+    output and the rotated q are live there; the MLP's gate/up output and its product dominate.
+    The plain forward (engine.model, off the fused path: fp32 or unfused weights) holds more."""
+    hidden, inner = config.hidden_size, config.intermediate_size
     q_dim = config.num_heads * config.head_dim
     kv_dim = config.num_kv_heads * config.head_dim
-    storage = dtype_bytes * (8 * config.hidden_size + 3 * (q_dim + 2 * kv_dim) + 4 * config.intermediate_size)
-    rope = 4 * 4 * (q_dim + kv_dim)
-    sparse = 0
-    if config.sparse_config is not None:  # selection lists and merged tiles, int32 per KV head
-        sparse = 4 * 12 * config.num_kv_heads * config.sparse_config.selected_blocks
-    return int(1.5 * (storage + rope + sparse))
+    stages = (
+        dtype_bytes * (2 * q_dim + 2 * kv_dim),  # qkv's output and the rotated q
+        dtype_bytes * 2 * q_dim + 4 * config.num_heads + _selection_bytes(config, n_keys),  # q, output, fp32 LSE
+        dtype_bytes * (2 * q_dim + 3 * hidden),  # q, output, o projection, add_rms_norm's sum and norm
+        dtype_bytes * 3 * inner,  # gate/up output and silu(gate) * up
+        dtype_bytes * (inner + hidden),  # silu(gate) * up and the down projection
+    )
+    return dtype_bytes * 2 * hidden + max(stages)
+
+
+def prefill_bytes_per_key(config: ModelConfig, dtype_bytes: int, n_keys: int) -> int:
+    """Bytes per key of the context that a sparse prefill at n_keys keys holds besides the cache:
+    every sparse layer keeps its keys' c1 (and c2) with room for as many again (engine.attention.
+    SparseAttention, for an eager decode), and the layer at work also its old copy and one fresh
+    compression. 0 below dense_len."""
+    sparse = config.sparse_config
+    if sparse is None or n_keys < sparse.dense_len:
+        return 0
+    entries = 1 / sparse.kernel_stride + (1 / sparse.coarse_kernel_stride if sparse.coarse_normaliser else 0)
+    copies = 2 * config.num_layers + 3
+    return math.ceil(copies * entries * config.num_kv_heads * config.head_dim * dtype_bytes)
+
+
+def prefill_bytes(config: ModelConfig, tokens: int, n_keys: int, dtype_bytes: int) -> int:
+    """Peak bytes besides weights and cache of a prefill chunk of `tokens` queries over n_keys keys."""
+    per_token = prefill_bytes_per_token(config, dtype_bytes, n_keys)
+    return tokens * per_token + n_keys * prefill_bytes_per_key(config, dtype_bytes, n_keys)
+
+
+def _selection_bytes(config: ModelConfig, n_keys: int) -> int:
+    """Per query token of a sparse layer at n_keys keys (kernels.infllmv2.infllmv2_prefill), all KV
+    heads: int32 selected blocks, the merged tiles' blocks and bits (4 tokens a tile) and counts,
+    and the fp32 block scores of its chunk of queries. 0 below dense_len."""
+    sparse = config.sparse_config
+    if sparse is None or n_keys < sparse.dense_len:
+        return 0
+    blocks = -(-n_keys // sparse.block_size)
+    return 4 * config.num_kv_heads * (9 * sparse.selected_blocks + 2 + blocks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +99,7 @@ def plan_cache(config: ModelConfig, capacity: int, max_rows: int, free_bytes: in
     """The most rows (up to max_rows) of `capacity` tokens whose cache fits `free_bytes` with room
     left for a prefill chunk of MIN_PREFILL_CHUNK tokens. Raises DeviceMemoryError, naming the
     sizes, when not even one row fits."""
-    chunk = min(capacity, MIN_PREFILL_CHUNK) * prefill_bytes_per_token(config, dtype_bytes)
+    chunk = prefill_bytes(config, min(capacity, MIN_PREFILL_CHUNK), capacity, dtype_bytes)
     usable = int(free_bytes * HEADROOM) - chunk
     row_bytes = kv_cache_bytes(config, 1, capacity, dtype_bytes)
     rows = min(max_rows, usable // row_bytes if row_bytes else max_rows)
@@ -78,7 +115,8 @@ def plan_cache(config: ModelConfig, capacity: int, max_rows: int, free_bytes: in
 def prefill_chunk(config: ModelConfig, length: int, budget_bytes: int, dtype_bytes: int) -> int:
     """Tokens per prefill chunk: the whole prompt when its activations fit `budget_bytes`, else the
     largest multiple of CHUNK_ALIGN that does (at least MIN_PREFILL_CHUNK)."""
-    fits = budget_bytes // prefill_bytes_per_token(config, dtype_bytes)
+    kept = length * prefill_bytes_per_key(config, dtype_bytes, length)
+    fits = (budget_bytes - kept) // prefill_bytes_per_token(config, dtype_bytes, length)
     if fits >= length:
         return max(1, length)
     return max(MIN_PREFILL_CHUNK, fits // CHUNK_ALIGN * CHUNK_ALIGN)
