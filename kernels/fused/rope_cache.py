@@ -12,7 +12,9 @@ them: when a row's new key completes a window, the program that rotated that key
 head stores the window's mean into c1 (and c2), as kernels/infllmv2/compress.py
 `append_compressed_keys` (the reference) would in a launch of its own. The window's other keys
 come from the cache (earlier steps wrote them); the new key comes from the program's registers,
-rounded to the cache's dtype as the cache holds it.
+rounded to the cache's dtype as the cache holds it. On Hopper the kernel launches with PDL
+(kernels/flash_attention/launch.py) and waits for the kernel before it (the qkv projection) before
+it reads anything.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from __future__ import annotations
 import torch
 import triton
 import triton.language as tl
+from triton.language.extra.cuda import gdc_launch_dependents, gdc_wait
 
+from kernels.flash_attention.launch import use_pdl
 from kernels.infllmv2.config import SparseConfig
 
 
@@ -96,7 +100,11 @@ def _rope_cache_kernel(
     C1_STRIDE: tl.constexpr,
     C2_SIZE: tl.constexpr,
     C2_STRIDE: tl.constexpr,
+    PDL: tl.constexpr = False,
 ):
+    if PDL:  # qkv comes from the kernel before (launch.py)
+        gdc_wait()
+        gdc_launch_dependents()
     token = tl.program_id(0).to(tl.int64)  # b * tokens + t
     b, t = token // tokens, token % tokens
     heads = tl.program_id(1) * HEAD_BLOCK + tl.arange(0, HEAD_BLOCK)
@@ -241,7 +249,9 @@ def rope_qkv_into_cache(
         C1_STRIDE=windows[1],
         C2_SIZE=windows[2],
         C2_STRIDE=windows[3],
+        PDL=use_pdl(qkv),
         num_warps=4,
+        launch_pdl=use_pdl(qkv),
     )
     return q
 
