@@ -18,10 +18,10 @@ class SparseConfig:
     `selected_blocks = topk + window_size // block_size` blocks in all, forced ones included.
     dense_len: contexts shorter than this (in tokens, history included) use dense attention.
     coarse_normaliser: True: the softmax of the block scores is normalised over the coarse c2
-    kernels (kernel and stride 4x c1's: 128 and 64), as MiniCPM4's own InfLLM v2 does in
-    prefill and decode (docs/ARCHITECTURE.md section 4) and ~4x cheaper; False: exactly over
-    the c1 kernels. Checkpoints do not state it: from_dict turns it on unless told otherwise;
-    the dataclass default, for explicit constructions, is the exact normaliser.
+    kernels (kernel and stride 4x c1's: 128 and 64), as OpenBMB's InfLLM v2 inference does in
+    prefill and decode since MiniCPM4.1 (docs/ARCHITECTURE.md section 4), ~4x cheaper; False:
+    exactly over the c1 kernels. Checkpoints do not state it: from_dict turns it on unless told
+    otherwise; the dataclass default, for explicit constructions, is the exact normaliser.
     """
 
     kernel_size: int = 32
