@@ -27,7 +27,7 @@ from planner.phrase_spread import library_spread
 from planner.plan import OutlineResult
 from planner.schema import MAX_SUBSECTIONS, Outline, OutlineSection, Subsection
 from planner.title_grammar import title_parts
-from planner.titles import GroupTitle, Spread, mined_titles, title_problem
+from planner.titles import GroupTitle, Spread, mined_titles, named_papers, title_problem
 from retriever.clustering import normalize_rows
 from retriever.store import paper_text
 from retriever.types import Paper, PhraseStatistics, VectorSource
@@ -35,6 +35,9 @@ from retriever.types import Paper, PhraseStatistics, VectorSource
 MIN_PAPERS_PER_SECTION = 5  # a body section cites at least this many distinct papers
 MIN_PAPERS_PER_SUBSECTION = 3
 THEME_TITLE_PARTS = 3  # phrases of its sub-themes' titles a catch-all section's title may join
+# A section's title joined from its sub-themes' replaces its mined title when it names this
+# many times as many of the section's papers: the mined one names a corner of the section.
+BROADER_BY_THEMES = 1.5
 
 
 @dataclass(frozen=True)
@@ -174,13 +177,29 @@ def _named_groups(
     named = candidates.name([g.rows for g in ordered], split(ordered))
     ordered, named = _merge_unnamed(candidates, ordered, named, notes, split)
     parts = split(ordered)
-    renamed = [
-        _named_by_themes(candidates, group, title, group_parts, [t.title for t in named if t is not title])
-        if not title.names_papers and group_parts
-        else (title, [])
-        for group, title, group_parts in zip(ordered, named, parts, strict=True)
-    ]
-    return ordered, [t for t, _ in renamed], parts, [found for _, found in renamed]
+    titles, themes = list(named), []
+    for index, (group, group_parts) in enumerate(zip(ordered, parts, strict=True)):
+        others = [t.title for position, t in enumerate(titles) if position != index]
+        titles[index], found = _themed(candidates, group, titles[index], group_parts, others)
+        themes.append(found)
+    return ordered, titles, parts, themes
+
+
+def _themed(
+    candidates: _Candidates, group: PaperGroup, mined: GroupTitle, parts: list[list[int]], others: list[str | None]
+) -> tuple[GroupTitle, list[GroupTitle]]:
+    """A group's title and the titles its sub-themes keep: named by its sub-themes
+    (`_named_by_themes`) when the mined title is a catch-all's (it need not name the papers,
+    or leaves a sub-theme out) or when the sub-themes' title names BROADER_BY_THEMES times as
+    many of its papers (what most of them are about); else `mined`, and no kept titles."""
+    if not parts:
+        return mined, []
+    themed, themes = _named_by_themes(candidates, group, mined, parts, others)
+    if themed is mined or not (mined.names_papers and mined.names_themes):
+        return themed, themes
+    texts = [candidates.texts[i] for i in group.rows]
+    by_themes, by_mined = (named_papers(t.title or "", candidates.topic, texts) for t in (themed, mined))
+    return (themed, themes) if by_themes >= BROADER_BY_THEMES * by_mined else (mined, [])
 
 
 def _section_of(

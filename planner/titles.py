@@ -9,8 +9,8 @@ several of them, the whole in MIN_TITLE_SHARE of them, and something in every su
 A group's title is the first of its candidate titles, best phrases first, that passes; a
 phrase the papers use as a modifier is first completed with the noun they put after it.
 
-Public: `GroupTitle`, `readable`, `mined_titles`, `title_problem`, `distinctive_words`,
-`restated_topic_words`.
+Public: `GroupTitle`, `readable`, `mined_titles`, `title_problem`, `named_papers`,
+`distinctive_words`, `restated_topic_words`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 
 from planner.plan import is_placeholder
 from planner.schema import TITLE_CHARS
-from planner.title_grammar import completed_phrase, grammar_problem, title_parts
+from planner.title_grammar import completed_phrase, grammar_problem, title_parts, word_classes
 from retriever.phrases import (
     Phrase,
     content_words,
@@ -49,19 +49,24 @@ EVEN_SPREAD = 0.72
 
 WordShare = Callable[[Sequence[str]], Sequence[float]]
 Spread = Callable[[Sequence[str]], Sequence[float | None]]
+_MODIFIER_CLASSES = frozenset({"ADJ", "ADV"})
+_RUN_BREAK = re.compile(r"[,;:!?()\[\]{}\"“”]|\.(?:\s|$)")
 _WORD_TOKEN = re.compile(r"[A-Za-z0-9]+(?:[-.][A-Za-z0-9]+)*")
 
 
 @dataclass(frozen=True, slots=True)
 class GroupTitle:
     """A group's title (None when no phrase of its papers could name it), its phrases,
-    whether the title names what its papers share (False: a fallback that need not), and
-    whether it passed the checks of specificity and boilerplate (False: the last resort)."""
+    whether the title names what its papers share (False: a fallback that need not),
+    whether it passed the checks of specificity and boilerplate (False: the last resort),
+    and whether it names each of the sub-themes it was asked to (False: it names the group
+    as a whole but leaves a sub-theme out, the mark of a catch-all group)."""
 
     title: str | None
     phrases: list[Phrase] = field(default_factory=list)
     names_papers: bool = True
     specific: bool = True
+    names_themes: bool = True
 
 
 def readable(spelling: str) -> str:
@@ -180,7 +185,8 @@ def _topic_part_problem(title: str, topical: set[str]) -> str | None:
 
 def _generic_problem(title: str, topical: set[str], word_share: WordShare | None) -> str | None:
     """Whether the title is made of words many papers of the library use: no part with a word
-    in under GENERIC_SHARE of them, a first part of one such word, or a generic later part."""
+    in under GENERIC_SHARE of them, a first part of one such word, or a generic later part.
+    A part with topic words is generic only when the whole part is common too (`_narrowed`)."""
     if word_share is None:
         return None
     parts = _own_parts(title, topical)
@@ -189,7 +195,11 @@ def _generic_problem(title: str, topical: set[str], word_share: WordShare | None
     spelled = {normalize_word(w): w.lower() for w in _WORD_TOKEN.findall(title)}
     asked = [spelled.get(w, w) for w in words]
     share = dict(zip(words, (float(x) for x in word_share(asked)), strict=True))
-    generic = [min(share[w] for w in own) >= GENERIC_SHARE for _, own in parts]
+    common = [min(share[w] for w in own) >= GENERIC_SHARE for _, own in parts]
+    generic = [
+        is_common and not _narrowed(text, own, topical, word_share)
+        for (text, own), is_common in zip(parts, common, strict=True)
+    ]
     if generic[0] and len(parts[0][0].split()) == 1:  # "AI", "Responses": a common word alone
         return f"“{parts[0][0]}” is in {GENERIC_SHARE:.0%} or more of the library's papers (too generic)"
     if all(generic):
@@ -199,6 +209,20 @@ def _generic_problem(title: str, topical: set[str], word_share: WordShare | None
         if is_generic:
             return f"its part “{text}” is common across the library (too generic)"
     return None
+
+
+def _narrowed(text: str, own: set[str], topical: set[str], word_share: WordShare) -> bool:
+    """Whether a part is a kind of what the topic names: its own words (no fewer than its
+    topic words, none an adjective) qualify topic words, and the whole part is rarer than
+    GENERIC_SHARE of the library ("Reasoning Models" beside "reasoning"; not "Different
+    Agents", nor "Training Large Language Models")."""
+    restated = content_words(text) & topical
+    if not restated or len(own) < len(restated):
+        return False
+    spelled = [w for w in _WORD_TOKEN.findall(text) if content_words(w) & own]
+    if any(word_classes(w) and word_classes(w) <= _MODIFIER_CLASSES for w in spelled):
+        return False
+    return float(word_share([text.lower()])[0]) < GENERIC_SHARE
 
 
 def _boilerplate_problem(title: str, topical: set[str], spread: Spread | None) -> str | None:
@@ -223,32 +247,71 @@ def _even(value: float | None) -> bool:
     return value is not None and value >= EVEN_SPREAD
 
 
-def _holds(text_words: set[str], own: set[str]) -> bool:
-    return own <= text_words
+@dataclass(frozen=True, slots=True)
+class _Part:
+    """A part of a title as papers hold it: its words beyond the topic, and, for a part that
+    qualifies topic words ("Learning Signals" under reinforcement learning), its words in
+    order, which a paper must hold as a run ("signals" alone is not "learning signals")."""
+
+    text: str
+    own: frozenset[str]
+    run: str | None
+
+
+def _parts_held(title: str, topical: set[str]) -> list[_Part]:
+    """The parts of `title` (`_own_parts`) as `_Part`s."""
+    return [
+        _Part(text, frozenset(own), _run(text) if content_words(text) - own else None)
+        for text, own in _own_parts(title, topical)
+    ]
+
+
+def _run(text: str) -> str:
+    """`text`'s words normalised and spaced, to find as a run in another (" learning signal "),
+    with a bar for each punctuation break, which no run crosses."""
+    pieces = (" ".join(normalize_word(w) for w in _WORD_TOKEN.findall(piece)) for piece in _RUN_BREAK.split(text))
+    return " " + " | ".join(pieces) + " "
+
+
+def _holds(text: tuple[set[str], str], part: _Part) -> bool:
+    """Whether a text (its content words and its `_run`) holds the part."""
+    words, run = text
+    return part.own <= words and (part.run is None or part.run in run)
 
 
 def _coverage_problem(
     title: str, topical: set[str], texts: Sequence[str], parts: Sequence[Sequence[str]]
 ) -> str | None:
     """Whether the title fails to name what its papers share: a part in fewer than
-    MIN_PART_PAPERS texts, the whole in under MIN_TITLE_SHARE of them, or nothing in
-    the texts of one of `parts` (sub-themes)."""
+    MIN_PART_PAPERS texts, or the whole in under MIN_TITLE_SHARE of them or of the texts of
+    one of `parts` (sub-themes: a title naming one of them only is not the section's)."""
     if not texts:
         return None
-    title_parts_own = [own for _, own in _own_parts(title, topical)]
-    words = [content_words(text) for text in texts]
+    title_parts = _parts_held(title, topical)
+    held = [(content_words(text), _run(text)) for text in texts]
     needed = min(MIN_PART_PAPERS, len(texts))
-    for (text, _), own in zip(_own_parts(title, topical), title_parts_own, strict=True):
-        holding = sum(_holds(w, own) for w in words)
-        if holding < needed:
-            return f"its part “{text}” occurs in {holding} of the section's papers (at least {needed} needed)"
-    named = sum(any(_holds(w, own) for own in title_parts_own) for w in words)
+    holding = [sum(_holds(text, part) for text in held) for part in title_parts]
+    for part, count in zip(title_parts, holding, strict=True):
+        if count < needed:
+            return f"its part “{part.text}” occurs in {count} of the section's papers (at least {needed} needed)"
+    named = sum(any(_holds(text, part) for part in title_parts) for text in held)
     if named < MIN_TITLE_SHARE * len(texts):
         return f"it names {named} of the section's {len(texts)} papers (at least {MIN_TITLE_SHARE:.0%} needed)"
-    for index, part in enumerate(parts, start=1):
-        if not any(_holds(content_words(text), own) for text in part for own in title_parts_own):
-            return f"it names none of the papers of its sub-theme {index}"
+    for index, part_texts in enumerate(parts, start=1):
+        theme = [(content_words(text), _run(text)) for text in part_texts]
+        named = sum(any(_holds(text, part) for part in title_parts) for text in theme)
+        if named < MIN_TITLE_SHARE * len(theme):
+            needed = f"(at least {MIN_TITLE_SHARE:.0%} needed)"
+            return f"it names {named} of the {len(theme)} papers of its sub-theme {index} {needed}"
     return None
+
+
+def named_papers(title: str, topic: str, texts: Sequence[str]) -> int:
+    """How many of `texts` hold some part of `title` beyond the topic's words, as the
+    coverage check counts them."""
+    title_parts = _parts_held(title, topic_words(topic) | restated_topic_words(title, topic))
+    held = [(content_words(text), _run(text)) for text in texts]
+    return sum(any(_holds(text, part) for part in title_parts) for text in held)
 
 
 def mined_titles(
@@ -296,7 +359,7 @@ def mined_titles(
             fits[index] = fit
             used_heads.append(_parts(fit.head))
     return [
-        GroupTitle(fit.title, list(found), fit.covering, not fit.last_resort)
+        GroupTitle(fit.title, list(found), fit.covering, not fit.last_resort, fit.names_themes)
         if fit is not None
         else GroupTitle(None, list(found))
         for fit, found in zip(fits, phrases, strict=True)
@@ -334,12 +397,14 @@ class _GroupPhrases:
 @dataclass(frozen=True, slots=True)
 class _Fit:
     """A group's chosen title, its head phrase, and the naming level that passed it: whether
-    that level asked the title to name what the papers share, and whether it was the last resort."""
+    that level asked the title to name what the papers share, whether it was the last resort,
+    and whether it asked for (or had no) sub-themes to name."""
 
     title: str
     head: Phrase
     covering: bool
     last_resort: bool
+    names_themes: bool
 
 
 def _naming_order(phrases: Sequence[Sequence[Phrase]]) -> list[int]:
@@ -372,7 +437,8 @@ def _first_fit(
         for title, head in _title_candidates(phrases, used_heads):
             if title_problem(title, topic, texts, phrases, others, **check) is None:
                 covering = level.get("covering") is not False
-                return _Fit(title, head, covering, position == len(levels) - 1)
+                themes = not levels[0].get("parts") or position == 0
+                return _Fit(title, head, covering, position == len(levels) - 1, themes)
     return None
 
 

@@ -316,3 +316,23 @@ def test_sub_themes_named_only_by_a_last_resort_are_left_unheaded():
     assert titles == ["Process Reward Models and Step Verification", "Reward Hacking"]
     everywhere = _Candidates(TOPIC, papers, texts, vectors, TOPIC_VECTOR, None, None, lambda a: [0.9] * len(a))
     assert _subsections(everywhere, parts, "Reward Models") == []
+
+
+def test_a_section_named_by_a_corner_takes_its_sub_themes_broader_title():
+    from planner.clusters import PaperGroup
+    from planner.paper_outline import _Candidates, _themed
+    from planner.titles import GroupTitle
+    from retriever.store import paper_text
+
+    papers, vectors = make_candidates()
+    texts = [paper_text(p.title, p.abstract) for p in papers]
+    candidates = _Candidates(TOPIC, papers, texts, vectors, TOPIC_VECTOR, None, None)
+    rows = [i for i in range(len(papers)) if i % 3 == 0]  # the reward papers
+    group, parts = PaperGroup(tuple(rows), 1.0, None), [rows[:3], rows[3:]]
+    corner = GroupTitle("Step Verification", [])  # fits, but names the process-reward papers only (3 of 6)
+    title, themes = _themed(candidates, group, corner, parts, [])
+    assert title.title == "Process Reward Models and Reward Hacking"  # names all 6
+    assert [t.title for t in themes] == ["Process Reward Models and Step Verification", "Reward Hacking"]
+    whole = GroupTitle("Reward Models", [])  # names all 6 already: kept, its sub-themes named apart
+    assert _themed(candidates, group, whole, parts, []) == (whole, [])
+    assert _themed(candidates, group, corner, [], []) == (corner, [])  # no sub-themes

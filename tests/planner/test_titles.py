@@ -66,6 +66,31 @@ def test_generic_words_cannot_make_a_title():
     assert problem("AI and Reward Models") == "“AI” is in 10% or more of the library's papers (too generic)"
 
 
+def test_a_part_narrowing_topic_words_is_judged_as_a_whole():
+    topic = "reinforcement learning for large language models"
+    texts = [
+        "Reasoning models think longer. Large reasoning models and different models.",
+        "Reasoning models with training large language models; different models disagree.",
+        "Reasoning models. Training large language models for reasoning; different models.",
+    ]
+    phrases = [Phrase(key, key, 1.0, 3) for key in ("reasoning model", "different model", "training large")]
+    library = {"reasoning": 0.29, "reasoning models": 0.03, "different": 0.4, "different models": 0.02}
+    library |= {"training": 0.3, "training large language models": 0.004}
+
+    def problem(title):
+        share = lambda asked: [library.get(a, 0.0) for a in asked]  # noqa: E731
+        return title_problem(title, topic, texts, phrases, word_share=share, covering=False)
+
+    # "models" is the topic's, but "reasoning models" is a kind of model, rarer than "reasoning"
+    assert problem("Reasoning Models") is None
+    assert problem("Different Models") == (  # an adjective only qualifies
+        "its words (different) are each in 10% or more of the library's papers (too generic)"
+    )
+    assert problem("Training Large Language Models") == (  # mostly the topic's words
+        "its words (training) are each in 10% or more of the library's papers (too generic)"
+    )
+
+
 def test_a_title_names_what_its_papers_share():
     topic = "language model alignment"
     assert title_problem("Reward Models and Preference Data", topic, REWARD_TEXTS, PHRASES) is None
@@ -78,9 +103,40 @@ def test_a_title_names_what_its_papers_share():
     )
     parts = [REWARD_TEXTS[:2], REWARD_TEXTS[3:]]
     assert title_problem("Preference Data", topic, REWARD_TEXTS, PHRASES, parts=parts) == (
-        "it names none of the papers of its sub-theme 2"
+        "it names 0 of the 1 papers of its sub-theme 2 (at least 25% needed)"
     )
     assert title_problem("Reward Models and Verifiable Rewards", topic, REWARD_TEXTS, PHRASES, parts=parts) is None
+
+
+def test_a_title_names_a_share_of_each_sub_theme_not_one_paper():
+    topic = "language model alignment"
+    speech = ["Speech recognition in noise.", "Speech recognition for children.", "Robust speech recognition."]
+    texts = [*REWARD_TEXTS, *speech, "Reward models for speech recognition."]
+    parts = [REWARD_TEXTS, [*speech, texts[-1]]]
+    # one paper of four in the second sub-theme is a share of it; a title naming the first
+    # sub-theme and one stray paper of a larger second is the first sub-theme's title
+    assert title_problem("Reward Models", topic, texts, PHRASES, parts=parts) is None
+    parts = [REWARD_TEXTS, [*speech, *speech, texts[-1]]]
+    texts = [*REWARD_TEXTS, *speech, *speech, texts[-1]]
+    assert title_problem("Reward Models", topic, texts, PHRASES, parts=parts) == (
+        "it names 1 of the 7 papers of its sub-theme 2 (at least 25% needed)"
+    )
+
+
+def test_a_part_qualifying_topic_words_is_held_as_a_run():
+    topic = "reinforcement learning for language models"
+    texts = [
+        "Learning signals. Dense learning signals guide the policy.",
+        "Sparse learning signals slow learning.",
+        "Reward signals. We study learning from sparse reward signals.",  # "learning" and "signals" apart
+        "Transfer signals across tasks during learning.",
+        "Curriculum learning. Signals of difficulty order the tasks.",
+    ]
+    phrases = [Phrase("learning signal", "learning signals", 1.0, 2)]
+    assert title_problem("Learning Signals", topic, texts, phrases) is None  # 2 of 5 papers
+    assert title_problem("Learning Signals", topic, [*texts, *texts[2:], texts[2]], phrases) == (
+        "it names 2 of the section's 9 papers (at least 25% needed)"
+    )
 
 
 def test_candidates_come_best_first_and_the_first_fit_is_taken():
