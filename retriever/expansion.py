@@ -51,7 +51,9 @@ class ExpansionSettings:
     against_groups: bool = False
     avoid_topic_words: bool = True  # leave out phrases holding any of the topic's words or acronyms
     anchor_queries: bool = True  # search each mined query together with the topic's words
-    feedback_papers: int = 0  # pseudo-relevance feedback in round 2 (FeedbackSearch retrievers; 0: off)
+    # pseudo-relevance feedback in round 2 (FeedbackSearch retrievers; 0: off); the settings key is
+    # retrieval.expansion.second_round_feedback_papers, apart from retrieval.feedback_papers (every search)
+    feedback_papers: int = 0
     # query-by-paper in round 2: the best papers found, each searched by its own vector, those
     # lists weighing paper_query_weight in the fusion (FeedbackSearch retrievers; 0: off)
     paper_queries: int = 20
