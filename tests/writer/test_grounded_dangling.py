@@ -215,10 +215,41 @@ def test_a_cut_never_leaves_a_lone_participle_or_a_half_not_only():
         ("We collect data and release them.", []),
         # singular nouns in -s are no plural
         ("We study the process by which their analysis fails.", ["their"]),
+        # the authors' reports and the verb right before are no referent (2504.07745)
+        ("Experimental results reveal that our approach improves their ability to capture details.", ["their"]),
+        ("Our analysis shows their limitations.", ["their"]),
+        (
+            "We propose an ensemble approach that integrates a general-purpose YOLOv8 model with a specialized "
+            "thermal model, using a sophisticated bounding box fusion algorithm to combine their predictions.",
+            [],
+        ),
+        ("Despite DeepSeek-R1 and OpenAI o1 being among the most powerful models, their reasoning lags.", []),
+        # "its" with nothing before it that names one thing (2503.19123, 2507.21242, 2605.02551)
+        ("We demonstrate its effectiveness in language modeling with 1B student model.", ["its"]),
+        ("We evaluate its performance against traditional machine learning models.", ["its"]),
+        ("We study its convergence behavior, proving that it converges for acyclic QBAFs.", ["its"]),
+        ("Its reliance on labels limits adoption.", ["Its"]),
+        ("We propose X and evaluate its performance on 33 datasets.", []),
+        ("While ICL shows strong empirical performance, its internal mechanisms are not understood.", []),
+        ("We introduce a framework that improves its robustness.", []),
+        # its referent follows the phrase (2506.13674)
+        ("By overcoming its inherent limitations, Prefix-Tuning can remain competitive.", []),
+        # "it" as the object of the authors' verb (2508.21788); an expletive "it" is nobody's
+        ("We apply it to SwissAI's FineWeb-2 corpus.", ["it"]),
+        ("We carefully apply it to two algorithms.", ["it"]),
+        ("It remains unclear whether LLMs reason.", []),
+        ("We propose X and use it to curate a benchmark.", []),
     ],
 )
 def test_foreign_pronouns(source, expected):
     assert foreign_pronouns(source) == expected
+
+
+def test_a_foreign_its_leaves_no_whole_sentence_and_an_its_with_a_referent_stays():
+    assert drop_dangling("We study its convergence behavior, proving that it converges.") is None
+    assert drop_dangling("We work with its authors on ten tasks of the benchmark.") is None
+    kept = "We release a compact toolkit for agents, and we apply it to two tasks."
+    assert drop_dangling(kept) == kept
 
 
 def test_a_foreign_their_goes_with_its_clause():

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from lemminflect import getAllLemmas
+
 from writer.grounded.coverage import FUNCTION_WORDS, _stem
 
 # Nouns that, after "this", name something the previous sentence stated ("this
@@ -99,19 +101,106 @@ _THIRD_PLURAL = re.compile(r"\b(?:they|them|their|theirs)\b", re.IGNORECASE)
 # A word that can be the plural they refer to: "models", "LLMs", "data" ("process", "analysis",
 # "focus", "its" are not). Verbs in -s pass too, which only makes the check keep more.
 _PLURAL_WORD = re.compile(r"\b[A-Za-z][\w-]+[^\Wsui]s\b|\b(?:data|people|criteria|phenomena)\b", re.IGNORECASE)
+# The authors' own reports, which "they/their" never means ("Experimental results reveal that
+# our approach improves their ability").
+_REPORT_NOUNS = frozenset(
+    {"results", "experiments", "findings", "evaluations", "analyses", "observations", "simulations", "comparisons"}
+)
+_ITS = re.compile(r"\b(?:its|it)\b", re.IGNORECASE)
+_WORD_SPAN = re.compile(r"[A-Za-z][\w'-]*")
+_WE = re.compile(r"\bwe\b", re.IGNORECASE)
+_DETERMINERS = frozenset({"the", "a", "an", "this", "our", "their"})
+_INNER_CAPITAL_OR_DIGIT = re.compile(r".[A-Z0-9]")
 
 
 def foreign_pronouns(source: str) -> list[str]:
-    """The "they/them/their" of an abstract's own sentence `source` with no plural before them
-    in it: their referent was in an earlier sentence, and after the authors' names ("Zhou et
-    al. show that their reliance on ...") they would read as the authors' own.
+    """The third-person pronouns of an abstract's own sentence `source` whose referent is not in
+    it: stated after the authors' names ("Zhou et al. show that their reliance on ...", "Shin
+    et al. demonstrate its effectiveness") they would read as the authors' own. In sentence order.
+
+    - "they/them/their" with no plural before them, not counting the authors' reports
+      ("results", "findings") nor a word right before the pronoun ("shows their");
+    - "its" with no word before it that can name one thing (a singular noun, a name, an
+      acronym), not counting the authors' verb, and not opening a phrase whose referent follows
+      it ("By overcoming its limits, Prefix-Tuning ...");
+    - "it" right after the authors' verb with no such word before ("We apply it to X").
+
     ("We show that their reliance fails." -> ["their"]; "We train LLMs to check their steps."
-    -> [].)"""
-    return [
-        match.group(0)
+    -> []; "We evaluate its performance." -> ["its"].)"""
+    authors_verbs = _authors_verbs(source)
+    found = [
+        (match.start(), match.group(0))
         for match in _THIRD_PLURAL.finditer(source)
-        if not _PLURAL_WORD.search(source[: match.start()])
+        if not any(_plural_referent(word.group(0)) for word in _words_apart(source, match.start(), authors_verbs))
     ]
+    for match in _ITS.finditer(source):
+        words = _words_before(source, match.start(), set())
+        if any(_singular_referent(word.group(0)) for word in words if word.start() not in authors_verbs):
+            continue
+        if match.group(0).lower() == "its" and not _cataphoric(source, match.end()):
+            found.append((match.start(), match.group(0)))
+        elif words and words[-1].start() in authors_verbs and not source[words[-1].end() : match.start()].strip():
+            found.append((match.start(), match.group(0)))  # "We apply it": "it" the object of the authors' verb
+    return [pronoun for _, pronoun in sorted(found)]
+
+
+def _authors_verbs(source: str) -> set[int]:
+    """Where the verbs the authors say they do start ("we evaluate", "We also study"): actions,
+    not referents. Adverbs between are passed over ("also", "further", "carefully"), not "apply"."""
+    starts = set()
+    for we in _WE.finditer(source):
+        for word in _WORD_SPAN.finditer(source, we.end()):
+            readings = getAllLemmas(word.group(0).lower())
+            if word.group(0).lower() not in {"also", "further", "then", "first"} and (
+                "ADV" not in readings or "VERB" in readings
+            ):
+                starts.add(word.start())
+                break
+    return starts
+
+
+def _words_before(source: str, end: int, skipped: set[int]) -> list[re.Match]:
+    """The words of `source` before `end`, less those starting at `skipped` offsets."""
+    return [word for word in _WORD_SPAN.finditer(source, 0, end) if word.start() not in skipped]
+
+
+def _words_apart(source: str, end: int, skipped: set[int]) -> list[re.Match]:
+    """:func:`_words_before`, less the word right before `end` with nothing between: in "shows
+    their" or "improves them" it is the verb whose object the pronoun is, not its referent."""
+    words = _words_before(source, end, skipped)
+    if words and not source[words[-1].end() : end].strip():
+        words.pop()
+    return words
+
+
+def _plural_referent(word: str) -> bool:
+    """Whether `word` may be the plural a "they/their" refers to (:data:`_PLURAL_WORD`)."""
+    return bool(_PLURAL_WORD.fullmatch(word)) and word.lower() not in _REPORT_NOUNS
+
+
+def _singular_referent(word: str) -> bool:
+    """Whether `word` may name the one thing an "its" refers to: a name or acronym ("DPO",
+    "GPT-4", "English"), a word lemminflect does not know, or a singular or mass noun
+    ("framework", "performance"); not a function word, a verb or an adjective."""
+    lowered = word.lower()
+    if lowered in FUNCTION_WORDS:
+        return False
+    if _INNER_CAPITAL_OR_DIGIT.search(word):
+        return True
+    readings = getAllLemmas(lowered)
+    return not readings or lowered in {lemma.lower() for lemma in readings.get("NOUN", ())}
+
+
+def _cataphoric(source: str, end: int) -> bool:
+    """Whether the pronoun ending at `end` sits in a phrase closed by a comma and followed by a
+    word that can be its referent ("By overcoming its limits, Prefix-Tuning remains ...")."""
+    comma = source.find(",", end)
+    if comma < 0:
+        return False
+    after = [word.group(0) for word in _WORD_SPAN.finditer(source, comma + 1)][:3]
+    after = [word for word in after if word.lower() not in _DETERMINERS][:1]
+    participle = bool(after) and after[0].islower() and after[0].endswith("ing")  # ", proving that ..."
+    return bool(after) and not participle and _singular_referent(after[0])
 
 
 def _pointing_back(sentence: str) -> list[str]:
@@ -146,7 +235,7 @@ def drop_dangling(sentence: str) -> str | None:
     references = _pointing_back(sentence)
     if not references:
         return sentence
-    first = sentence.find(references[0])
+    first = re.search(rf"\b{re.escape(references[0])}\b", sentence).start()  # "it", not the "it" of "with"
     subordinate = _LEADING_SUBORDINATE.match(sentence)
     if subordinate and subordinate.end() > first:
         rest = sentence[subordinate.end() :]

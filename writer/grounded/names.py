@@ -6,7 +6,7 @@ list carries no titles, so "Prince Kumar" or "Lama Sleem" are read as given name
 
 arXiv lists names as their authors typed them, and some Chinese authors type the family name
 first ("Yu Xinmiao"): :func:`family_first` tells such a two-word name by its words, a common
-Chinese family name before a given name of several pinyin syllables, and a name that its
+Chinese family name before a two-syllable pinyin given name rare in English text, and a name its
 words leave open ("Jiang Yong") by the other names of the same paper.
 """
 
