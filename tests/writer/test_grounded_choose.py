@@ -177,6 +177,28 @@ def test_leading_discourse_is_dropped():
     assert strip_leading_discourse("Transformers dominate.") == "Transformers dominate."
 
 
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        # real openers that pointed back or cut a phrase in two (5k sample: 2508.01222, 2509.03736,
+        # 2505.21670, 2505.04628, 2503.13862, 2506.05209, 2505.20164)
+        ("In response, we introduce WebDS.", "We introduce WebDS."),
+        ("Most importantly, we find that X fails.", "We find that X fails."),
+        ("Ultimately, we introduce X.", "We introduce X."),
+        ("Concurrently, we propose X.", "We propose X."),
+        ("At the same time, its implications are poorly understood.", "Its implications are poorly understood."),
+        ("Not only that, we use LIME.", "We use LIME."),
+        ("Instead of relying on Euclidean space, we design X.", "Instead of relying on Euclidean space, we design X."),
+        ("In addition to the corpus, we release the code.", "In addition to the corpus, we release the code."),
+        ("In response to this gap, we build X.", "We build X."),
+        ("Inspired by this cognitive strategy, we introduce VAT.", "We introduce VAT."),
+        ("Building on these insights into agents, we propose X.", "We propose X."),
+    ],
+)
+def test_leading_discourse_goes_whole_or_not_at_all(sentence, expected):
+    assert strip_leading_discourse(sentence) == expected
+
+
 def test_parentheticals_and_promotion_are_dropped():
     assert drop_parentheticals("We propose LoRA (Hu et al., 2021), a method (see Sec. 3) [12].") == (
         "We propose LoRA, a method."
