@@ -177,9 +177,13 @@ def _own_parts(title: str, topical: set[str]) -> list[tuple[str, set[str]]]:
 
 
 def _topic_part_problem(title: str, topical: set[str]) -> str | None:
+    """Whether a part of the title is the topic's words, or mostly ("Aligning Large Language
+    Models" under safety in large language models: more of the topic's words than its own)."""
     for text, own in _own_parts(title, topical):
         if not own:
             return f"its part “{text}” restates the topic"
+        if len(content_words(text) & topical) > len(own):
+            return f"its part “{text}” mostly restates the topic"
     return None
 
 

@@ -4,8 +4,8 @@ not name what their papers share, and the search for the first fitting candidate
 
 from __future__ import annotations
 
-from planner.titles import _title_candidates, mined_titles, restated_topic_words, title_problem
-from retriever.phrases import Phrase
+from planner.titles import _narrowed, _title_candidates, mined_titles, restated_topic_words, title_problem
+from retriever.phrases import Phrase, topic_words
 
 REWARD_TEXTS = [
     "Reward models. Reward models score answers; preference data trains them.",
@@ -45,6 +45,10 @@ def test_topic_acronyms_spelled_out_are_the_topic():
     assert title_problem("Reward Models and LLMs", "RL for Large Language Models", REWARD_TEXTS, PHRASES) == (
         "its part “LLMs” restates the topic"
     )
+    texts = ["Aligning large language models with reward models.", "Reward models for aligning large language models."]
+    assert title_problem("Aligning Large Language Models", "Safety in Large Language Models", texts, []) == (
+        "its part “Aligning Large Language Models” mostly restates the topic"
+    )
 
 
 def test_generic_words_cannot_make_a_title():
@@ -77,8 +81,10 @@ def test_a_part_narrowing_topic_words_is_judged_as_a_whole():
     library = {"reasoning": 0.29, "reasoning models": 0.03, "different": 0.4, "different models": 0.02}
     library |= {"training": 0.3, "training large language models": 0.004}
 
+    def share(asked):
+        return [library.get(a, 0.0) for a in asked]
+
     def problem(title):
-        share = lambda asked: [library.get(a, 0.0) for a in asked]  # noqa: E731
         return title_problem(title, topic, texts, phrases, word_share=share, covering=False)
 
     # "models" is the topic's, but "reasoning models" is a kind of model, rarer than "reasoning"
@@ -86,9 +92,10 @@ def test_a_part_narrowing_topic_words_is_judged_as_a_whole():
     assert problem("Different Models") == (  # an adjective only qualifies
         "its words (different) are each in 10% or more of the library's papers (too generic)"
     )
-    assert problem("Training Large Language Models") == (  # mostly the topic's words
-        "its words (training) are each in 10% or more of the library's papers (too generic)"
+    assert problem("Training Large Language Models") == (
+        "its part “Training Large Language Models” mostly restates the topic"
     )
+    assert _narrowed("Training Large Language Models", {"training"}, topic_words(topic), share) is False
 
 
 def test_a_title_names_what_its_papers_share():
