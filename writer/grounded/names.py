@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Sequence
-from functools import cache
+from functools import cache, lru_cache
 
 from nameparser import Lexicon, Parser
 from wordfreq import zipf_frequency
@@ -78,12 +78,18 @@ def surname(author: str, family_first: bool = False) -> str:
     words = author.split(" ")
     if family_first and len(words) == 2:
         return words[0]
-    family = _parser().parse(author).family.split(" ")
+    family = _family(author).split(" ")
     while len(family) > 1 and family[0].endswith("."):  # "Nikolaos Al. Papadopoulos": an initial
         family.pop(0)
     if not family[0] or (len(words) > 1 and family == words):
         return words[-1].strip(",")
     return " ".join(family)
+
+
+@lru_cache(maxsize=4096)
+def _family(author: str) -> str:
+    """nameparser's family name of `author`; a survey names each paper's authors several times."""
+    return _parser().parse(author).family
 
 
 def _pinyin_given(word: str) -> bool:
