@@ -10,8 +10,8 @@ from writer.grounded.names import family_first, surname
 
 # The subject a paper without authors gets ("One study proposes X").
 ANONYMOUS_SUBJECT = "One study"
-# A team or organisation listed as an author ("Qwen Team", "Essential AI", "ATLAS Collaboration").
-_GROUP_AUTHOR = re.compile(r"\b(?:Team|Collaboration|Consortium|Group|Lab|Labs|Inc\.?|AI)$|^Team\b")
+# A team or organisation listed as an author ("Qwen Team", "SIMA team", "Essential AI", "ATLAS Collaboration").
+_GROUP_AUTHOR = re.compile(r"\b(?:[Tt]eam|TEAM|Collaboration|Consortium|Group|Lab|Labs|Inc\.?|AI)$|^Team\b")
 _MODALS = {"can", "could", "will", "would", "may", "might", "must", "shall", "should", "cannot"}
 _ADVERBS = r"(?:(?:first|\w+ly)\s+)"
 # "We also / then / further propose": adverbs that point at the abstract's previous sentence,

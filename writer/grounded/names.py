@@ -73,7 +73,8 @@ def surname(author: str, family_first: bool = False) -> str:
     "van Beethoven", "Smith, John" -> "Smith", "King Jr." -> "King"; with `family_first`
     (:func:`family_first`) the first word: "Yu Xinmiao" -> "Yu". A name nameparser leaves
     without a family name, or reads as nothing but one ("Hayate Iso", "Het Patel"), gives its
-    last word; names run together with ";" give the first one's."""
+    last word; names run together with ";" give the first one's; a Chinese family name in capitals
+    is lowered ("Jiaxin GUO" -> "Guo")."""
     author = " ".join(author.split(";")[0].split())
     words = author.split(" ")
     if family_first and len(words) == 2:
@@ -83,7 +84,16 @@ def surname(author: str, family_first: bool = False) -> str:
         family.pop(0)
     if not family[0] or (len(words) > 1 and family == words):
         return words[-1].strip(",")
-    return " ".join(family)
+    return _uncapitalised(" ".join(family))
+
+
+def _uncapitalised(family: str) -> str:
+    """A Chinese family name written in capitals as such: "GUO" -> "Guo"; initials and
+    acronyms stay ("RRV", "AIIC")."""
+    lowered = family.lower()
+    if family.isupper() and (lowered in CHINESE_FAMILY_NAMES or _ONE_SYLLABLE.fullmatch(lowered)):
+        return family.title()
+    return family
 
 
 @lru_cache(maxsize=4096)
