@@ -1,9 +1,11 @@
 """Where the GPU time of a MiniCPM4-8B prefill and decode step goes (issue 18): torch.profiler's
 CUDA kernel totals for one sparse prefill of --context tokens and for 16 eager decode steps at that
-length (the same kernels a graph replays, timed one by one). Random bf16 weights, as
+length (the same kernels a graph replays, timed one by one). With --graphed the runtime warms up
+first (matmul choices, graphs) and the 16 steps are replays of its decode graph, as a request runs
+them (the profiler still reports each kernel of a replay). Random bf16 weights, as
 bench/engine_gpu.py. The last line printed is one JSON object.
 
-    python3 bench/engine_gpu_profile.py --context 131072
+    python3 bench/engine_gpu_profile.py --context 131072 [--graphed]
 """
 
 from __future__ import annotations
@@ -32,16 +34,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--context", type=int, default=131072)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--graphed", action="store_true", help="warm up and profile graph replays")
     args = parser.parse_args()
     config = minicpm4_config()
     context = min(args.context, config.max_position_embeddings - 320)
     model = our_model(config)
     runtime = StaticRuntime(model)
     runtime.reserve(context + 320, 1)
+    if args.graphed:
+        results_warmup = runtime.warmup()
     prompt = torch.randint(3, config.vocab_size, (context,)).tolist()
     runtime.prefill([prompt])  # warm: kernels compiled, allocator grown
     torch.cuda.synchronize()
-    results = {"context": context}
+    results = {"context": context, "graphed": args.graphed}
+    if args.graphed:
+        results["warmup_s"] = results_warmup
+        results["decode_matmuls"] = {name: choice.gemv for name, choice in runtime.decoder.matmuls.items()}
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
         runtime.prefill([prompt])
         torch.cuda.synchronize()
@@ -49,7 +57,7 @@ def main() -> None:
     results["prefill_gpu_ms"] = (
         sum(e.device_time_total for e in prof.key_averages() if e.device_type == torch.autograd.DeviceType.CUDA) / 1e3
     )
-    runtime.graphs = False
+    runtime.graphs = args.graphed
     tokens = torch.ones(1, dtype=torch.long, device="cuda")
     for _ in range(4):
         runtime.decode(tokens)

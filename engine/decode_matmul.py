@@ -24,6 +24,14 @@ GEMV_SHAPES = {
 }
 
 
+# launch shapes of kernels/linear/norm_gemv.py (residual add and RMSNorm inside the GEMV) tried for
+# the qkv projection and the fused gate/up one (SwiGLU inside too: a block's rows pair gate and up)
+NORM_GEMV_SHAPES = {
+    "qkv": ((8, 16, 512, 4), (4, 8, 512, 4), (4, 8, 1024, 4)),
+    "gate_up": ((2, 8, 1024, 4), (4, 8, 1024, 4), (2, 16, 512, 4), (4, 4, 2048, 8)),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class MatmulChoice:
     """F.linear (gemv None) or kernels.linear.gemv with (rows, programs, block_k, warps)."""
@@ -54,6 +62,26 @@ def choose_matmul(
     return best, {
         ("cublas" if c.gemv is None else "gemv_r{}_p{}_k{}_w{}".format(*c.gemv)): us for c, us in timings.items()
     }
+
+
+def choose_norm_gemv(
+    h: torch.Tensor, norm_weight: torch.Tensor, weights: list[torch.Tensor], shapes: tuple, swiglu: bool, eps: float
+) -> tuple[tuple, dict]:
+    """The fastest of the norm_gemv launch `shapes` over each of `weights` in turn (h [1, 1, K]
+    also serving as the residual's delta); -> (shape, microseconds per call of each)."""
+    from kernels.linear.norm_gemv import norm_gemv
+
+    sms = torch.cuda.get_device_properties(h.device).multi_processor_count
+    timings = {}
+    for rows, programs, block_k, warps in shapes:
+        shape = (rows, programs * sms, block_k, warps)
+        timings[shape] = _graph_us(
+            lambda s=shape: [norm_gemv(h, norm_weight, w, eps, delta=h, swiglu=swiglu, shape=s) for w in weights],
+            len(weights),
+            3,
+        )
+    best = min(timings, key=timings.get)
+    return best, {"r{}_p{}_k{}_w{}".format(*shape): us for shape, us in timings.items()}
 
 
 def _graph_us(calls, count: int, rounds: int) -> float:

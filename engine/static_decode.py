@@ -55,6 +55,10 @@ class StaticDecoder:
         self._residual_norm = self._compiled(residual_norm)
         # qkv, o and down of one-row steps: engine.decode_matmul's choices ("qkv", "o", "down"; F.linear when absent)
         self.matmuls: dict = {}
+        # one-row steps with the residual adds and norms inside the qkv and gate/up GEMVs
+        # (kernels/linear/norm_gemv.py): their launch shapes ("qkv", "gate_up"), when warm-up
+        # measured that step faster; empty: the compiled tails
+        self.norm_gemvs: dict = {}
         self._post = torch.compile(post_attention, fullgraph=True, dynamic=False) if self.compiled else post_attention
         self.config = model.config
         rows, device = caches[0].k.shape[0], caches[0].k.device
@@ -117,7 +121,12 @@ class StaticDecoder:
         if config.scale_emb != 1.0:
             h = h * config.scale_emb
         # both end with the final norm
-        h = self._kernel_layers(h, old, new) if self.rope_kernel else model.model.norm(self._module_layers(h, old, new))
+        if self.rope_kernel and self.norm_gemvs and batch == 1:
+            h = self._norm_gemv_layers(h, old, new)
+        elif self.rope_kernel:
+            h = self._kernel_layers(h, old, new)
+        else:
+            h = model.model.norm(self._module_layers(h, old, new))
         if config.logit_scale != 1.0:
             h = h / config.logit_scale
         logits = model.lm_head(h)[:, 0].float()
@@ -155,6 +164,52 @@ class StaticDecoder:
             following = layers[index + 1].input_layernorm if index + 1 < len(layers) else self.model.model.norm
             h, normed = self._layer_tail(layer, h, projected, following.weight)
         return normed
+
+    def _norm_gemv_layers(self, h: torch.Tensor, old: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
+        """The layers of a one-row step as GEMVs that normalise their own input: per layer, the
+        residual add, norm and qkv projection in one kernel, RoPE into the cache, attention, the o
+        GEMV, the next residual add, norm, gate/up projection and SwiGLU in one kernel, the down
+        GEMV: h [1, 1, hidden] -> the final norm of the last h."""
+        from kernels.fused.elementwise import add_rms_norm
+        from kernels.fused.rope_cache import rope_qkv_into_cache
+        from kernels.linear.norm_gemv import norm_gemv
+
+        config, layers = self.config, self.model.model.layers
+        eps, scale, heads = config.rms_norm_eps, config.residual_scale, (config.num_heads, config.num_kv_heads)
+        cos_table, sin_table = self.model.rope_tables(h.device)
+        delta = None  # the previous layer's down output, not yet added to h
+        for index, (layer, cache) in enumerate(zip(layers, self.caches, strict=True)):
+            norm, qkv_weight = layer.input_layernorm.weight, layer.self_attn.qkv_proj.weight
+            h, qkv = norm_gemv(h, norm, qkv_weight, eps, delta, scale, shape=self.norm_gemvs["qkv"])
+            appending = self._append_keywords(index)
+            q = rope_qkv_into_cache(
+                qkv, cos_table, sin_table, old[:, None], old, cache.k, cache.v, *heads, **appending
+            )[:, 0]
+            k_cache, v_cache = cache.k[:1].transpose(1, 2), cache.v[:1].transpose(1, 2)  # [1, cap, Hkv, D]
+            out = self._attend(index, q, k_cache, v_cache, old, new, bool(appending)).reshape(1, 1, -1)
+            projected = self._matmul("o", out, layer.self_attn.o_proj.weight)
+            _, norm, gate_up, down = layer_weights(layer, "post")
+            h, activated = norm_gemv(h, norm, gate_up, eps, projected, scale, True, self.norm_gemvs["gate_up"])
+            delta = self._matmul("down", activated, down)
+        return add_rms_norm(h, delta, scale, self.model.model.norm.weight, eps)[1]
+
+    def choose_norm_gemvs(self) -> tuple[dict, dict]:
+        """Launch shapes of the norm GEMVs for the qkv and gate/up weights of every layer, the
+        fastest of engine.decode_matmul's candidates (kept aside: warm-up decides whether the
+        step uses them); -> (shapes, timings in us)."""
+        from engine.decode_matmul import NORM_GEMV_SHAPES, choose_norm_gemv
+
+        layers, eps = self.model.model.layers, self.config.rms_norm_eps
+        norm = layers[0].input_layernorm.weight  # any norm weight: the time does not depend on it
+        h = torch.randn(1, 1, norm.shape[0], device=norm.device, dtype=norm.dtype)
+        shapes, timings = {}, {}
+        for name, weights in (
+            ("qkv", [layer.self_attn.qkv_proj.weight for layer in layers]),
+            ("gate_up", [layer.mlp.gate_up_proj.weight for layer in layers]),
+        ):
+            candidates = NORM_GEMV_SHAPES[name]
+            shapes[name], timings[name] = choose_norm_gemv(h, norm, weights, candidates, name == "gate_up", eps)
+        return shapes, timings
 
     def _layer_tail(self, layer, h: torch.Tensor, projected: torch.Tensor, next_norm_weight: torch.Tensor):
         """Residual, MLP, residual and the next norm: one compiled function, or two around the down
