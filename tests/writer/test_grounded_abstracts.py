@@ -36,6 +36,17 @@ def test_latex_becomes_plain_text_and_bare_percent_is_a_percent_sign():
     assert latex_to_plain(text) == "We train a k-means model with ∼10% error and 5% more data in O(n log n) time."
 
 
+def test_a_macro_of_the_authors_own_is_never_rendered_as_nothing():
+    # 2601.16394: "\\model" rendered as nothing made "demonstrate that achieves"
+    text = r"Extensive evaluations demonstrate that \model achieves new state-of-the-art performance."
+    assert latex_to_plain(text) == text
+    assert not is_quotable(latex_to_plain(text))
+    assert latex_to_plain(r"We propose \textbf{\model} to segment.") == r"We propose \textbf{\model} to segment."
+    assert latex_to_plain(r"We use {\bf bold} text and \textbf{EBD} for \emph{points}.") == (
+        "We use bold text and EBD for points."
+    )
+
+
 def test_text_without_latex_is_left_alone():
     assert latex_to_plain("Accuracy rose by 5% (from 80% to 85%).") == "Accuracy rose by 5% (from 80% to 85%)."
 

@@ -8,7 +8,7 @@ import html
 import re
 from functools import lru_cache
 
-from pylatexenc.latex2text import LatexNodes2Text
+from pylatexenc.latex2text import LatexNodes2Text, get_default_latex_context_db
 from sentencex import segment
 
 from retriever.types import Paper
@@ -40,6 +40,9 @@ MAX_QUOTABLE_WORDS = 80
 # A space before punctuation is where a LaTeX macro of the authors' own rendered as nothing.
 _MARKUP_LEFTOVER = re.compile(r"[\\{}$^_<>|@#*~=]|<cit\.>|\bhttps?:|\bwww\.|\.(?:com|org|io|html)\b|\s[,.;:!?]")
 _LATEX_HINT = re.compile(r"[\\$]")
+# A macro standing where a word would ("\model achieves"), not a command applied to a group
+# ("\textbf{X}", "{\bf X}"); "\textbf{\model}" is one.
+_WORD_MACRO = re.compile(r"(?<!\{)\\([A-Za-z]+)\b(?!\s*[{\[])|\{\\([A-Za-z]+)\}")
 # A bare % is a percent sign in an abstract, but a comment to LaTeX, which would drop the rest of the line.
 _BARE_PERCENT = re.compile(r"(?<!\\)%")
 _MISSING_SPACE = re.compile(r"(?<=[a-z]),(?=[A-Za-z])")
@@ -69,6 +72,18 @@ def _latex() -> LatexNodes2Text:
     return LatexNodes2Text(math_mode="text", strict_latex_spaces=False)
 
 
+def _unknown_word_macro(text: str) -> bool:
+    """Whether `text` uses a macro of the authors' own as a word ("demonstrate that \\model
+    achieves"): pylatexenc knows no text for it and would drop it, leaving "that achieves"."""
+    known = _latex_context()
+    return any(known.get_macro_spec(match.group(1) or match.group(2)) is None for match in _WORD_MACRO.finditer(text))
+
+
+@lru_cache(maxsize=1)
+def _latex_context():
+    return get_default_latex_context_db()
+
+
 def plain_text(text: str) -> str:
     """`text` with HTML entities and tags removed, TeX quotes (````x''``) made typographic, a
     space after a comma between words ("Moreover,they") and whitespace collapsed (other LaTeX
@@ -80,7 +95,7 @@ def plain_text(text: str) -> str:
 def latex_to_plain(text: str) -> str:
     """`text` with LaTeX (``$k$-means``, ``\\emph{x}``, ``10\\%``) rendered as plain text; text
     without a backslash or dollar sign is returned unchanged (the conversion is slow)."""
-    if not _LATEX_HINT.search(text):
+    if not _LATEX_HINT.search(text) or _unknown_word_macro(text):
         return text
     try:
         converted = _latex().latex_to_text(_BARE_PERCENT.sub(r"\\%", text))
