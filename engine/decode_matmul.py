@@ -24,12 +24,9 @@ GEMV_SHAPES = {
 }
 
 
-# launch shapes of kernels/linear/norm_gemv.py (residual add and RMSNorm inside the GEMV) tried for
-# the qkv projection and the fused gate/up one (SwiGLU inside too: a block's rows pair gate and up)
-NORM_GEMV_SHAPES = {
-    "qkv": ((8, 16, 512, 4), (4, 8, 512, 4), (4, 8, 1024, 4)),
-    "gate_up": ((2, 8, 1024, 4), (4, 8, 1024, 4), (2, 16, 512, 4), (4, 4, 2048, 8)),
-}
+# launch shapes of kernels/linear/norm_gemv.py (residual add, RMSNorm and SwiGLU inside the GEMV)
+# tried for the fused gate/up projection (a block's rows pair gate and up rows)
+NORM_GEMV_SHAPES = {"gate_up": ((4, 8, 1024, 4), (8, 4, 1024, 4), (4, 4, 1024, 8), (2, 16, 512, 4))}
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,9 +55,9 @@ class StaticDecoder:
         self._residual_norm = self._compiled(residual_norm)
         # qkv, o and down of one-row steps: engine.decode_matmul's choices ("qkv", "o", "down"; F.linear when absent)
         self.matmuls: dict = {}
-        # one-row steps with the residual adds and norms inside the qkv and gate/up GEMVs
-        # (kernels/linear/norm_gemv.py): their launch shapes ("qkv", "gate_up"), when warm-up
-        # measured that step faster; empty: the compiled tails
+        # one-row steps with the post-attention residual add, norm and SwiGLU inside the gate/up
+        # GEMV (kernels/linear/norm_gemv.py): its launch shape ("gate_up"), when warm-up measured
+        # that step faster; empty: the compiled tails
         self.norm_gemvs: dict = {}
         self._post = torch.compile(post_attention, fullgraph=True, dynamic=False) if self.compiled else post_attention
         self.config = model.config
@@ -93,21 +93,22 @@ class StaticDecoder:
             StaticCompressedKeys(buffer(False), buffer(True) if sparse.coarse_normaliser else None) for _ in self.caches
         ]
 
-    def fill_compressed(self, row: int, length: int) -> None:
-        """Compress the first `length` keys of cache row `row` into its c1 (and c2), after a prefill."""
+    def fill_compressed(self, row: int, length: int, covered: list[int] | None = None) -> None:
+        """Compress the first `length` keys of cache row `row` into its c1 (and c2), after a prefill:
+        of layer i only the windows past its first covered[i] keys (a fused prefill compressed
+        those there already: engine.static_runtime lends it these buffers), of every layer all
+        windows when covered is None."""
         if self.compressed is None or not self.kernels:
             return
-        from kernels.infllmv2.compress import compress_keys
+        from engine.attention import compress_windows
 
         sparse = self.config.sparse_config
-        cu = torch.tensor([0, length], dtype=torch.int32, device=self.tokens.device)
-        for cache, kept in zip(self.caches, self.compressed, strict=True):
-            keys = cache.k[row, :, :length].transpose(0, 1)  # [L, Hkv, D], a view
+        starts = [0] * len(self.caches) if covered is None else covered
+        for cache, kept, start in zip(self.caches, self.compressed, starts, strict=True):
+            keys = cache.k[row : row + 1, :, :length]  # [1, Hkv, L, D], a view
             for coarse, target in ((False, kept.c1), (True, kept.c2)):
-                if target is None:
-                    continue
-                entries = compress_keys(keys, cu, length, sparse, coarse=coarse)[0]
-                target[row, : entries.shape[0]] = entries
+                if target is not None:
+                    compress_windows(keys, target[row : row + 1], start, sparse, coarse)
 
     def step(self, batch: int) -> torch.Tensor:
         """Decode one token for rows 0..batch-1 from self.tokens at self.lengths; returns logits
@@ -121,12 +122,7 @@ class StaticDecoder:
         if config.scale_emb != 1.0:
             h = h * config.scale_emb
         # both end with the final norm
-        if self.rope_kernel and self.norm_gemvs and batch == 1:
-            h = self._norm_gemv_layers(h, old, new)
-        elif self.rope_kernel:
-            h = self._kernel_layers(h, old, new)
-        else:
-            h = model.model.norm(self._module_layers(h, old, new))
+        h = self._kernel_layers(h, old, new) if self.rope_kernel else model.model.norm(self._module_layers(h, old, new))
         if config.logit_scale != 1.0:
             h = h / config.logit_scale
         logits = model.lm_head(h)[:, 0].float()
@@ -165,60 +161,40 @@ class StaticDecoder:
             h, normed = self._layer_tail(layer, h, projected, following.weight)
         return normed
 
-    def _norm_gemv_layers(self, h: torch.Tensor, old: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
-        """The layers of a one-row step as GEMVs that normalise their own input: per layer, the
-        residual add, norm and qkv projection in one kernel, RoPE into the cache, attention, the o
-        GEMV, the next residual add, norm, gate/up projection and SwiGLU in one kernel, the down
-        GEMV: h [1, 1, hidden] -> the final norm of the last h."""
-        from kernels.fused.elementwise import add_rms_norm
-        from kernels.fused.rope_cache import rope_qkv_into_cache
-        from kernels.linear.norm_gemv import norm_gemv
-
-        config, layers = self.config, self.model.model.layers
-        eps, scale, heads = config.rms_norm_eps, config.residual_scale, (config.num_heads, config.num_kv_heads)
-        cos_table, sin_table = self.model.rope_tables(h.device)
-        delta = None  # the previous layer's down output, not yet added to h
-        for index, (layer, cache) in enumerate(zip(layers, self.caches, strict=True)):
-            norm, qkv_weight = layer.input_layernorm.weight, layer.self_attn.qkv_proj.weight
-            h, qkv = norm_gemv(h, norm, qkv_weight, eps, delta, scale, shape=self.norm_gemvs["qkv"])
-            appending = self._append_keywords(index)
-            q = rope_qkv_into_cache(
-                qkv, cos_table, sin_table, old[:, None], old, cache.k, cache.v, *heads, **appending
-            )[:, 0]
-            k_cache, v_cache = cache.k[:1].transpose(1, 2), cache.v[:1].transpose(1, 2)  # [1, cap, Hkv, D]
-            out = self._attend(index, q, k_cache, v_cache, old, new, bool(appending)).reshape(1, 1, -1)
-            projected = self._matmul("o", out, layer.self_attn.o_proj.weight)
-            _, norm, gate_up, down = layer_weights(layer, "post")
-            h, activated = norm_gemv(h, norm, gate_up, eps, projected, scale, True, self.norm_gemvs["gate_up"])
-            delta = self._matmul("down", activated, down)
-        return add_rms_norm(h, delta, scale, self.model.model.norm.weight, eps)[1]
-
     def choose_norm_gemvs(self) -> tuple[dict, dict]:
-        """Launch shapes of the norm GEMVs for the qkv and gate/up weights of every layer, the
-        fastest of engine.decode_matmul's candidates (kept aside: warm-up decides whether the
-        step uses them); -> (shapes, timings in us)."""
+        """Launch shapes of the norm GEMV for the gate/up weights of every layer, the fastest of
+        engine.decode_matmul's candidates (kept aside: warm-up decides whether the step uses it);
+        -> (shapes, timings in us)."""
         from engine.decode_matmul import NORM_GEMV_SHAPES, choose_norm_gemv
 
         layers, eps = self.model.model.layers, self.config.rms_norm_eps
         norm = layers[0].input_layernorm.weight  # any norm weight: the time does not depend on it
         h = torch.randn(1, 1, norm.shape[0], device=norm.device, dtype=norm.dtype)
         shapes, timings = {}, {}
-        for name, weights in (
-            ("qkv", [layer.self_attn.qkv_proj.weight for layer in layers]),
-            ("gate_up", [layer.mlp.gate_up_proj.weight for layer in layers]),
-        ):
-            candidates = NORM_GEMV_SHAPES[name]
-            shapes[name], timings[name] = choose_norm_gemv(h, norm, weights, candidates, name == "gate_up", eps)
+        weights = [layer.mlp.gate_up_proj.weight for layer in layers]
+        shapes["gate_up"], timings["gate_up"] = choose_norm_gemv(
+            h, norm, weights, NORM_GEMV_SHAPES["gate_up"], True, eps
+        )
         return shapes, timings
 
     def _layer_tail(self, layer, h: torch.Tensor, projected: torch.Tensor, next_norm_weight: torch.Tensor):
-        """Residual, MLP, residual and the next norm: one compiled function, or two around the down
-        projection's GEMV when warm-up chose one for it (one-row steps) -> (h, normed h)."""
+        """Residual, MLP, residual and the next norm -> (h, normed h). One compiled function; or,
+        in one-row steps, two compiled parts around the down projection's GEMV when warm-up chose
+        one; or the residual add, norm, gate/up projection and SwiGLU in one GEMV
+        (kernels/linear/norm_gemv.py, when warm-up chose it), then down and the compiled add and norm.
+        (A qkv GEMV normalising its own input was slower: each of its many programs reads the row.)"""
         eps, scale = self.config.rms_norm_eps, self.config.residual_scale
         _, norm_weight, gate_up_weight, down_weight = layer_weights(layer, "post")
-        if "down" not in self.matmuls or h.shape[0] != 1:
+        one_row = h.shape[0] == 1
+        if self.norm_gemvs and one_row:
+            from kernels.linear.norm_gemv import norm_gemv
+
+            shape = self.norm_gemvs["gate_up"]
+            h, activated = norm_gemv(h, norm_weight, gate_up_weight, eps, projected, scale, True, shape)
+        elif "down" in self.matmuls and one_row:
+            h, activated = self._activation(h, projected, norm_weight, gate_up_weight, eps, scale)
+        else:
             return self._tail(h, projected, norm_weight, gate_up_weight, down_weight, next_norm_weight, eps, scale)
-        h, activated = self._activation(h, projected, norm_weight, gate_up_weight, eps, scale)
         down = self._matmul("down", activated, down_weight)
         return self._residual_norm(h, down, next_norm_weight, eps, scale)
 

@@ -63,7 +63,7 @@ def test_static_kernel_decode_matches_the_fp32_forward(sparse, graphs):
 def test_gemv_matmuls_in_the_step_match_f_linear(monkeypatch, variant):
     """The one-row step with qkv, o and down through kernels.linear.gemv (engine.decode_matmul's
     choice where it wins; down splits the compiled tail in two around it), and with norm_gemv also
-    the residual adds, norms and SwiGLU inside the qkv and gate/up GEMVs (kernels/linear/norm_gemv.py),
+    the post-attention residual add, norm and SwiGLU inside the gate/up GEMV (kernels/linear/norm_gemv.py),
     against the same step through F.linear; torch.compile as the identity, so that the compiled
     step's functions run here."""
     from engine.decode_matmul import MatmulChoice
@@ -85,7 +85,7 @@ def test_gemv_matmuls_in_the_step_match_f_linear(monkeypatch, variant):
                 "down": MatmulChoice((2, 3, 128, 2)),
             }
             if variant == "norm_gemv":
-                runtime.decoder.norm_gemvs = {"qkv": (4, 3, 64, 4), "gate_up": (2, 5, 128, 2)}
+                runtime.decoder.norm_gemvs = {"gate_up": (2, 5, 128, 2)}
                 calls = counted(monkeypatch, norm_gemv_module, "norm_gemv")
         steps = [runtime.prefill([list(range(3, 53))])]
         for token in (7, 8, 9):
@@ -96,7 +96,7 @@ def test_gemv_matmuls_in_the_step_match_f_linear(monkeypatch, variant):
     bound = 2e-2 if DEVICE.type == "cuda" else 1e-5
     assert float((logits[True] - logits[False]).abs().max() / logits[False].abs().max()) < bound
     if variant == "norm_gemv":
-        assert len(calls) == 3 * 2 * config.num_layers  # qkv and gate/up of every layer, three steps
+        assert len(calls) == 3 * config.num_layers  # gate/up of every layer, three steps
 
 
 def counted(monkeypatch, module, name: str) -> list:
