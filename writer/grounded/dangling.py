@@ -235,7 +235,7 @@ def drop_dangling(sentence: str) -> str | None:
     references = _pointing_back(sentence)
     if not references:
         return sentence
-    first = re.search(rf"\b{re.escape(references[0])}\b", sentence).start()  # "it", not the "it" of "with"
+    first = _position(sentence, references[0])
     subordinate = _LEADING_SUBORDINATE.match(sentence)
     if subordinate and subordinate.end() > first:
         rest = sentence[subordinate.end() :]
@@ -257,6 +257,12 @@ def drop_dangling(sentence: str) -> str | None:
         if len(head.split()) >= MIN_KEPT_WORDS and not _pointing_back(head):
             return head
     return None
+
+
+def _position(sentence: str, reference: str) -> int:
+    """Where `reference` starts in `sentence` as a whole word ("it", not the "it" of "with")."""
+    word = re.search(rf"(?<!\w){re.escape(reference)}(?!\w)", sentence)
+    return word.start() if word else sentence.find(reference)
 
 
 def _is_clause_cut(sentence: str, cut: int) -> bool:
