@@ -142,6 +142,26 @@ class CompressedKeys:
     c2: torch.Tensor | None
 
 
+def compress_windows(k: torch.Tensor, target: torch.Tensor, start: int, config: SparseConfig, coarse: bool) -> None:
+    """Write into target [B, >= compressed_count(n), Hkv, D] the c1 windows (coarse: c2) of keys
+    k [B, Hkv, n, D] that the first `start` keys do not complete (entries compressed_count(start)
+    to compressed_count(n) - 1), by kernels.infllmv2's compress_keys over those keys only; the
+    entries before are left as they are (the windows of the first `start` keys, already there)."""
+    compress = _kernels().compress
+    stride = config.coarse_kernel_stride if coarse else config.kernel_stride
+    batch, _, n_keys, _ = k.shape
+    first = compress.compressed_count(start, config, coarse)
+    last = compress.compressed_count(n_keys, config, coarse)
+    if last <= first:
+        return
+    offset = first * stride  # window `first` starts here: the windows of k[offset:] are first, first + 1, ...
+    span = n_keys - offset
+    rows = [row[:, offset:].transpose(0, 1) for row in k]  # [span, Hkv, D] views
+    packed = rows[0] if batch == 1 else torch.cat(rows)
+    cu_k = torch.arange(0, (batch + 1) * span, span, device=k.device, dtype=torch.int32)
+    target[:, first:last] = compress.compress_keys(packed, cu_k, span, config, coarse=coarse)
+
+
 class SparseAttention:
     """InfLLM v2 for checkpoints with a `sparse_config`: dense below dense_len keys, sparse above.
 
@@ -150,11 +170,13 @@ class SparseAttention:
     plain-PyTorch specification (kernels/infllmv2/naive.py), exact to the design but slow: on
     CPU it is meant for correctness on long contexts, not speed.
 
-    Fused, a prefill packs the batch's real keys and queries into one varlen
-    `infllmv2_prefill` and then compresses the layer's keys into `CompressedKeys`; a decode
+    Fused, a prefill compresses the windows its keys complete into `CompressedKeys` (the
+    layer's own, or buffers engine.static_runtime lends) and packs the batch's real keys and
+    queries into one varlen `infllmv2_prefill`, which selects blocks from them; a decode
     step that extends exactly those keys by one appends the windows it completes and runs
-    `infllmv2_decode` (five small kernels). Any other call (left padding, a first step past
-    dense_len, keys rewritten) takes the prefill path and compresses afresh. Appending is safe
+    `infllmv2_decode` (five small kernels). Any other call takes the prefill path: a chunk
+    that follows the layer's previous call compresses only the windows it completes; left
+    padding, a first call past dense_len or keys rewritten compress afresh. Appending is safe
     because each layer sees every call: a call of one new token at n keys follows one at
     n - 1 keys only when slots 0 .. n - 2 were not written in between (a rewrite of slot s
     would have been a call at s + 1 keys).
@@ -186,16 +208,17 @@ class SparseAttention:
         kept = self.compressed
         if q.shape[2] == self.num_groups and self._extends(kept, k):
             return self._fused_decode(q, k, v, kept)
-        out = self._fused(q, k, v, None)
-        self.compressed = self._compress(k)
-        return out
+        kept = self._keep(k, n_keys - q.shape[2] // self.num_groups)
+        return self._fused(q, k, v, None, kept)
 
     def prefill_tokens(
         self, q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, k: torch.Tensor
     ) -> torch.Tensor:
         """One row's causal prefill in the kernels' token-major layout (engine.fused_prefill): q
         [T, Hq, D] the last T of keys, values [S, Hkv, D] (S >= dense_len; k is the same keys as
-        the [1, Hkv, S, D] cache view) -> [T, Hq, D]. Keeps the compressed keys as __call__ does."""
+        the [1, Hkv, S, D] cache view) -> [T, Hq, D]. Keeps the compressed keys as __call__ does,
+        in the buffers engine.static_runtime lends when it does (see _keep), and the prefill
+        kernels select blocks from those: each window is compressed once."""
         tokens, n_keys = q.shape[0], keys.shape[0]
         fused = self.fused if self.fused is not None else q.is_cuda and q.dtype in (torch.float16, torch.bfloat16)
         if not fused:
@@ -204,37 +227,58 @@ class SparseAttention:
             return naive.infllmv2_attention(q.float(), keys.float(), values.float(), self.config).to(q.dtype)
         cu_q = torch.tensor([0, tokens], device=q.device, dtype=torch.int32)
         cu_k = torch.tensor([0, n_keys], device=q.device, dtype=torch.int32)
-        out = _kernels().attention.infllmv2_prefill(
-            q, keys, values, cu_q, self.config, cu_k, max_seqlen_q=tokens, max_seqlen_k=n_keys
+        kept = self._keep(k, n_keys - tokens)
+        return _kernels().attention.infllmv2_prefill(
+            q, keys, values, cu_q, self.config, cu_k, max_seqlen_q=tokens, max_seqlen_k=n_keys, c1=kept.c1, c2=kept.c2
         )
-        self.compressed = self._compress(k)
-        return out
 
     def _extends(self, kept: CompressedKeys | None, k: torch.Tensor) -> bool:
         """Whether keys k [B, Hkv, n, D] are kept's keys and one more, with room for its windows."""
+        return kept is not None and kept.covered == k.shape[2] - 1 and self._fits(kept, k, k.shape[2] - 1)
+
+    def _fits(self, kept: CompressedKeys | None, k: torch.Tensor, history: int) -> bool:
+        """Whether kept can be brought to keys k [B, Hkv, n, D], of which the first `history` are
+        unchanged since kept was: it covers no more of them, has k's rows and room for n keys."""
         compressed_count = _kernels().compress.compressed_count
         n_keys = k.shape[2]
         return (
             kept is not None
-            and kept.covered == n_keys - 1
+            and kept.covered <= history
             and kept.c1.shape[0] == k.shape[0]
             and kept.c1.shape[1] >= compressed_count(n_keys, self.config)
+            and (kept.c2 is not None) == self.config.coarse_normaliser
             and (kept.c2 is None or kept.c2.shape[1] >= compressed_count(n_keys, self.config, coarse=True))
         )
 
-    def _compress(self, k: torch.Tensor) -> CompressedKeys:
-        """c1 (and c2) of every row's keys k [B, Hkv, n, D], with room for as many keys again."""
-        compress = _kernels().compress
+    def _keep(self, k: torch.Tensor, history: int) -> CompressedKeys:
+        """self.compressed brought to keys k [B, Hkv, n, D] before a prefill call whose first
+        `history` keys were there at the last call: extended in place by the windows past
+        kept.covered where it fits (_fits: buffers lent by engine.static_runtime, covering
+        nothing yet, or those of this layer's previous chunk), else compressed afresh into new
+        buffers with room for as many keys again. Reusing is safe because kept.covered is 0
+        (lent) or the key count of this layer's last call at dense_len keys or more: a new
+        sequence's first such call comes after calls below dense_len only, so its history is
+        shorter than kept.covered."""
+        kept = self.compressed
+        if not self._fits(kept, k, history):
+            self.compressed = kept = None  # the old buffers go before the new ones come
+            kept = self._allocate(k)
+        for coarse, target in ((False, kept.c1), (True, kept.c2)):
+            if target is not None:
+                compress_windows(k, target, kept.covered, self.config, coarse)
+        kept.covered = k.shape[2]
+        self.compressed = kept
+        return kept
+
+    def _allocate(self, k: torch.Tensor) -> CompressedKeys:
+        """Zeroed c1 (and c2) for the rows of keys k [B, Hkv, n, D], room for 2n keys, none covered."""
+        compressed_count = _kernels().compress.compressed_count
         batch, kv_heads, n_keys, dim = k.shape
-        packed = k[0].transpose(0, 1) if batch == 1 else torch.cat([row.transpose(0, 1) for row in k])
-        cu_k = torch.arange(0, (batch + 1) * n_keys, n_keys, device=k.device, dtype=torch.int32)
-        kept = []
-        for coarse in (False, True) if self.config.coarse_normaliser else (False,):
-            entries = compress.compressed_count(n_keys, self.config, coarse)
-            buffer = k.new_zeros(batch, compress.compressed_count(2 * n_keys, self.config, coarse), kv_heads, dim)
-            buffer[:, :entries] = compress.compress_keys(packed, cu_k, n_keys, self.config, coarse=coarse)[:, :entries]
-            kept.append(buffer)
-        return CompressedKeys(n_keys, kept[0], kept[1] if len(kept) > 1 else None)
+
+        def buffer(coarse: bool) -> torch.Tensor:
+            return k.new_zeros(batch, max(1, compressed_count(2 * n_keys, self.config, coarse)), kv_heads, dim)
+
+        return CompressedKeys(0, buffer(False), buffer(True) if self.config.coarse_normaliser else None)
 
     def _fused_decode(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kept: CompressedKeys) -> torch.Tensor:
         """One new token per row over keys [B, Hkv, n, D] whose first n - 1 are compressed in kept."""
@@ -250,9 +294,17 @@ class SparseAttention:
         )
         return out.view(q.shape)
 
-    def _fused(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, first_key: torch.Tensor | None) -> torch.Tensor:
+    def _fused(
+        self,
+        q: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        first_key: torch.Tensor | None,
+        kept: CompressedKeys | None = None,
+    ) -> torch.Tensor:
         """Every row's real keys and queries packed as one varlen batch for infllmv2_prefill; the
-        queries of left padding (before a row's first key) get zeros."""
+        queries of left padding (before a row's first key) get zeros. kept: every row's compressed
+        keys, all of them (no left padding); else the kernels compress the packed keys."""
         batch, kv_heads, rows, dim = q.shape
         group, n_keys = self.num_groups, k.shape[2]
         tokens = rows // group
@@ -273,7 +325,16 @@ class SparseAttention:
             for lengths in (q_lens, k_lens)
         )
         out = _kernels().attention.infllmv2_prefill(
-            q_packed, k_packed, v_packed, cu_q, self.config, cu_k, max_seqlen_q=max(q_lens), max_seqlen_k=max(k_lens)
+            q_packed,
+            k_packed,
+            v_packed,
+            cu_q,
+            self.config,
+            cu_k,
+            max_seqlen_q=max(q_lens),
+            max_seqlen_k=max(k_lens),
+            c1=None if kept is None else kept.c1,
+            c2=None if kept is None else kept.c2,
         )
         result = q_tok.new_zeros(q_tok.shape)
         for b, (lo, hi) in enumerate(itertools.pairwise(cu_q.tolist())):

@@ -3,7 +3,6 @@ before allocating, so that a request too large gets an error naming the sizes, n
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from engine.config import ModelConfig
@@ -51,23 +50,13 @@ def prefill_bytes_per_token(config: ModelConfig, dtype_bytes: int, n_keys: int =
     return dtype_bytes * 2 * hidden + max(stages)
 
 
-def prefill_bytes_per_key(config: ModelConfig, dtype_bytes: int, n_keys: int) -> int:
-    """Bytes per key of the context that a sparse prefill at n_keys keys holds besides the cache:
-    every sparse layer keeps its keys' c1 (and c2) with room for as many again (engine.attention.
-    SparseAttention, for an eager decode), and the layer at work also its old copy and one fresh
-    compression. 0 below dense_len."""
-    sparse = config.sparse_config
-    if sparse is None or n_keys < sparse.dense_len:
-        return 0
-    entries = 1 / sparse.kernel_stride + (1 / sparse.coarse_kernel_stride if sparse.coarse_normaliser else 0)
-    copies = 2 * config.num_layers + 3
-    return math.ceil(copies * entries * config.num_kv_heads * config.head_dim * dtype_bytes)
-
-
 def prefill_bytes(config: ModelConfig, tokens: int, n_keys: int, dtype_bytes: int) -> int:
-    """Peak bytes besides weights and cache of a prefill chunk of `tokens` queries over n_keys keys."""
-    per_token = prefill_bytes_per_token(config, dtype_bytes, n_keys)
-    return tokens * per_token + n_keys * prefill_bytes_per_key(config, dtype_bytes, n_keys)
+    """Peak bytes besides weights and cache of a prefill chunk of `tokens` queries over n_keys keys.
+    Nothing grows with the history: a sparse layer compresses the chunk's new windows straight
+    into the decoder's c1/c2 (engine.static_runtime lends them; counted in kv_cache_bytes),
+    through a temporary of about Hkv * D * dtype_bytes / kernel_stride bytes a token that is
+    freed before the attention, less than any stage of prefill_bytes_per_token."""
+    return tokens * prefill_bytes_per_token(config, dtype_bytes, n_keys)
 
 
 def _selection_bytes(config: ModelConfig, n_keys: int) -> int:
@@ -115,8 +104,7 @@ def plan_cache(config: ModelConfig, capacity: int, max_rows: int, free_bytes: in
 def prefill_chunk(config: ModelConfig, length: int, budget_bytes: int, dtype_bytes: int) -> int:
     """Tokens per prefill chunk: the whole prompt when its activations fit `budget_bytes`, else the
     largest multiple of CHUNK_ALIGN that does (at least MIN_PREFILL_CHUNK)."""
-    kept = length * prefill_bytes_per_key(config, dtype_bytes, length)
-    fits = (budget_bytes - kept) // prefill_bytes_per_token(config, dtype_bytes, length)
+    fits = budget_bytes // prefill_bytes_per_token(config, dtype_bytes, length)
     if fits >= length:
         return max(1, length)
     return max(MIN_PREFILL_CHUNK, fits // CHUNK_ALIGN * CHUNK_ALIGN)

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
-from engine.attention import SparseAttention, causal_kernel_attention, kernel_attention_ok
+from engine.attention import CompressedKeys, SparseAttention, causal_kernel_attention, kernel_attention_ok
 from engine.errors import ContextWindowExceededError
 from engine.kv_cache import KVCache
 from engine.memory_plan import HEADROOM, CachePlan, batch_buckets, bucket_for, plan_cache, prefill_chunk
@@ -235,13 +235,42 @@ class StaticRuntime:
         caches = [cache.row(row) for cache in self.decoder.caches]
         budget = int(self._free_bytes() * HEADROOM)
         chunk = prefill_chunk(self.model.config, len(prompt), budget, self.dtype.itemsize)
-        for start in range(0, len(prompt), chunk):
-            end = min(start + chunk, len(prompt))
-            logits = self.model(
-                ids[:, start:end], positions[:, start:end], start, None, use_cache=True, last_only=True, caches=caches
-            )[0, -1]
-        self.decoder.fill_compressed(row, len(prompt))
+        lent = self._lend_compressed(row)
+        try:
+            for start in range(0, len(prompt), chunk):
+                part = slice(start, min(start + chunk, len(prompt)))
+                logits = self.model(
+                    ids[:, part], positions[:, part], start, None, use_cache=True, last_only=True, caches=caches
+                )[0, -1]
+        finally:
+            covered = self._take_back_compressed(lent)
+        self.decoder.fill_compressed(row, len(prompt), covered)
         return logits
+
+    def _lend_compressed(self, row: int) -> list[tuple[SparseAttention, CompressedKeys]]:
+        """Hand every sparse layer the decoder's c1 (and c2) of cache row `row`, covering no key
+        yet: a fused prefill (SparseAttention.prefill_tokens) then compresses each window there,
+        once, and the prefill kernels select from it; the layers keep no copy of their own."""
+        decoder = self.decoder
+        if decoder.compressed is None or not decoder.kernels:
+            return []
+        lent = []
+        for layer, kept in zip(self.model.model.layers, decoder.compressed, strict=True):
+            attend = layer.self_attn.attend
+            c2 = None if kept.c2 is None else kept.c2[row : row + 1]
+            attend.compressed = CompressedKeys(0, kept.c1[row : row + 1], c2)
+            lent.append((attend, attend.compressed))
+        return lent
+
+    def _take_back_compressed(self, lent: list[tuple[SparseAttention, CompressedKeys]]) -> list[int] | None:
+        """Take the lent buffers back from the layers -> the keys each layer's buffers cover (0 where
+        the layer put buffers of its own in their place); None when none were lent."""
+        if not lent:
+            return None
+        covered = [keys.covered if attend.compressed is keys else 0 for attend, keys in lent]
+        for attend, _ in lent:
+            attend.compressed = None
+        return covered
 
     def greedy_tokens(self, logits: torch.Tensor, steps: int) -> Iterator[list[int]]:
         """Greedy generation for rows 0..B-1 after `prefill`: yields each step's tokens [B] as host

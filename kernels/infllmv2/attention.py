@@ -34,6 +34,8 @@ def infllmv2_prefill(
     max_seqlen_k: int | None = None,
     tile_tokens: int = 4,
     window_tokens: int | None = None,
+    c1: torch.Tensor | None = None,
+    c2: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Causal InfLLM v2 attention over a varlen batch (dense for contexts below dense_len).
 
@@ -50,6 +52,10 @@ def infllmv2_prefill(
     one gains only when neighbouring queries pick the same blocks. The default, one pass with
     tile_tokens=4, is the faster at 128K on the H200 with correlated queries (as in text);
     the two-pass split is a little faster only with random queries (bench/RESULTS.md).
+    c1 (and c2, with config.coarse_normaliser): the sequences' compressed keys when the caller
+    keeps them already, [B, n, HKV, D] with n >= compressed_count of each key length (a decode
+    loop's c1_cache and c2_cache, filled up to the keys passed; entries past a sequence's count
+    are not read); None: compressed here (c2 from c1, coarse_from_fine).
     Returns [Tq, HQ, D] in q's dtype.
     """
     cu_seqlens_k = cu_seqlens if cu_seqlens_k is None else cu_seqlens_k
@@ -59,8 +65,9 @@ def infllmv2_prefill(
         max_seqlen_k = int((cu_seqlens_k[1:] - cu_seqlens_k[:-1]).max())
     if max_seqlen_k < config.dense_len:
         return flash_attention_prefill(q, k, v, cu_seqlens, cu_seqlens_k, max_seqlen_q)
-    c1 = compress_keys(k, cu_seqlens_k, max_seqlen_k, config)
-    c2 = coarse_from_fine(c1, config) if config.coarse_normaliser else None
+    if c1 is None:
+        c1 = compress_keys(k, cu_seqlens_k, max_seqlen_k, config)
+        c2 = coarse_from_fine(c1, config) if config.coarse_normaliser else None
     split = window_tokens is not None
     selected = prefill_select(
         q, c1, cu_seqlens, cu_seqlens_k, max_seqlen_q, max_seqlen_k, config, scored_only=split, c2=c2

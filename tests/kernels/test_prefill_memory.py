@@ -14,9 +14,11 @@ from kernel_testing import DEVICE, DTYPE
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
+from engine import static_runtime
 from engine.config import ModelConfig
 from engine.kv_cache import KVCache
 from engine.memory_plan import GIB, prefill_bytes, prefill_bytes_per_token, prefill_chunk
+from engine.static_runtime import StaticRuntime
 from kernels.infllmv2.config import SparseConfig
 from tests.engine.conftest import random_model
 
@@ -93,15 +95,37 @@ def test_prefill_bytes_per_token_is_what_the_fused_prefill_allocates():
     assert measured <= estimate <= 1.1 * measured, (measured, estimate)
 
 
-@pytest.mark.slow  # interpreted InfLLM v2 on CPU: ~10 s
-def test_prefill_bytes_of_a_sparse_chunk_with_history():
-    """A sparse chunk (the checkpoints' c2 normaliser) over 80 keys: the whole peak, its selection
-    lists and the compressed keys the layers keep included, within 20% above."""
-    sparse = SparseConfig.tiny(dense_len=48, coarse_normaliser=True)
+def static_prefill(model, length: int, chunk: int, monkeypatch) -> tuple[LiveBytes, torch.Tensor]:
+    """StaticRuntime.prefill of one prompt of `length` tokens in chunks of `chunk` (through the
+    kernels, the decoder's compressed keys lent to the layers), every allocation tracked."""
+    runtime = StaticRuntime(model, graphs=False, kernels=True, compiled=False)
+    runtime.reserve(capacity=length + 16, max_rows=1)
+    monkeypatch.setattr(static_runtime, "prefill_chunk", lambda config, length, budget, size: chunk)
+    ids = torch.randint(0, model.config.vocab_size, (length,), generator=torch.Generator().manual_seed(1)).tolist()
+    model.rope_tables(DEVICE)  # built on first use and kept by the model: not the prefill's
+    tracker = LiveBytes()
+    with tracker:
+        logits = runtime.prefill([ids])
+    return tracker, logits
+
+
+@pytest.mark.slow  # interpreted InfLLM v2 on CPU: ~10 s each
+@pytest.mark.parametrize("coarse", [False, True], ids=["exact", "c2"])
+def test_a_static_sparse_prefill_keeps_no_compressed_keys_of_its_own(coarse, monkeypatch):
+    """StaticRuntime.prefill of 80 tokens in chunks of 40, the second sparse over 80 keys: the
+    forward's peak within 20% below prefill_bytes of that chunk, and afterwards nothing that the prefill
+    allocated is alive but the logits. The layers compress into the decoder's c1/c2 (which
+    kv_cache_bytes counts); a copy of their own, kept with room for twice the keys (as before),
+    would stay alive after the prefill."""
+    sparse = SparseConfig.tiny(dense_len=48, coarse_normaliser=coarse)
     model = fused_model(replace(ModelConfig.from_name("tiny"), vocab_size=300, sparse_config=sparse))
-    measured = chunk_peak(model, 48, 32)
-    estimate = prefill_bytes(model.config, 32, 80, DTYPE.itemsize)
-    assert measured <= estimate <= 1.2 * measured, (measured, estimate)
+    tracker, logits = static_prefill(model, 80, 40, monkeypatch)
+    estimate = prefill_bytes(model.config, 40, 80, DTYPE.itemsize)
+    # besides the forward: the prompt's ids and positions (int64), and the first chunk's logits
+    outside = 2 * 80 * 8 + logits.numel() * logits.element_size()
+    assert tracker.peak - outside <= estimate <= 1.2 * (tracker.peak - outside), (tracker.peak, estimate)
+    assert tracker.now == logits.numel() * logits.element_size(), tracker.live
+    assert all(layer.self_attn.attend.compressed is None for layer in model.model.layers)
 
 
 def test_minicpm4_8b_prefill_peak_is_its_mlp_stage():
