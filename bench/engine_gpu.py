@@ -131,8 +131,6 @@ def run_ours(model: MiniCPMForCausalLM, tokenizer: ChatTokenizer, context: int, 
     figures["graph_step_ms"] = graph_step_ms(engine.runtime)
     figures["decode_matmuls"] = {name: choice.gemv for name, choice in engine.runtime.decoder.matmuls.items()}
     figures["matmul_timings_us"] = engine.runtime.matmul_timings
-    figures["norm_gemvs"] = engine.runtime.decoder.norm_gemvs
-    figures["norm_gemv_timings"] = engine.runtime.norm_gemv_timings
     figures.update(
         prefill_s=prefill,
         warmup_s=warmup,

@@ -24,11 +24,6 @@ GEMV_SHAPES = {
 }
 
 
-# launch shapes of kernels/linear/norm_gemv.py (residual add, RMSNorm and SwiGLU inside the GEMV)
-# tried for the fused gate/up projection (a block's rows pair gate and up rows)
-NORM_GEMV_SHAPES = {"gate_up": ((4, 8, 1024, 4), (8, 4, 1024, 4), (4, 4, 1024, 8), (2, 16, 512, 4))}
-
-
 @dataclass(frozen=True, slots=True)
 class MatmulChoice:
     """F.linear (gemv None) or kernels.linear.gemv with (rows, programs, block_k, warps)."""
@@ -59,26 +54,6 @@ def choose_matmul(
     return best, {
         ("cublas" if c.gemv is None else "gemv_r{}_p{}_k{}_w{}".format(*c.gemv)): us for c, us in timings.items()
     }
-
-
-def choose_norm_gemv(
-    h: torch.Tensor, norm_weight: torch.Tensor, weights: list[torch.Tensor], shapes: tuple, swiglu: bool, eps: float
-) -> tuple[tuple, dict]:
-    """The fastest of the norm_gemv launch `shapes` over each of `weights` in turn (h [1, 1, K]
-    also serving as the residual's delta); -> (shape, microseconds per call of each)."""
-    from kernels.linear.norm_gemv import norm_gemv
-
-    sms = torch.cuda.get_device_properties(h.device).multi_processor_count
-    timings = {}
-    for rows, programs, block_k, warps in shapes:
-        shape = (rows, programs * sms, block_k, warps)
-        timings[shape] = _graph_us(
-            lambda s=shape: [norm_gemv(h, norm_weight, w, eps, delta=h, swiglu=swiglu, shape=s) for w in weights],
-            len(weights),
-            3,
-        )
-    best = min(timings, key=timings.get)
-    return best, {"r{}_p{}_k{}_w{}".format(*shape): us for shape, us in timings.items()}
 
 
 def _graph_us(calls, count: int, rounds: int) -> float:

@@ -55,10 +55,6 @@ class StaticDecoder:
         self._residual_norm = self._compiled(residual_norm)
         # qkv, o and down of one-row steps: engine.decode_matmul's choices ("qkv", "o", "down"; F.linear when absent)
         self.matmuls: dict = {}
-        # one-row steps with the post-attention residual add, norm and SwiGLU inside the gate/up
-        # GEMV (kernels/linear/norm_gemv.py): its launch shape ("gate_up"), when warm-up measured
-        # that step faster; empty: the compiled tails
-        self.norm_gemvs: dict = {}
         self._post = torch.compile(post_attention, fullgraph=True, dynamic=False) if self.compiled else post_attention
         self.config = model.config
         rows, device = caches[0].k.shape[0], caches[0].k.device
@@ -161,40 +157,14 @@ class StaticDecoder:
             h, normed = self._layer_tail(layer, h, projected, following.weight)
         return normed
 
-    def choose_norm_gemvs(self) -> tuple[dict, dict]:
-        """Launch shapes of the norm GEMV for the gate/up weights of every layer, the fastest of
-        engine.decode_matmul's candidates (kept aside: warm-up decides whether the step uses it);
-        -> (shapes, timings in us)."""
-        from engine.decode_matmul import NORM_GEMV_SHAPES, choose_norm_gemv
-
-        layers, eps = self.model.model.layers, self.config.rms_norm_eps
-        norm = layers[0].input_layernorm.weight  # any norm weight: the time does not depend on it
-        h = torch.randn(1, 1, norm.shape[0], device=norm.device, dtype=norm.dtype)
-        shapes, timings = {}, {}
-        weights = [layer.mlp.gate_up_proj.weight for layer in layers]
-        shapes["gate_up"], timings["gate_up"] = choose_norm_gemv(
-            h, norm, weights, NORM_GEMV_SHAPES["gate_up"], True, eps
-        )
-        return shapes, timings
-
     def _layer_tail(self, layer, h: torch.Tensor, projected: torch.Tensor, next_norm_weight: torch.Tensor):
-        """Residual, MLP, residual and the next norm -> (h, normed h). One compiled function; or,
-        in one-row steps, two compiled parts around the down projection's GEMV when warm-up chose
-        one; or the residual add, norm, gate/up projection and SwiGLU in one GEMV
-        (kernels/linear/norm_gemv.py, when warm-up chose it), then down and the compiled add and norm.
-        (A qkv GEMV normalising its own input was slower: each of its many programs reads the row.)"""
+        """Residual, MLP, residual and the next norm: one compiled function, or two around the down
+        projection's GEMV when warm-up chose one for it (one-row steps) -> (h, normed h)."""
         eps, scale = self.config.rms_norm_eps, self.config.residual_scale
         _, norm_weight, gate_up_weight, down_weight = layer_weights(layer, "post")
-        one_row = h.shape[0] == 1
-        if self.norm_gemvs and one_row:
-            from kernels.linear.norm_gemv import norm_gemv
-
-            shape = self.norm_gemvs["gate_up"]
-            h, activated = norm_gemv(h, norm_weight, gate_up_weight, eps, projected, scale, True, shape)
-        elif "down" in self.matmuls and one_row:
-            h, activated = self._activation(h, projected, norm_weight, gate_up_weight, eps, scale)
-        else:
+        if "down" not in self.matmuls or h.shape[0] != 1:
             return self._tail(h, projected, norm_weight, gate_up_weight, down_weight, next_norm_weight, eps, scale)
+        h, activated = self._activation(h, projected, norm_weight, gate_up_weight, eps, scale)
         down = self._matmul("down", activated, down_weight)
         return self._residual_norm(h, down, next_norm_weight, eps, scale)
 

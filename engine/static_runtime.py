@@ -50,7 +50,6 @@ class StaticRuntime:
         self._pool = None
         self.warmup_seconds: float | None = None
         self.matmul_timings: dict = {}  # warm-up's cuBLAS / GEMV timings (engine.decode_matmul)
-        self.norm_gemv_timings: dict = {}  # warm-up's one-row step with and without the norm GEMVs
 
     @property
     def capacity(self) -> int:
@@ -109,8 +108,6 @@ class StaticRuntime:
             if self.graphs and self.compiled and self.decoder.rope_kernel:
                 self.matmul_timings = self.decoder.choose_matmuls()
                 logger.info("one-row decode matmuls: %s", self.decoder.matmuls)
-                if 1 in self.buckets:
-                    self.norm_gemv_timings = self._choose_norm_gemvs()
             if self.graphs:
                 for bucket in reversed(self.buckets):  # largest first: the pool then fits the rest
                     self._capture(bucket)
@@ -163,32 +160,6 @@ class StaticRuntime:
             if length < self.capacity:
                 self._prefill_row(0, [0] * length)
         self.decoder.lengths.zero_()
-
-    def _choose_norm_gemvs(self, replays: int = 10) -> dict:
-        """Time the one-row step's graph near the capacity with the compiled tails and with the
-        norm GEMVs (StaticDecoder.norm_gemvs) and keep the faster; -> the timings. The timing steps
-        write past the lengths in use only: nothing is lost."""
-        decoder = self.decoder
-        shapes, timings = decoder.choose_norm_gemvs()
-        saved = decoder.lengths.clone()
-        for use in (False, True):
-            decoder.norm_gemvs = shapes if use else {}
-            self._capture(1)
-            graph = self._graphs.pop(1)[0]
-            decoder.lengths.fill_(max(0, self.capacity - 2 * replays - 8))
-            graph.replay()
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            for _ in range(replays):
-                graph.replay()
-            end.record()
-            end.synchronize()
-            timings["step_ms_with" if use else "step_ms_without"] = start.elapsed_time(end) / replays
-            decoder.lengths.copy_(saved)
-            del graph
-        decoder.norm_gemvs = shapes if timings["step_ms_with"] < timings["step_ms_without"] else {}
-        logger.info("norm GEMVs: %s (%s)", decoder.norm_gemvs, timings)
-        return timings
 
     def _capture(self, bucket: int) -> None:
         decoder = self.decoder
