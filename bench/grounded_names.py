@@ -23,8 +23,8 @@ from pathlib import Path
 
 from grounded_writer import SHARED_DATA, _cpu_model  # bench/ is the script's own folder
 
+from retriever.names import family_first, name_order
 from writer.grounded.attribution import author_phrase
-from writer.grounded.names import family_first, name_order
 
 CORPUS = SHARED_DATA / "arxiv" / "arxiv_cs_CL_LG_AI_2025-03_2026-07.jsonl.gz"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from retriever.names import surname
 from retriever.types import Paper
 from writer.grounded.attribution import attribute, author_phrase, plural_verb, singular_verb
 from writer.grounded.choose import (
@@ -24,7 +25,6 @@ from writer.grounded.compress import (
     indefinite_article,
     strip_leading_discourse,
 )
-from writer.grounded.names import surname
 
 LORA = Paper(
     "2106.09685",

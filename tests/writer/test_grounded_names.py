@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from retriever.names import family_first, name_order, surname
 from writer.grounded.attribution import author_phrase
-from writer.grounded.names import family_first, name_order, surname
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 SAMPLE = SHARED_DATA / "arxiv" / "arxiv_cs_CL_LG_AI_sample5k.jsonl.gz"

@@ -6,12 +6,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from writer.grounded.names import family_first, surname
+from retriever.names import display_name, family_first, group_author, surname
 
 # The subject a paper without authors gets ("One study proposes X").
 ANONYMOUS_SUBJECT = "One study"
-# A team or organisation listed as an author ("Qwen Team", "SIMA team", "Essential AI", "ATLAS Collaboration").
-_GROUP_AUTHOR = re.compile(r"\b(?:[Tt]eam|TEAM|Collaboration|Consortium|Group|Lab|Labs|Inc\.?|AI)$|^Team\b")
 _MODALS = {"can", "could", "will", "would", "may", "might", "must", "shall", "should", "cannot"}
 _ADVERBS = r"(?:(?:first|\w+ly)\s+)"
 # "We also / then / further propose": adverbs that point at the abstract's previous sentence,
@@ -62,10 +60,10 @@ def author_phrase(authors: Sequence[str]) -> tuple[str, bool]:
     """How a survey names a paper's authors, and whether the phrase is plural: "Smith" (one),
     "Smith and Lee" (two), "Smith et al." (more), "One study" (none); a group author named
     first ("Qwen Team", or "NVIDIA" followed by ":" and the members) by its whole name; a
-    family name written first ("Yu Xinmiao", writer.grounded.names.family_first) as "Yu"."""
+    family name written first ("Yu Xinmiao", retriever.names.family_first) as "Yu"."""
     listed = [" ".join(author.split()) for author in authors if author.strip()]
-    if listed and (_GROUP_AUTHOR.search(listed[0]) or (len(listed) > 1 and listed[1] == ":")):
-        return listed[0], False
+    if listed and (group_author(listed[0]) or (len(listed) > 1 and listed[1] == ":")):
+        return display_name(listed[0]), False
     people = [author for author in listed if author != ":"]
     orders = family_first(people)
     names = [surname(author, first) for author, first in zip(people[:2], orders[:2], strict=True)]
