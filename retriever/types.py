@@ -4,6 +4,7 @@ Retriever interface."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -37,6 +38,18 @@ def normalize_arxiv_id(raw: str) -> str:
     return text
 
 
+def _ascii(text: str) -> str:
+    """`text` with accents taken off its letters ("Márquez" -> "Marquez") and any other
+    character outside ASCII dropped."""
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+
+
+def _key_letters(text: str) -> str:
+    """`text` as a BibTeX key may hold it: lower-case ASCII letters and digits ("García
+    Márquez" -> "garciamarquez")."""
+    return re.sub(r"[^a-z0-9]", "", _ascii(text).lower())
+
+
 @dataclass(frozen=True, slots=True)
 class Paper:
     """One paper's metadata, keyed by its versionless arXiv id."""
@@ -55,13 +68,18 @@ class Paper:
 
     @property
     def cite_key(self) -> str:
-        """A BibTeX key: first author's surname, year, first title word (e.g. `smith2025deep`)."""
-        surname = self.authors[0].split()[-1] if self.authors else "anon"
+        """A BibTeX key: the first author's family name (retriever.names.lead_surname: "Yu
+        Xinmiao" -> "yu", "García Márquez, Gabriel" -> "garciamarquez", "Qwen Team" ->
+        "qwenteam"), year, first title word of four letters or more (e.g. `smith2025deep`),
+        in ASCII letters and digits."""
+        # imported here: the name parsers take ~0.1 s to load, and only keys need them
+        from retriever.names import lead_surname
+
+        family = _key_letters(lead_surname(self.authors)) or "anon"
         year = str(self.published.year) if self.published else ""
-        words = [w for w in re.findall(r"[A-Za-z]+", self.title) if len(w) > 3]
-        first = words[0] if words else "paper"
-        key = re.sub(r"[^a-z0-9]", "", f"{surname}{year}{first}".lower())
-        return key or "paper" + re.sub(r"[^0-9]", "", self.arxiv_id)
+        words = [w for w in re.findall(r"[A-Za-z]+", _ascii(self.title)) if len(w) > 3]
+        first = words[0].lower() if words else "paper"
+        return f"{family}{year}{first}"
 
     def to_dict(self) -> dict:
         """JSON-ready form, in the schema of the JSONL corpora."""
