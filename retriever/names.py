@@ -1,13 +1,9 @@
-"""Family names of authors as a corpus lists them: "Smith et al." and BibTeX keys.
+"""Family names of authors as a corpus lists them: "Smith et al." in the survey's text and
+the first author's part of a BibTeX key (Paper.cite_key).
 
-A name is kept as the source gives it. Where the source says which part is the family name
-(the arXiv OAI snapshot's `authors_parsed`), it is written family name first with a comma,
-as BibTeX does ("García Márquez, Gabriel", "King, Jr., Martin Luther"), and that part is
-the family name; :func:`display_name` turns it back into "Gabriel García Márquez".
-
-Other names are parsed by nameparser ("Ludwig van Beethoven" -> "van Beethoven", "Martin
-Luther King Jr." -> "King", "Abdullah Al Mamun" -> "Al Mamun"). An author list carries no
-titles, so "Prince Kumar" or "Lama Sleem" are read as given names.
+Names are parsed by nameparser ("Ludwig van Beethoven" -> "van Beethoven", "Smith, John" ->
+"Smith", "Martin Luther King Jr." -> "King", "Abdullah Al Mamun" -> "Al Mamun"). An author
+list carries no titles, so "Prince Kumar" or "Lama Sleem" are read as given names.
 
 arXiv lists names as their authors typed them, and some Chinese authors type the family name
 first ("Yu Xinmiao"): :func:`family_first` tells such a two-word name by its words, a common
@@ -57,8 +53,6 @@ _TWO_SYLLABLES = re.compile(f"(?:{_OPENING}|{_INNER}){_INNER}")
 # 2.4, "Hana" 3.2, "Ali" 4.3).
 MAX_GIVEN_NAME_ZIPF = 2.0
 _WORD = re.compile(r"^[A-Z][a-z]+(?:-[A-Za-z][a-z]*)?$")
-# What may follow a family name after a comma without being a given name ("King, Jr.").
-_SUFFIX = re.compile(r"^(?:Jr|Sr|Jnr|Snr|II|III|IV|V|VI|2nd|3rd|4th)\.?$", re.IGNORECASE)
 # A team or organisation listed as an author ("Qwen Team", "SIMA team", "Essential AI", "ATLAS Collaboration").
 _GROUP_AUTHOR = re.compile(r"\b(?:[Tt]eam|TEAM|Collaboration|Consortium|Group|Lab|Labs|Inc\.?|AI)$|^Team\b")
 
@@ -79,16 +73,12 @@ def _parser() -> Parser:
 
 def surname(author: str, family_first: bool = False) -> str:
     """The family name of one author: "Jutika Borah" -> "Borah", "Ludwig van Beethoven" ->
-    "van Beethoven", "García Márquez, Gabriel" -> "García Márquez" (the part before a comma,
-    :func:`inverted_name`), "King Jr." -> "King"; with `family_first`
+    "van Beethoven", "Smith, John" -> "Smith", "King Jr." -> "King"; with `family_first`
     (:func:`family_first`) the first word: "Yu Xinmiao" -> "Yu". A name nameparser leaves
     without a family name, or reads as nothing but one ("Hayate Iso", "Het Patel"), gives its
     last word; names run together with ";" give the first one's; a Chinese family name in capitals
     is lowered ("Jiaxin GUO" -> "Guo")."""
     author = " ".join(author.split(";")[0].split())
-    inverted = _inverted(author)
-    if inverted:
-        return _uncapitalised(inverted[0])
     words = author.split(" ")
     if family_first and len(words) == 2:
         return words[0]
@@ -100,43 +90,10 @@ def surname(author: str, family_first: bool = False) -> str:
     return _uncapitalised(" ".join(family))
 
 
-def inverted_name(family: str, given: str = "", suffix: str = "") -> str:
-    """A name whose parts the source tells apart, written so that the family name stays
-    known, as BibTeX writes it: "García Márquez, Gabriel", "King, Jr., Martin Luther"; a
-    family name alone ("ATLAS Collaboration") as it is."""
-    family, given, suffix = (" ".join(part.split()) for part in (family, given, suffix))
-    if not given:
-        return " ".join(part for part in (family, suffix) if part)
-    return ", ".join(part for part in (family, suffix, given) if part)
-
-
-def _inverted(author: str) -> tuple[str, str, str] | None:
-    """(family, given, suffix) of a name written family name first with commas ("García
-    Márquez, Gabriel", "King, Jr., Martin Luther"); None for any other name, also one whose
-    comma only sets off a suffix ("Martin Luther King, Jr.")."""
-    parts = [" ".join(part.split()) for part in author.split(",")]
-    if len(parts) == 2 and all(parts) and not _SUFFIX.match(parts[1]):
-        return parts[0], parts[1], ""
-    if len(parts) == 3 and all(parts) and _SUFFIX.match(parts[1]):
-        return parts[0], parts[2], parts[1]
-    return None
-
-
-def display_name(author: str) -> str:
-    """A name as a reader writes it, given name first: "García Márquez, Gabriel" -> "Gabriel
-    García Márquez", "King, Jr., Martin Luther" -> "Martin Luther King Jr."; any other name
-    as it is."""
-    inverted = _inverted(author)
-    if inverted is None:
-        return author
-    family, given, suffix = inverted
-    return " ".join(part for part in (given, family, suffix) if part)
-
-
 def group_author(author: str) -> bool:
     """Whether `author` is a team or organisation ("Qwen Team", "SIMA team", "Essential AI",
     "ATLAS Collaboration"), named whole rather than by a family name."""
-    return bool(_GROUP_AUTHOR.search(" ".join(display_name(author).split())))
+    return bool(_GROUP_AUTHOR.search(" ".join(author.split())))
 
 
 def lead_surname(authors: Sequence[str]) -> str:
@@ -147,7 +104,7 @@ def lead_surname(authors: Sequence[str]) -> str:
     if not people:
         return ""
     if group_author(people[0]):
-        return " ".join(display_name(people[0]).split())
+        return " ".join(people[0].split())
     return surname(people[0], family_first(people)[0])
 
 

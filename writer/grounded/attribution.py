@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from retriever.names import display_name, family_first, group_author, surname
+from retriever.names import family_first, group_author, surname
 
 # The subject a paper without authors gets ("One study proposes X").
 ANONYMOUS_SUBJECT = "One study"
@@ -63,7 +63,7 @@ def author_phrase(authors: Sequence[str]) -> tuple[str, bool]:
     family name written first ("Yu Xinmiao", retriever.names.family_first) as "Yu"."""
     listed = [" ".join(author.split()) for author in authors if author.strip()]
     if listed and (group_author(listed[0]) or (len(listed) > 1 and listed[1] == ":")):
-        return display_name(listed[0]), False
+        return listed[0], False
     people = [author for author in listed if author != ":"]
     orders = family_first(people)
     names = [surname(author, first) for author, first in zip(people[:2], orders[:2], strict=True)]
