@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 BATCH_LINES = 2000
 MAX_REPORTED_LINES = 50
 UTF8_BOM = "\ufeff"
+_DOT_HYPHEN = re.compile(r"\.\s+-")
 
 
 @dataclass
@@ -141,18 +143,29 @@ def _oai_published(record: dict) -> Any:
 
 
 def _oai_authors(record: dict) -> Any:
-    """Names from `authors_parsed` ([last, first, suffix] lists); else the `authors` text as it
-    is (the schema splits it)."""
+    """Names from `authors_parsed` ([last, first, suffix, affiliations...] lists), written as
+    their authors typed them ("Laura De Grazia", "C.-P. Yuan"); else the `authors` text as it is
+    (the schema splits it).
+
+    The name is kept whole rather than split at arXiv's `last`: arXiv derives that part from
+    the same text by its own rule (the last word and any particle before it), which reads "Yu
+    Xinmiao" as family name "Xinmiao" and "Abdullah Al Mamun" as "Mamun", where
+    retriever.names reads "Yu" and "Al Mamun" and agrees with arXiv on particles ("De Grazia")
+    and suffixes ("King Jr.")."""
     parsed = record.get("authors_parsed")
     if isinstance(parsed, list) and parsed and all(
         isinstance(parts, list) and all(isinstance(x, str) for x in parts) for parts in parsed
     ):
-        names = []
-        for parts in parsed:
-            last, first, suffix = [*parts, "", "", ""][:3]
-            names.append(" ".join(x for x in (first, last, suffix) if x).strip())
+        names = [_typed_name(*[*parts, "", "", ""][:3]) for parts in parsed]
         return [n for n in names if n]
     return record.get("authors")
+
+
+def _typed_name(last: str, first: str, suffix: str) -> str:
+    """One `authors_parsed` entry as one name; arXiv sets a space after every dot of the given
+    names, which this takes back before a hyphen ("C. -P." -> "C.-P.")."""
+    first = _DOT_HYPHEN.sub(".-", first)
+    return " ".join(part for part in (first, last, suffix) if part).strip()
 
 
 def parse_oai_record(record: Any, coerced: list[str] | None = None) -> Paper:

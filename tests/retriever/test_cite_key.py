@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 
 from retriever.names import name_order
+from retriever.store import PaperStore
 from retriever.types import Paper
 
 
@@ -51,3 +52,12 @@ def test_every_sample_key_is_ascii_and_family_first_names_lead(sample_records):
         first, last = paper.authors[0].lower().replace("-", "").split()
         family = first if name_order(paper.authors[0]) else last
         assert paper.cite_key.startswith(family), (paper.authors[0], paper.cite_key)
+
+
+def test_a_library_stored_before_gets_the_new_keys(tmp_path):
+    path = tmp_path / "papers.sqlite"
+    store = PaperStore(path)
+    store.upsert([_paper(("Cheng Yifan", "Zhang Ruoyi"), "MIKU-PAL: An Automated Method")])
+    store.close()
+    [paper] = PaperStore(path).get(["2506.00001"])
+    assert paper.authors == ("Cheng Yifan", "Zhang Ruoyi") and paper.cite_key == "cheng2025miku"

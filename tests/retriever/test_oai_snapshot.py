@@ -76,3 +76,20 @@ def test_snapshot_streams_with_filters_and_reports_bad_lines(tmp_path, sample_re
     # an archive name keeps all its categories; another filter is another ingest of the same file
     report = ingest_lines(store, path, kind="oai", snapshot_filter=SnapshotFilter(categories=("cs",)))
     assert store.count() == 400 and report.unchanged == len(expected)
+
+
+def test_authors_parsed_names_are_kept_whole(sample_records):
+    # arXiv's own split of real names (arxiv-base arxiv/authors): the last word and particles
+    # before it as `last`, a space after each dot of the given names, affiliations after.
+    record = to_oai(sample_records[0]) | {
+        "authors_parsed": [
+            ["Xinmiao", "Yu", ""],  # typed "Yu Xinmiao": arXiv's `last` is the given name
+            ["De Grazia", "Laura", ""],
+            ["King", "Martin Luther", "Jr.", "MIT"],
+            ["Yuan", "C. -P.", ""],
+            ["Qwen Team", "", ""],
+        ]
+    }
+    paper = parse_oai_record(record)
+    assert paper.authors == ("Yu Xinmiao", "Laura De Grazia", "Martin Luther King Jr.", "C.-P. Yuan", "Qwen Team")
+    assert paper.cite_key.startswith(f"yu{paper.published.year}")
