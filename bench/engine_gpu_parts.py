@@ -4,8 +4,8 @@ decode step at M = 1 and 8 rows, fused (qkv, gate/up) and unfused, as achieved b
 dense causal prefill attention, our Triton tile kernel against SDPA's backends, one pass at 32K.
 The last line printed is one JSON object. `--gemv-sweep` instead times our GEMV over a wider grid of
 launch shapes (rows a block, programs an SM, BLOCK_K, warps) on the qkv, o, gate/up and down weights
-against cuBLAS, and the down projection with the SwiGLU activation inside the GEMV (gated) against
-the activation kernel plus cuBLAS.
+against cuBLAS. (A GEMV computing the SwiGLU activation of its input itself, measured slower than
+the activation kernel plus the plain GEMV, is in history at 2269b83.)
 
     python3 bench/engine_gpu_parts.py [--gemv-sweep]
 """
@@ -134,12 +134,11 @@ def rotating_us(fn, weights: list[torch.Tensor]) -> float:
 
 
 def gemv_sweep(names: tuple[str, ...] = ("qkv", "o", "gate_up", "down")) -> dict:
-    """Our GEMV over SWEEP's launch shapes against cuBLAS on each decode weight; and the down
-    projection gated (SwiGLU inside) against silu(gate) * up then cuBLAS."""
+    """Our GEMV over SWEEP's launch shapes against cuBLAS on each decode weight."""
     rows = {}
     for name in names:
         rows[name] = sweep_weight(name)
-        print(json.dumps({name: {k: v for k, v in rows[name].items() if k[0] not in "rg"}}), flush=True)
+        print(json.dumps({name: {k: v for k, v in rows[name].items() if not k.startswith("r")}}), flush=True)
     return rows
 
 
@@ -147,30 +146,18 @@ def sweep_weight(name: str) -> dict:
     """gemv_sweep's figures for one weight (us a call, TB/s of the best and of cuBLAS)."""
     sms = torch.cuda.get_device_properties(0).multi_processor_count
     weights = rotating(name)
-    width = weights[0].shape[1]
-    gated = name == "down"
-    x = torch.randn(1, 1, 2 * width if gated else width, device="cuda", dtype=torch.bfloat16)
-    plain = x[..., :width].contiguous()
-    row = {"cublas_us": rotating_us(lambda w: torch.nn.functional.linear(plain, w), weights)}
-    if gated:
-        gate, up = x.chunk(2, dim=-1)
-        silu = torch.nn.functional.silu
-        row["silu_cublas_us"] = rotating_us(lambda w: torch.nn.functional.linear(silu(gate) * up, w), weights)
-    want = torch.nn.functional.linear(plain.float(), weights[0].float())
+    x = torch.randn(1, 1, weights[0].shape[1], device="cuda", dtype=torch.bfloat16)
+    row = {"cublas_us": rotating_us(lambda w: torch.nn.functional.linear(x, w), weights)}
+    want = torch.nn.functional.linear(x.float(), weights[0].float())
     for r, p, k, warps in SWEEP:
         shape = dict(programs=p * sms, rows=r, block_k=k, warps=warps)
-        error = float((gemv(plain, weights[0], **shape).float() - want).norm() / want.norm())
+        error = float((gemv(x, weights[0], **shape).float() - want).norm() / want.norm())
         assert error < 1e-2, f"gemv {shape}: relative error {error}"
-        row[f"r{r}_p{p}_k{k}_w{warps}"] = rotating_us(lambda w, s=shape: gemv(plain, w, **s), weights)
-        if gated:
-            row[f"gated_r{r}_p{p}_k{k}_w{warps}"] = rotating_us(lambda w, s=shape: gemv(x, w, gated=True, **s), weights)
+        row[f"r{r}_p{p}_k{k}_w{warps}"] = rotating_us(lambda w, s=shape: gemv(x, w, **s), weights)
     size = weights[0].numel() * 2
     best = min((key for key in row if key.startswith("r")), key=row.get)
     row.update(best=best, best_us=row[best], best_tb_s=size / row[best] / 1e6)
     row["cublas_tb_s"] = size / row["cublas_us"] / 1e6
-    if gated:
-        gated_best = min((key for key in row if key.startswith("gated_")), key=row.get)
-        row.update(gated_best=gated_best, gated_best_us=row[gated_best])
     return row
 
 

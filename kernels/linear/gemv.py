@@ -3,13 +3,10 @@
 At M = 1 a matmul is a pass over W: every byte of the weight is read once and used once. The
 kernel splits W's rows evenly over a fixed number of programs (a few per SM, so that no second
 wave of programs leaves the chip half idle), and each program streams its rows in [ROWS, BLOCK_K]
-tiles, multiplying by x in fp32 registers. With `gated`, x holds [gate, up] (the fused gate/up
-projection's output, 2K values) and the kernel multiplies by silu(gate) * up instead, computed as
-each tile of x is loaded: the SwiGLU activation of the MLP costs no kernel of its own before the
-down projection. On Hopper the kernel launches with PDL (kernels/flash_attention/launch.py): it
-is scheduled while the kernel before it (in a decode step, the attention's last kernel or the
-RoPE one) finishes, and waits for it only before it reads x. The reference is
-torch.nn.functional.linear (of F.silu(gate) * up when gated).
+tiles, multiplying by x in fp32 registers. On Hopper the kernel launches with PDL
+(kernels/flash_attention/launch.py): its launch overlaps the end of the kernel before it (in a
+decode step, the attention's last kernel), for which it waits before it reads anything. The
+reference is torch.nn.functional.linear.
 """
 
 from __future__ import annotations
@@ -23,18 +20,6 @@ from kernels.flash_attention.launch import use_pdl
 
 
 @triton.jit
-def _x_tile(x_ptr, k, m_k, n_cols, GATED: tl.constexpr):
-    """x[k] in fp32, or silu(x[k]) * x[n_cols + k] when GATED."""
-    x = tl.load(x_ptr + k, mask=m_k, other=0.0).to(tl.float32)
-    if GATED:
-        up = tl.load(x_ptr + n_cols + k, mask=m_k, other=0.0).to(tl.float32)
-        # rounded to the activation's dtype, as the unfused silu(gate) * up kernel stores it
-        x = (x * tl.sigmoid(x)).to(x_ptr.dtype.element_ty).to(tl.float32)
-        x = (x * up).to(x_ptr.dtype.element_ty).to(tl.float32)
-    return x
-
-
-@triton.jit
 def _gemv_kernel(
     x_ptr,
     w_ptr,
@@ -45,7 +30,6 @@ def _gemv_kernel(
     row_blocks,
     ROWS: tl.constexpr,
     BLOCK_K: tl.constexpr,
-    GATED: tl.constexpr,
     PDL: tl.constexpr = False,
 ):
     if PDL:  # x comes from the kernel before (launch.py)
@@ -61,7 +45,7 @@ def _gemv_kernel(
         acc = tl.zeros([ROWS, BLOCK_K], dtype=tl.float32)
         for k0 in range(0, n_cols, BLOCK_K):
             m_k = (k0 + o_k) < n_cols
-            x = _x_tile(x_ptr, k0 + o_k, m_k, n_cols, GATED)
+            x = tl.load(x_ptr + k0 + o_k, mask=m_k, other=0.0).to(tl.float32)
             w = tl.load(
                 w_ptr + o_n.to(tl.int64)[:, None] * stride_w + (k0 + o_k)[None, :],
                 mask=m_n[:, None] & m_k[None, :],
@@ -78,16 +62,13 @@ def gemv(
     rows: int = 8,
     block_k: int = 512,
     warps: int = 4,
-    gated: bool = False,
 ):
-    """x [..., K] holding one row in all (gated: [..., 2K], gate then up), weight [N, K] (last dim
-    contiguous) -> [..., N] in x's dtype. programs: how many programs share the rows (default 4 per
+    """x [..., K] holding one row in all, weight [N, K] (last dim contiguous) -> [..., N] in x's dtype. programs: how many programs share the rows (default 4 per
     SM on CUDA, fewer under the interpreter); rows, block_k: each program's tile; warps: its warps."""
     n_rows, n_cols = weight.shape
     flat = x.reshape(-1)
-    expected = 2 * n_cols if gated else n_cols
-    if flat.shape[0] != expected:
-        raise ValueError(f"gemv takes one row of {expected} values, got x of shape {tuple(x.shape)}")
+    if flat.shape[0] != n_cols:
+        raise ValueError(f"gemv takes one row of {n_cols} values, got x of shape {tuple(x.shape)}")
     if weight.stride(1) != 1:
         raise ValueError("gemv needs the weight's last dim contiguous")
     row_blocks = triton.cdiv(n_rows, rows)
@@ -106,7 +87,6 @@ def gemv(
         row_blocks,
         ROWS=rows,
         BLOCK_K=block_k,
-        GATED=gated,
         PDL=pdl,
         num_warps=warps,
         launch_pdl=pdl,
