@@ -2,14 +2,15 @@
 registry, the checkpoint store, the language model and the library the Library page reads.
 
 Settings are read afresh on each page view (a changed cpmsurvey.toml shows at once); the
-cached objects are keyed by the settings they were built from.
+cached objects are keyed by the settings they were built from. A setting given by its old
+name is shown as a warning once per browser session.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,26 @@ def job_registry() -> JobRegistry:
 
 def current_settings(overrides: dict[str, Any] | None = None) -> Settings:
     """The effective settings (file, environment), with the page's `overrides` (dotted keys)
-    on top. Raises app.settings.SettingsError naming a bad key or value."""
-    return load_settings(cli_overrides=overrides or {}).settings
+    on top. Raises app.settings.SettingsError naming a bad key or value. A renamed setting
+    given by its old name (in cpmsurvey.toml or the environment) is read, and its
+    deprecation note shown: see :func:`warn_once`."""
+    loaded = load_settings(cli_overrides=overrides or {})
+    warn_once(loaded.deprecations)
+    return loaded.settings
+
+
+SHOWN_NOTES_KEY = "cpmsurvey-settings-notes-shown"
+
+
+def warn_once(notes: Iterable[str]) -> None:
+    """Show each of the settings layer's deprecation `notes` (the lines the CLI prints as
+    'warning: ...' on stderr) as a warning on the page, once per browser session: settings
+    load on every rerun, and a warning repeated on each click would be noise."""
+    shown: set[str] = st.session_state.setdefault(SHOWN_NOTES_KEY, set())
+    for note in notes:
+        if note not in shown:
+            shown.add(note)
+            st.warning(note, icon=":material/warning:")
 
 
 @st.cache_resource(show_spinner=False)
