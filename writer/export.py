@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from engine.citation_marker import OPEN, SCHEME, format_marker
+from retriever.names import family_first, group_author, surname
 from retriever.types import Paper
 from writer.citations import MARKER, find_citations
 from writer.sanitize import markdown_safe, sanitize_survey
@@ -81,6 +83,73 @@ def _bibtex_escape(text: str) -> str:
     return re.sub(r"([&%$#_])", r"\\\1", text.replace("{", "").replace("}", ""))
 
 
+def bibtex_people(authors: Sequence[str]) -> list[str]:
+    """The people of an author list as BibTeX takes them: names run together with ";" or "and"
+    apart ("Donald Johann Jr. and Fred Prior"; a stray "and" at either end, as in "and Shadab
+    Khan", would give BibTeX an empty author), a group author whole, blanks and the ":" some
+    listings put after a group left out."""
+    people = []
+    for author in authors:
+        for part in author.split(";"):
+            if group_author(part):
+                people.append(" ".join(part.split()))
+                continue
+            run: list[str] = []
+            for word in [*part.split(), "and"]:
+                if word.lower() != "and":
+                    run.append(word)
+                elif run and run != [":"]:
+                    people.append(" ".join(run))
+                    run = []
+                else:
+                    run = []
+    return people
+
+
+def bibtex_name(author: str, written_family_first: bool = False) -> str:
+    """One author for a BibTeX author field, so that bibliography styles split it as
+    retriever.names reads it: a group author in braces ("{SIMA Team}": never abbreviated nor
+    split), a name whose family name is its last word as typed ("Jutika Borah") unless a
+    lower-case word before it would be read as a "von" part, any other
+    "Family, Given" ("Yu, Xinmiao" when `written_family_first`, "Van Durme, Benjamin",
+    "Al Mamun, Abdullah") or "Family, Suffix, Given" ("Daumé, III, Hal"). A name with a
+    comma is taken to be in BibTeX's form already."""
+    name = " ".join(author.split())
+    if group_author(name):
+        return "{" + _bibtex_escape(name) + "}"
+    words = name.split(" ")
+    family = surname(name, written_family_first).split(" ")
+    start = 0 if written_family_first and len(words) == 2 else _last_run(words, family)
+    if "," in name or start is None or (start == len(words) - 1 and not _bibtex_von(words[:-1])):
+        return _bibtex_escape(name)
+    before, typed, after = words[:start], words[start : start + len(family)], words[start + len(family) :]
+    parts = [typed, after, before] if before and after else [typed, after or before]
+    return ", ".join(_bibtex_escape(" ".join(part)) for part in parts if part)
+
+
+def _bibtex_von(words: list[str]) -> bool:
+    """Whether BibTeX would read a "von" part among these given names: a word starting lower-case
+    ("The Institute of Cancer Research" would lose "of Cancer" to the family name)."""
+    return any(word[0].isalpha() and word[0].islower() for word in words)
+
+
+def _last_run(words: list[str], run: list[str]) -> int | None:
+    """Where `run` last occurs in `words`, compared without case ("GUO" is read "Guo")."""
+    lowered, wanted = [word.lower() for word in words], [word.lower() for word in run]
+    for start in range(len(words) - len(run), -1, -1):
+        if lowered[start : start + len(run)] == wanted:
+            return start
+    return None
+
+
+def bibtex_authors(authors: Sequence[str]) -> str:
+    """A BibTeX author field: :func:`bibtex_people` joined with "and", each by :func:`bibtex_name`
+    (family names read over the whole list, as the survey's citations read them)."""
+    people = bibtex_people(authors)
+    orders = family_first(people)
+    return " and ".join(bibtex_name(person, order) for person, order in zip(people, orders, strict=True))
+
+
 def to_bibtex(survey: Survey) -> str:
     """One ``@misc`` entry per reference, in reference order."""
     keys = cite_keys(survey.references)
@@ -88,7 +157,7 @@ def to_bibtex(survey: Survey) -> str:
     for paper in survey.references:
         fields = [
             ("title", "{" + _bibtex_escape(paper.title) + "}"),
-            ("author", " and ".join(_bibtex_escape(author) for author in paper.authors) or "Anonymous"),
+            ("author", bibtex_authors(paper.authors) or "Anonymous"),
             ("year", str(paper.published.year) if paper.published else ""),
             ("eprint", paper.arxiv_id),
             ("archivePrefix", "arXiv"),
