@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+from lemminflect import getAllLemmas
+
 from writer.grounded.coverage import FUNCTION_WORDS
 
 # Words a survey sentence may run to before a trailing clause is cut.
@@ -42,6 +44,44 @@ _ANAPHORIC_FRONT = re.compile(
     re.IGNORECASE,
 )
 MAX_FRONT_WORDS = 14
+# Words that open no clause of its own: after them the comma was inside the fronted phrase or
+# the phrase was the clause ("Unlike X, which ..."; "Modeling Y remains hard, and ...").
+_NO_CLAUSE_START = frozenset(
+    {
+        "and", "or", "nor", "but", "which", "who", "whom", "whose", "where", "as", "because", "since", "while",
+        "whereas", "although", "though", "if", "that", "than", "rather", "often", "thus", "thereby"
+    }
+)
+# What a clause may open with after a fronted gerund, which could itself be the subject: a
+# pronoun or a determiner ("Addressing this gap, we ..."), or a name ("..., ProX achieves").
+_EXPLICIT_SUBJECTS = frozenset(
+    {
+        "we", "they", "it", "he", "she", "one", "this", "these", "those", "the", "a", "an", "our", "their", "its",
+        "each", "every", "both", "all", "some", "many", "most", "several", "such", "no", "any"
+    }
+)
+# "-ing" words that are prepositions or pronouns, never a gerund subject.
+_NOT_GERUNDS = frozenset(
+    {
+        "during", "following", "including", "regarding", "concerning", "according", "notwithstanding", "excluding",
+        "pending", "nothing", "something", "everything", "anything"
+    }
+)
+# Finite verbs a clause cannot open with (its subject would be missing), and those of them
+# that need a singular subject.
+_SINGULAR_VERBS = frozenset(
+    {
+        "is", "was", "has", "does", "remains", "seems", "appears", "becomes", "requires", "involves", "poses",
+        "lacks", "presents", "represents", "constitutes"
+    }
+)
+_FINITE_VERBS = _SINGULAR_VERBS | {
+    "are", "were", "have", "had", "do", "did", "remain", "can", "could", "may", "might", "must", "should", "will",
+    "would",
+}
+# "long-horizon, domain-specialized tasks": a list of modifiers or items ended by "and"/"or".
+_LIST_CONTINUATION = re.compile(r"^[^,;:]{1,60},\s+(?:and|or)\s", re.IGNORECASE)
+_FRONT_WORD = re.compile(r"[A-Za-z][\w'-]*")
 # A parenthetical that explains or cites; one bare token such as "(LoRA)" names a method and stays.
 _PARENTHETICAL = re.compile(r"\s*\((?=[^()]*[\s,;:])[^()]*\)|\s*\[[^\[\]]*\]")
 _PROMOTIONAL = re.compile(
@@ -82,11 +122,79 @@ def strip_leading_discourse(sentence: str) -> str:
     previous = None
     while previous != sentence:
         previous = sentence
-        sentence = _LEADING_DISCOURSE.sub("", sentence, count=1)
+        discourse = _LEADING_DISCOURSE.match(sentence)
+        if discourse and leaves_clause(discourse.group(0), sentence[discourse.end() :], connective=True):
+            sentence = sentence[discourse.end() :]
         front = anaphoric_front(sentence)
         if front is not None:
-            sentence = sentence[len(front) :].lstrip(" ,")
+            rest = sentence[len(front) :].lstrip(" ,")
+            if leaves_clause(front, rest):
+                sentence = rest
     return sentence[:1].upper() + sentence[1:]
+
+
+def leaves_clause(front: str, rest: str, connective: bool = False) -> bool:
+    """Whether dropping the fronted phrase `front` leaves `rest` a clause with its own subject:
+    not a verb without its subject ("First is X" -> "is X"), after a gerund, which may be the
+    subject itself, an explicit subject ("Addressing this gap, we ..."), and unless `front` is
+    a connective ("However,"), not a continuation of the phrase ("which ...", "and ...",
+    "object detection, and segmentation, the ...") nor a plural before a singular verb
+    ("tasks remains" after "Training them on long-horizon,")."""
+    rest = _LEADING_DISCOURSE.sub("", rest, count=1)
+    words = _FRONT_WORD.findall(rest)
+    if not words or words[0].lower() in _FINITE_VERBS or _keeps_gerund_subject(front, rest):
+        return False
+    if connective:
+        return True
+    if words[0].lower() in _NO_CLAUSE_START:
+        return False
+    if _LIST_CONTINUATION.match(rest) and words[0].lower() not in _EXPLICIT_SUBJECTS:
+        return False
+    return not _subject_disagrees(words)
+
+
+def _keeps_gerund_subject(front: str, rest: str) -> bool:
+    """Whether `front` opens with a gerund ("Training them ...", "leveraging these") and `rest`
+    opens with no explicit subject, so that the gerund phrase may be the subject of its verb."""
+    first = _FRONT_WORD.match(front.lstrip())
+    if first is None:
+        return False
+    if not _is_gerund(first.group(0)):
+        return False
+    opening = _FRONT_WORD.match(rest.lstrip())
+    if opening is None:
+        return True
+    subject = opening.group(0)
+    return subject.lower() not in _EXPLICIT_SUBJECTS and not subject[:1].isupper()
+
+
+def _is_gerund(word: str) -> bool:
+    """Whether `word` can be a gerund ("training", "leveraging"; not "during", "nothing")."""
+    lowered = word.lower()
+    return lowered.endswith("ing") and lowered not in _NOT_GERUNDS and "VERB" in getAllLemmas(lowered)
+
+
+def _subject_disagrees(words: list[str]) -> bool:
+    """Whether a clause's opening noun phrase ends in a plural noun right before a verb that
+    needs a singular subject ("domain-specialized tasks remains"): its real subject was cut.
+    A gerund opening the phrase is its subject ("developing SLU systems remains hard")."""
+    if _is_gerund(words[0]):
+        return False
+    for index, word in enumerate(words[:8]):
+        if word.lower() in _SINGULAR_VERBS:
+            return index > 0 and _is_plural_noun(words[index - 1])
+        if word.lower() in FUNCTION_WORDS:
+            return False
+    return False
+
+
+def _is_plural_noun(word: str) -> bool:
+    """Whether `word` is a plural noun: "tasks", "LLMs"; not "process", "analysis", "data"."""
+    if re.fullmatch(r"[A-Z][A-Za-z0-9-]*[A-Z0-9]s", word):
+        return True
+    lowered = word.lower()
+    nouns = getAllLemmas(lowered).get("NOUN", ())
+    return lowered.endswith("s") and bool(nouns) and lowered not in nouns
 
 
 def anaphoric_front(sentence: str) -> str | None:
