@@ -54,7 +54,11 @@ _TWO_SYLLABLES = re.compile(f"(?:{_OPENING}|{_INNER}){_INNER}")
 MAX_GIVEN_NAME_ZIPF = 2.0
 _WORD = re.compile(r"^[A-Z][a-z]+(?:-[A-Za-z][a-z]*)?$")
 # A team or organisation listed as an author ("Qwen Team", "SIMA team", "Essential AI", "ATLAS Collaboration").
-_GROUP_AUTHOR = re.compile(r"\b(?:[Tt]eam|TEAM|Collaboration|Consortium|Group|Lab|Labs|Inc\.?|AI)$|^Team\b")
+_GROUP_AUTHOR = re.compile(
+    r"\b(?:[Tt]eam|TEAM|Collaboration|Consortium|Group|Lab|Labs|Inc\.?|AI"
+    r"|Research|Institute|Foundation|Trust|Community|Partnership)$"
+    r"|^Team\b"  # not "^The": "The Anh Han" is a person (Vietnamese Thế)
+)
 
 
 # "Bin" opens a family name in Arabic and Malay names ("Anas Bin Ayub") but is far more often

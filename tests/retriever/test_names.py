@@ -8,13 +8,26 @@ from retriever.names import group_author, lead_surname, surname
 
 
 @pytest.mark.parametrize(
-    "author", ["Qwen Team", "SIMA team", "Essential AI", "ATLAS Collaboration", "Team Cohere"]
+    "author",
+    [
+        "Qwen Team",
+        "SIMA team",
+        "Essential AI",
+        "ATLAS Collaboration",
+        "Team Cohere",
+        "The Institute of Cancer Research",  # institutions of the arXiv sample
+        "LG AI Research",
+        "ARC Prize Foundation",
+        "The Royal Marsden NHS Foundation Trust",
+    ],
 )
 def test_group_authors(author):
     assert group_author(author)
 
 
-@pytest.mark.parametrize("author", ["Laura De Grazia", "Aiden Grouper", "Yu Xinmiao", "Tim Teamster"])
+@pytest.mark.parametrize(
+    "author", ["Laura De Grazia", "Aiden Grouper", "Yu Xinmiao", "Tim Teamster", "The Anh Han", "The Viet Bui"]
+)
 def test_people_are_no_group(author):
     assert not group_author(author)
 
