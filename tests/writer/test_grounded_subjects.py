@@ -67,6 +67,8 @@ def test_first_as_the_subject_is_not_a_connective():
         ("Despite these efforts, gains in retrieval and downstream tasks remain limited.", "Gains in retrieval"),
         ("However, existing approaches still fail to address the issue.", "Existing approaches"),
         ("Moreover, these models are costly.", "These models"),
+        # 2510.21175: a clause before ", and", not a list
+        ("In such contexts, static zero-shot capabilities are insufficient, and there is a need for X.", "Static"),
     ],
 )
 def test_a_fronted_phrase_before_a_clause_with_its_own_subject_goes(sentence, stripped):

@@ -79,8 +79,9 @@ _FINITE_VERBS = _SINGULAR_VERBS | {
     "are", "were", "have", "had", "do", "did", "remain", "can", "could", "may", "might", "must", "should", "will",
     "would",
 }
-# "long-horizon, domain-specialized tasks": a list of modifiers or items ended by "and"/"or".
-_LIST_CONTINUATION = re.compile(r"^[^,;:]{1,60},\s+(?:and|or)\s", re.IGNORECASE)
+# "long-horizon, domain-specialized tasks": a list of modifiers or items ended by "and"/"or"
+# (a clause before ", and" has a finite verb).
+_LIST_CONTINUATION = re.compile(r"^([^,;:]{1,60}),\s+(?:and|or)\s", re.IGNORECASE)
 _FRONT_WORD = re.compile(r"[A-Za-z][\w'-]*")
 # A parenthetical that explains or cites; one bare token such as "(LoRA)" names a method and stays.
 _PARENTHETICAL = re.compile(r"\s*\((?=[^()]*[\s,;:])[^()]*\)|\s*\[[^\[\]]*\]")
@@ -148,7 +149,8 @@ def leaves_clause(front: str, rest: str, connective: bool = False) -> bool:
         return True
     if words[0].lower() in _NO_CLAUSE_START:
         return False
-    if _LIST_CONTINUATION.match(rest) and words[0].lower() not in _EXPLICIT_SUBJECTS:
+    listed = _LIST_CONTINUATION.match(rest)
+    if listed and words[0].lower() not in _EXPLICIT_SUBJECTS and not _has_finite_verb(listed.group(1)):
         return False
     return not _subject_disagrees(words)
 
@@ -166,6 +168,12 @@ def _keeps_gerund_subject(front: str, rest: str) -> bool:
         return True
     subject = opening.group(0)
     return subject.lower() not in _EXPLICIT_SUBJECTS and not subject[:1].isupper()
+
+
+def _has_finite_verb(text: str) -> bool:
+    """Whether `text` holds a verb of :data:`_FINITE_VERBS` ("capabilities are insufficient"):
+    a clause, not items of a list."""
+    return any(word.lower() in _FINITE_VERBS for word in _FRONT_WORD.findall(text))
 
 
 def _is_gerund(word: str) -> bool:
