@@ -46,6 +46,20 @@ APOLLO = Paper(
         # 2601.15133: was "Object detection, and segmentation, the recognition of visual relationships ..."
         "Despite tremendous improvements in tasks such as image classification, object detection, and "
         "segmentation, the recognition of visual relationships remains a challenging task.",
+        # 2503.17116: was "To other datasets, CASTLE 2024 does not contain ..."
+        "In contrast to other datasets, CASTLE 2024 does not contain any partial censoring.",
+        # 2508.18953: was "High computational complexity of training and inference, costly fine-tuning, ..."
+        "Among them are hallucination effects, high computational complexity of training and inference, costly "
+        "fine-tuning, and catastrophic forgetting issues.",
+        # 2509.26048: was "It also exposes agents to a complex search environment ..."
+        "Augmenting LLMs with external search tools helps alleviate these issues, but it also exposes agents to a "
+        "complex search environment.",
+        # 2603.20750: was "Over time, lead to stable group-level differences."
+        "Repeated peer communication and belief updates can gradually change these views and, over time, lead to "
+        "stable group-level differences.",
+        # 2506.20103: was "Physically implausible trajectories, unnatural object deformations, and local blurring ..."
+        "Synthesized content often exhibits visual artifacts such as temporally inconsistent motion, physically "
+        "implausible trajectories, unnatural object deformations, and local blurring.",
     ],
 )
 def test_a_fronted_phrase_holding_the_subject_or_its_comma_stays(sentence):
@@ -67,6 +81,9 @@ def test_first_as_the_subject_is_not_a_connective():
         ("Despite these efforts, gains in retrieval and downstream tasks remain limited.", "Gains in retrieval"),
         ("However, existing approaches still fail to address the issue.", "Existing approaches"),
         ("Moreover, these models are costly.", "These models"),
+        # 2512.21837, 2511.02360: a participle before its preposition, a purpose holding a clause
+        ("Based on this graph, relevant knowledge is retrieved and integrated.", "Relevant knowledge"),
+        ("To ensure these latent thoughts remain grounded, we train the model.", "We train"),
         # 2510.21175: a clause before ", and", not a list
         ("In such contexts, static zero-shot capabilities are insufficient, and there is a need for X.", "Static"),
     ],

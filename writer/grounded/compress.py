@@ -20,8 +20,8 @@ _LEADING_DISCOURSE = re.compile(
     r"position paper|thesis|chapter|survey)|for (?:example|instance)|here|to this end|to that end|specifically|"
     r"in particular|concretely|"
     r"therefore|thus|hence|however|moreover|furthermore|additionally|in addition(?! to\b)|finally|first(?:ly)?|"
-    r"second(?:ly)?|third(?:ly)?|lastly|consequently|accordingly|overall|in summary|in short|"
-    r"to summari[sz]e|in contrast|instead(?! of\b)|yet|but|notably|(?:most )?importantly|crucially|as a result|"
+    r"second(?:ly)?|third(?:ly)?|lastly|consequently|accordingly|overall|in summary|in short|to summari[sz]e|"
+    r"in contrast(?! to\b)|instead(?! of\b)|yet|but|notably|(?:most )?importantly|crucially|as a result|"
     r"subsequently|then|next|ultimately|concurrently|at the same time|not only that|in response(?! to\b)|"
     r"afterwards|recently|more recently|currently|nowadays|meanwhile|alternatively|empirically|experimentally|"
     r"nevertheless|nonetheless|surprisingly|interestingly|remarkably|unfortunately|intriguingly|"
@@ -39,7 +39,7 @@ _LEADING_DISCOURSE = re.compile(
 _ANAPHORIC_FRONT = re.compile(
     r"^((?:to|in|on|for|with|by|from|along|under|unlike|like|beyond|despite|given|following|"
     r"building|based|inspired|motivated|guided|driven|towards?|as|through|within|upon|among|after|"
-    r"against|at|via|\w+ing|\w+ed)\b[^,;:]{0,80}?\b(?:this|these|those|such|it|its|them|their|above|"
+    r"against|at|via|\w+ing|\w+ed)\b[^,;:]{0,80}?\b(?:this|these|those|such(?!\s+as\b)|it|its|them|their|above|"
     r"aforementioned|former|latter)\b[^,;:]{0,40}),\s+(?=\S)",
     re.IGNORECASE,
 )
@@ -48,7 +48,7 @@ MAX_FRONT_WORDS = 14
 # the phrase was the clause ("Unlike X, which ..."; "Modeling Y remains hard, and ...").
 _NO_CLAUSE_START = frozenset(
     {
-        "and", "or", "nor", "but", "which", "who", "whom", "whose", "where", "as", "because", "since", "while",
+        "and", "or", "nor", "but", "yet", "which", "who", "whom", "whose", "where", "as", "because", "since", "while",
         "whereas", "although", "though", "if", "that", "than", "rather", "often", "thus", "thereby"
     }
 )
@@ -59,6 +59,18 @@ _EXPLICIT_SUBJECTS = frozenset(
         "we", "they", "it", "he", "she", "one", "this", "these", "those", "the", "a", "an", "our", "their", "its",
         "each", "every", "both", "all", "some", "many", "most", "several", "such", "no", "any"
     }
+)
+# Words after which a finite verb belongs to a clause inside a fronted phrase ("To see how
+# this is done,"), not to the phrase itself ("Among them are X,").
+_SUBORDINATORS = frozenset(
+    {"how", "what", "that", "which", "whether", "when", "where", "why", "who", "as", "if", "while", "because", "since"}
+)
+# Words a phrase cannot end on: the comma after them is inside the sentence's clause.
+_PHRASE_INSIDE = frozenset(
+    {"and", "or", "but", "nor", "the", "a", "an", "of", "to", "for", "with", "by", "from", "in", "on", "at", "than"}
+)
+_PREPOSITIONS = frozenset(
+    {"by", "on", "upon", "with", "from", "to", "in", "at", "for", "through", "via", "against", "as", "into", "under"}
 )
 # "-ing" words that are prepositions or pronouns, never a gerund subject.
 _NOT_GERUNDS = frozenset(
@@ -136,18 +148,21 @@ def strip_leading_discourse(sentence: str) -> str:
 
 def leaves_clause(front: str, rest: str, connective: bool = False) -> bool:
     """Whether dropping the fronted phrase `front` leaves `rest` a clause with its own subject:
-    not a verb without its subject ("First is X" -> "is X"), after a gerund, which may be the
-    subject itself, an explicit subject ("Addressing this gap, we ..."), and unless `front` is
-    a connective ("However,"), not a continuation of the phrase ("which ...", "and ...",
-    "object detection, and segmentation, the ...") nor a plural before a singular verb
-    ("tasks remains" after "Training them on long-horizon,")."""
+    not a verb without its subject ("First is X" -> "is X"), after a gerund or participle, which
+    may be the subject itself ("Training them ...", "Synthesized content ..."), an explicit
+    subject ("Addressing this gap, we ..."). Unless `front` is a connective ("However,"), also
+    not a front that is a clause itself ("Among them are X,") or ends mid-phrase ("... and,"),
+    nor a rest that continues it ("which ...", "and ...", "object detection, and segmentation,
+    the ...") or puts a plural before a singular verb ("tasks remains" after "Training them on
+    long-horizon,")."""
+    raw_words = _FRONT_WORD.findall(rest)
     rest = _LEADING_DISCOURSE.sub("", rest, count=1)
     words = _FRONT_WORD.findall(rest)
-    if not words or words[0].lower() in _FINITE_VERBS or _keeps_gerund_subject(front, rest):
+    if not words or words[0].lower() in _FINITE_VERBS or _keeps_verbal_subject(front, rest):
         return False
     if connective:
         return True
-    if words[0].lower() in _NO_CLAUSE_START:
+    if raw_words[0].lower() in _NO_CLAUSE_START or _is_clause(front):
         return False
     listed = _LIST_CONTINUATION.match(rest)
     if listed and words[0].lower() not in _EXPLICIT_SUBJECTS and not _has_finite_verb(listed.group(1)):
@@ -155,13 +170,32 @@ def leaves_clause(front: str, rest: str, connective: bool = False) -> bool:
     return not _subject_disagrees(words)
 
 
-def _keeps_gerund_subject(front: str, rest: str) -> bool:
-    """Whether `front` opens with a gerund ("Training them ...", "leveraging these") and `rest`
-    opens with no explicit subject, so that the gerund phrase may be the subject of its verb."""
-    first = _FRONT_WORD.match(front.lstrip())
-    if first is None:
+def _is_clause(front: str) -> bool:
+    """Whether `front` is no phrase: it holds a finite verb of its own ("Among them are X") or
+    ends on a function word ("Y can change these views and")."""
+    words = [word.lower() for word in _FRONT_WORD.findall(front)]
+    if not words or words[-1] in _PHRASE_INSIDE:
+        return True
+    if words[0] == "to":  # a purpose may hold a clause: "To ensure these thoughts remain grounded"
         return False
-    if not _is_gerund(first.group(0)):
+    for word in words:
+        if word in _SUBORDINATORS:
+            return False
+        if word in _FINITE_VERBS:
+            return True
+    return False
+
+
+def _keeps_verbal_subject(front: str, rest: str) -> bool:
+    """Whether `front` opens with a gerund or participle ("Training them ...", "leveraging
+    these", "Synthesized content ...") and `rest` opens with no explicit subject, so that the
+    phrase may be the subject of its verb."""
+    words = _FRONT_WORD.findall(front)
+    if not words:
+        return False
+    # "Based on this, ...", "Guided by X, ...": a participle before its preposition is no subject.
+    modifier = _is_participle(words[0]) and (len(words) == 1 or words[1].lower() not in _PREPOSITIONS)
+    if not (_is_gerund(words[0]) or modifier):
         return False
     opening = _FRONT_WORD.match(rest.lstrip())
     if opening is None:
@@ -180,6 +214,12 @@ def _is_gerund(word: str) -> bool:
     """Whether `word` can be a gerund ("training", "leveraging"; not "during", "nothing")."""
     lowered = word.lower()
     return lowered.endswith("ing") and lowered not in _NOT_GERUNDS and "VERB" in getAllLemmas(lowered)
+
+
+def _is_participle(word: str) -> bool:
+    """Whether `word` can be a past participle ("Synthesized", "Guided"; not "need", "red")."""
+    lowered = word.lower()
+    return lowered.endswith("ed") and "VERB" in getAllLemmas(lowered) and lowered not in {"need", "seed", "speed"}
 
 
 def _subject_disagrees(words: list[str]) -> bool:
