@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
+
+from pylatexenc.latex2text import get_default_latex_context_db
 
 from engine.citation_marker import OPEN, SCHEME, format_marker
 from retriever.names import family_first, group_author, surname
@@ -80,7 +83,93 @@ def to_markdown(survey: Survey) -> str:
 
 
 def _bibtex_escape(text: str) -> str:
-    return re.sub(r"([&%$#_])", r"\\\1", text.replace("{", "").replace("}", ""))
+    return tex_from_arxiv(text)
+
+
+# Standard LaTeX commands that pylatexenc's table (which knows most) leaves out.
+_MORE_KNOWN_MACROS = frozenset(
+    ["t", "texttt", "textsf", "textup", "textmd", "textnormal", "textsuperscript", "textsubscript", "mathtt", "mathsf"]
+)
+# Control symbols LaTeX knows in text: accents, escaped specials, spacing.
+_KNOWN_SYMBOLS = frozenset("'\"`^~=.&%#_${} ,;!-/@")
+_TEXT_SPECIALS = {
+    "&": r"\&",
+    "%": r"\%",
+    "#": r"\#",
+    "_": r"\_",
+    "$": r"\$",
+    "^": r"\textasciicircum{}",
+    "~": r"\textasciitilde{}",
+}
+_TEX_TOKEN = re.compile(r"\\([A-Za-z]+)|\\(.)|\\$|(.)", re.DOTALL)
+_UNESCAPED_DOLLAR = re.compile(r"(?<!\\)\$")
+
+
+@lru_cache(maxsize=1)
+def _latex_macros():
+    return get_default_latex_context_db()
+
+
+def known_macro(name: str) -> bool:
+    """Whether standard LaTeX (with amsmath, which :func:`to_latex` loads) knows ``\\name``."""
+    return name in _MORE_KNOWN_MACROS or _latex_macros().get_macro_spec(name) is not None
+
+
+def tex_from_arxiv(text: str) -> str:
+    """arXiv's TeX-flavoured title or name as BibTeX/LaTeX text that compiles and prints as
+    meant: well-formed accents, known commands and ``$...$`` math kept (``Tol\\d{o}p\\'e``,
+    ``$\\alpha$``); an unknown command printed (``\\textbackslash{}model``), a bare special
+    escaped (``\\_``, ``\\%``, ``\\textasciitilde{}``), an unmatched brace dropped. Math is kept
+    only when its braces match and its commands are known; otherwise it is printed as text."""
+    pieces = _UNESCAPED_DOLLAR.split(text)
+    if len(pieces) % 2 == 0:  # an odd number of "$": no math, every "$" printed
+        pieces = [text]
+    out = []
+    for index, piece in enumerate(pieces):
+        if index % 2 and _math_ok(piece):
+            out.append(f"${piece}$")
+        else:
+            out.append(("\\$" if index % 2 else "") + _tex_text(piece) + ("\\$" if index % 2 else ""))
+    return "".join(out)
+
+
+def _math_ok(math: str) -> bool:
+    if not math.strip() or re.search(r"(?<!\\)[%#&]", math) or _unmatched_braces(math):
+        return False
+    return all(known_macro(name) for name in re.findall(r"\\([A-Za-z]+)", math))
+
+
+def _unmatched_braces(text: str) -> set[int]:
+    """Positions of the braces that have no partner (BibTeX counts escaped braces too)."""
+    opened, unmatched = [], set()
+    for position, char in enumerate(text):
+        if char == "{":
+            opened.append(position)
+        elif char == "}":
+            if opened:
+                opened.pop()
+            else:
+                unmatched.add(position)
+    return unmatched | set(opened)
+
+
+def _tex_text(text: str) -> str:
+    drop = _unmatched_braces(text)
+    out = []
+    for match in _TEX_TOKEN.finditer(text):
+        name, symbol, char = match.groups()
+        if name is not None:
+            out.append(match.group(0) if known_macro(name) else r"\textbackslash{}" + name)
+        elif symbol is not None:
+            if symbol in "{}" and match.start(2) in drop:
+                continue
+            keep = symbol in _KNOWN_SYMBOLS
+            out.append(match.group(0) if keep else r"\textbackslash{}" + _TEXT_SPECIALS.get(symbol, symbol))
+        elif char is None:
+            out.append(r"\textbackslash{}")
+        elif match.start() not in drop:
+            out.append(_TEXT_SPECIALS.get(char, char))
+    return "".join(out)
 
 
 def bibtex_people(authors: Sequence[str]) -> list[str]:
@@ -225,6 +314,7 @@ def to_latex(survey: Survey) -> str:
         r"\documentclass[11pt]{article}",
         r"\usepackage[utf8]{inputenc}",
         r"\usepackage[T1]{fontenc}",
+        r"\usepackage{amsmath}",
         r"\usepackage{hyperref}",
         r"\title{" + latex_escape(survey.title) + "}",
         r"\date{}",
