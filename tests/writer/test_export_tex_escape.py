@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
+import json
+from pathlib import Path
+
 import pytest
 
 from tests.writer.tex_rules import tex_violations
@@ -41,3 +45,20 @@ def test_real_strings_pass_the_rules(text):
 def test_the_rules_catch_what_the_old_escape_wrote():
     assert tex_violations("Tolúl\\dopé") == ["unknown command"]
     assert tex_violations("a_b {c") == ["braces", "bare special"]
+
+
+SAMPLE = Path(__file__).resolve().parents[2].parent / "shared/data/arxiv/arxiv_cs_CL_LG_AI_sample5k.jsonl.gz"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SAMPLE.exists(), reason="../shared/data is not here")
+def test_every_title_and_author_list_of_the_5k_sample_passes_the_rules():
+    with gzip.open(SAMPLE, "rt") as lines:
+        papers = [json.loads(line) for line in lines]
+    failing = [
+        paper["id"]
+        for paper in papers
+        if tex_violations("{" + tex_from_arxiv(paper["title"]) + "}")
+        or tex_violations(bibtex_authors(paper["authors"]))
+    ]
+    assert len(papers) == 5000 and failing == []
