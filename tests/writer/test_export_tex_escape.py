@@ -62,3 +62,8 @@ def test_every_title_and_author_list_of_the_5k_sample_passes_the_rules():
         or tex_violations(bibtex_authors(paper["authors"]))
     ]
     assert len(papers) == 5000 and failing == []
+
+
+def test_standard_commands_missing_from_pylatexenc_stay_in_math():
+    assert tex_from_arxiv("Readability $\\ne$ Learnability") == "Readability $\\ne$ Learnability"
+    assert tex_from_arxiv("$\\bf{D^3}$QE: Learning") == "$\\bf{D^3}$QE: Learning"
