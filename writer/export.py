@@ -88,8 +88,8 @@ def _bibtex_escape(text: str) -> str:
 
 # Standard LaTeX commands that pylatexenc's table (which knows most) leaves out.
 _MORE_KNOWN_MACROS = frozenset(
-    ["t", "texttt", "textsf", "textup", "textmd", "textnormal", "textsuperscript", "textsubscript", "mathtt", "mathsf"]
-    + ["left", "right", "bf", "it", "rm", "sf", "tt", "sc", "em", "ne", "le", "ge"]
+    {"t", "texttt", "textsf", "textup", "textmd", "textnormal", "textsuperscript", "textsubscript", "mathtt", "mathsf"}
+    | {"left", "right", "bf", "it", "rm", "sf", "tt", "sc", "em", "ne", "le", "ge"}
 )
 # Control symbols LaTeX knows in text: accents, escaped specials, spacing.
 _KNOWN_SYMBOLS = frozenset("'\"`^~=.&%#_${} ,;!-/@")
