@@ -23,10 +23,9 @@ import json
 import re
 import time
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
 
-from grounded_writer import SAMPLE, _cpu_model, load  # bench/ is the script's own folder
+from grounded_writer import SAMPLE, load, provenance  # bench/ is the script's own folder
 
 from retriever.types import Paper
 from writer.grounded.choose import Fact, contribution_fact, limitation_fact
@@ -93,10 +92,7 @@ def main() -> None:
         "facts": len(facts),
         "skipped": skipped,
         **counted,
-        "seconds": round(time.perf_counter() - started, 1),
-        "source": str(args.count) if args.count else SAMPLE.name,
-        "machine": _cpu_model(),
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        **provenance(started, args.count),
     }
     print(json.dumps(figures))
 

@@ -39,38 +39,85 @@ import json
 import re
 import time
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
 
 from grounded_pronouns import stated_facts  # bench/ is the script's own folder
-from grounded_writer import SAMPLE, _cpu_model, load
+from grounded_writer import SAMPLE, load, provenance
 from lemminflect import getAllLemmas
+
+from writer.grounded.compress import is_plural_noun
 
 _STATED_CLAUSE = re.compile(r"\b(?:notes?|reports?) that (.+?)(?: \[arXiv:[^\]]+\])?\.$")
 _WORD = re.compile(r"[A-Za-z][\w'-]*")
 _CONTINUATIONS = frozenset(
-    {
-        "and", "or", "nor", "but", "which", "who", "whom", "whose", "whereas", "than", "thereby", "thus"
-    }
+    {"and", "or", "nor", "but", "which", "who", "whom", "whose", "whereas", "than", "thereby", "thus"}
 )
 _AUXILIARIES = frozenset(
     {
-        "is", "are", "was", "were", "has", "have", "had", "does", "do", "did", "remains", "remain", "can", "could",
-        "may", "might", "must", "should", "will", "would"
+        "is",
+        "are",
+        "was",
+        "were",
+        "has",
+        "have",
+        "had",
+        "does",
+        "do",
+        "did",
+        "remains",
+        "remain",
+        "can",
+        "could",
+        "may",
+        "might",
+        "must",
+        "should",
+        "will",
+        "would",
     }
 )
 _SINGULAR = frozenset(
-    {
-        "is", "was", "has", "does", "remains", "seems", "appears", "becomes", "requires", "involves", "poses", "lacks"
-    }
+    {"is", "was", "has", "does", "remains", "seems", "appears", "becomes", "requires", "involves", "poses", "lacks"}
 )
 _WH_WORDS = frozenset({"whether", "that", "which", "if", "when", "how", "what", "where", "why", "who"})
 _DETERMINERS = frozenset({"the", "a", "an", "this", "these", "those", "our", "their", "its", "we", "they", "it"})
 _FUNCTION = frozenset(
     {
-        "of", "in", "on", "for", "to", "with", "by", "from", "at", "as", "and", "or", "than", "that", "which", "via",
-        "over", "under", "into", "against", "across", "between", "among", "within", "without", "about", "through",
-        "during", "beyond", "toward", "towards", "per", "like", "upon", "including"
+        "of",
+        "in",
+        "on",
+        "for",
+        "to",
+        "with",
+        "by",
+        "from",
+        "at",
+        "as",
+        "and",
+        "or",
+        "than",
+        "that",
+        "which",
+        "via",
+        "over",
+        "under",
+        "into",
+        "against",
+        "across",
+        "between",
+        "among",
+        "within",
+        "without",
+        "about",
+        "through",
+        "during",
+        "beyond",
+        "toward",
+        "towards",
+        "per",
+        "like",
+        "upon",
+        "including",
     }
 )
 
@@ -79,14 +126,6 @@ def stated_clause(text: str) -> str | None:
     """The clause a fact states after "note(s)/report(s) that", or None for other facts."""
     match = _STATED_CLAUSE.search(text)
     return match.group(1) if match else None
-
-
-def _plural_noun(word: str) -> bool:
-    if re.fullmatch(r"[A-Z][A-Za-z0-9-]*[A-Z0-9]s", word):
-        return True
-    lowered = word.lower()
-    nouns = getAllLemmas(lowered).get("NOUN", ())
-    return lowered.endswith("s") and bool(nouns) and lowered not in nouns
 
 
 def _participle(word: str) -> bool:
@@ -123,7 +162,7 @@ def lost_subject(clause: str) -> str | None:
     if first not in _WH_WORDS and not _participle(subject_words[0]):
         for index, word in enumerate(words[:8]):
             if word.lower() in _SINGULAR:
-                if index > 0 and _plural_noun(words[index - 1]):
+                if index > 0 and is_plural_noun(words[index - 1]):
                     return "disagreement"
                 break
             if word.lower() in _FUNCTION:
@@ -159,10 +198,7 @@ def main() -> None:
         "stated_clauses_checked": checked,
         "lost_subject": sum(by_reason.values()),
         "by_reason": dict(sorted(by_reason.items())),
-        "seconds": round(time.perf_counter() - started, 1),
-        "source": str(args.count) if args.count else SAMPLE.name,
-        "machine": _cpu_model(),
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        **provenance(started, args.count),
     }
     print(json.dumps(figures))
 

@@ -66,6 +66,16 @@ def body_sentences(text: str) -> list[str]:
     return [sentence for block in blocks for sentence in split_sentences(block)]
 
 
+def provenance(started: float, source: Path | None) -> dict:
+    """The figures' seconds since `started`, their source (a dump, else the sample), machine and date."""
+    return {
+        "seconds": round(time.perf_counter() - started, 1),
+        "source": str(source) if source else SAMPLE.name,
+        "machine": _cpu_model(),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
 def _cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

@@ -48,16 +48,62 @@ MAX_FRONT_WORDS = 14
 # the phrase was the clause ("Unlike X, which ..."; "Modeling Y remains hard, and ...").
 _NO_CLAUSE_START = frozenset(
     {
-        "and", "or", "nor", "but", "yet", "which", "who", "whom", "whose", "where", "as", "because", "since", "while",
-        "whereas", "although", "though", "if", "that", "than", "rather", "often", "thus", "thereby"
+        "and",
+        "or",
+        "nor",
+        "but",
+        "yet",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "where",
+        "as",
+        "because",
+        "since",
+        "while",
+        "whereas",
+        "although",
+        "though",
+        "if",
+        "that",
+        "than",
+        "rather",
+        "often",
+        "thus",
+        "thereby",
     }
 )
 # What a clause may open with after a fronted gerund, which could itself be the subject: a
 # pronoun or a determiner ("Addressing this gap, we ..."), or a name ("..., ProX achieves").
 _EXPLICIT_SUBJECTS = frozenset(
     {
-        "we", "they", "it", "he", "she", "one", "this", "these", "those", "the", "a", "an", "our", "their", "its",
-        "each", "every", "both", "all", "some", "many", "most", "several", "such", "no", "any"
+        "we",
+        "they",
+        "it",
+        "he",
+        "she",
+        "one",
+        "this",
+        "these",
+        "those",
+        "the",
+        "a",
+        "an",
+        "our",
+        "their",
+        "its",
+        "each",
+        "every",
+        "both",
+        "all",
+        "some",
+        "many",
+        "most",
+        "several",
+        "such",
+        "no",
+        "any",
     }
 )
 # Words after which a finite verb belongs to a clause inside a fronted phrase ("To see how
@@ -75,20 +121,57 @@ _PREPOSITIONS = frozenset(
 # "-ing" words that are prepositions or pronouns, never a gerund subject.
 _NOT_GERUNDS = frozenset(
     {
-        "during", "following", "including", "regarding", "concerning", "according", "notwithstanding", "excluding",
-        "pending", "nothing", "something", "everything", "anything"
+        "during",
+        "following",
+        "including",
+        "regarding",
+        "concerning",
+        "according",
+        "notwithstanding",
+        "excluding",
+        "pending",
+        "nothing",
+        "something",
+        "everything",
+        "anything",
     }
 )
 # Finite verbs a clause cannot open with (its subject would be missing), and those of them
 # that need a singular subject.
 _SINGULAR_VERBS = frozenset(
     {
-        "is", "was", "has", "does", "remains", "seems", "appears", "becomes", "requires", "involves", "poses",
-        "lacks", "presents", "represents", "constitutes"
+        "is",
+        "was",
+        "has",
+        "does",
+        "remains",
+        "seems",
+        "appears",
+        "becomes",
+        "requires",
+        "involves",
+        "poses",
+        "lacks",
+        "presents",
+        "represents",
+        "constitutes",
     }
 )
 _FINITE_VERBS = _SINGULAR_VERBS | {
-    "are", "were", "have", "had", "do", "did", "remain", "can", "could", "may", "might", "must", "should", "will",
+    "are",
+    "were",
+    "have",
+    "had",
+    "do",
+    "did",
+    "remain",
+    "can",
+    "could",
+    "may",
+    "might",
+    "must",
+    "should",
+    "will",
     "would",
 }
 # "long-horizon, domain-specialized tasks": a list of modifiers or items ended by "and"/"or"
@@ -230,13 +313,13 @@ def _subject_disagrees(words: list[str]) -> bool:
         return False
     for index, word in enumerate(words[:8]):
         if word.lower() in _SINGULAR_VERBS:
-            return index > 0 and _is_plural_noun(words[index - 1])
+            return index > 0 and is_plural_noun(words[index - 1])
         if word.lower() in FUNCTION_WORDS:
             return False
     return False
 
 
-def _is_plural_noun(word: str) -> bool:
+def is_plural_noun(word: str) -> bool:
     """Whether `word` is a plural noun: "tasks", "LLMs"; not "process", "analysis", "data"."""
     if re.fullmatch(r"[A-Z][A-Za-z0-9-]*[A-Z0-9]s", word):
         return True
@@ -262,7 +345,7 @@ def drop_parentheticals(sentence: str) -> str:
 
 
 def indefinite_article(word: str) -> str:
-    """"a" or "an" before `word`, by sound: "an LLM", "a unified", "an open"."""
+    """ "a" or "an" before `word`, by sound: "an LLM", "a unified", "an open"."""
     if word[:1].isupper() and (len(word) > 1 and word[:2].isupper()):
         return "an" if word[0] in _VOWEL_SOUND_LETTERS else "a"
     lowered = word.lower()
