@@ -43,19 +43,19 @@ class StaticDecoder:
         # few kernels around the matmuls: at decode sizes every kernel launch costs about as much
         # as its work. Only for fused weights (one qkv and one gate/up matmul a layer).
         self.compiled = compiled and fused
-        self._pre = torch.compile(pre_attention, fullgraph=True, dynamic=False) if self.compiled else pre_attention
+        self._pre = self._compiled(pre_attention)
         # with the kernels, one kernel rotates q and k and writes k and v into the cache
         # (kernels/fused/rope_cache.py), and each layer ends with the next one's norm (one
         # compiled kernel for the residual add and that norm): see _kernel_layers
         self.rope_kernel = kernels and fused
-        self._norm = torch.compile(rms_norm, fullgraph=True, dynamic=False) if self.compiled else rms_norm
-        self._tail = torch.compile(layer_tail, fullgraph=True, dynamic=False) if self.compiled else layer_tail
+        self._norm = self._compiled(rms_norm)
+        self._tail = self._compiled(layer_tail)
         # with a GEMV chosen for the down projection, the tail runs as two compiled parts around it
         self._activation = self._compiled(mlp_activation)
         self._residual_norm = self._compiled(residual_norm)
         # qkv, o and down of one-row steps: engine.decode_matmul's choices ("qkv", "o", "down"; F.linear when absent)
         self.matmuls: dict = {}
-        self._post = torch.compile(post_attention, fullgraph=True, dynamic=False) if self.compiled else post_attention
+        self._post = self._compiled(post_attention)
         self.config = model.config
         rows, device = caches[0].k.shape[0], caches[0].k.device
         self.tokens = torch.zeros(rows, dtype=torch.long, device=device)
@@ -64,6 +64,7 @@ class StaticDecoder:
         self.compressed = self._allocate_compressed() if self.config.sparse_config else None
 
     def _compiled(self, function):
+        """`function` compiled once for static shapes, when this decoder compiles; else itself."""
         return torch.compile(function, fullgraph=True, dynamic=False) if self.compiled else function
 
     @property
